@@ -1,0 +1,20 @@
+"""Typed errors raised by the incident model. Their messages are safe to show to users."""
+
+
+class IncidentError(Exception):
+    """Base class: something the user asked for is not possible. The message says why."""
+
+
+class InvalidTransition(IncidentError):
+    """The state machine refuses this event in the incident's current state."""
+
+
+class IncidentNotFound(IncidentError):
+    """No incident has that number (or that channel)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"There is no incident {what}.")
+
+
+class InvalidValue(IncidentError):
+    """A severity, status, duration or similar value could not be understood."""

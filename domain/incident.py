@@ -1,0 +1,348 @@
+"""The incident state machine.
+
+`apply(incident, event, now)` is pure: it returns the next incident and the effects the shell must
+perform, or raises InvalidTransition. Which events each status accepts is one table, `TRANSITIONS`.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import InvalidTransition, InvalidValue
+from domain.severity import Severity
+from domain.timeline import EntryKind, TimelineEntry
+
+COMMANDER = "commander"
+
+
+class Status(StrEnum):
+    DECLARED = "declared"
+    ACKNOWLEDGED = "acknowledged"
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+    @property
+    def is_open(self) -> bool:
+        return self is not Status.RESOLVED
+
+    @classmethod
+    def parse(cls, text: str) -> "Status":
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise InvalidValue(f"`{text}` is not a status: use one of {names}.") from None
+
+
+OPEN_STATUSES = tuple(s for s in Status if s.is_open)
+
+
+@dataclass(frozen=True)
+class Incident:
+    number: int
+    title: str
+    severity: Severity
+    status: Status
+    declared_by: str | None
+    declared_at: datetime
+    description: str = ""
+    commander: str | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    summary: str = ""
+    channel_id: str | None = None
+    channel_name: str | None = None
+    card_ts: str | None = None
+    announcement_ts: str | None = None
+
+
+# Events: what people (or alerts) ask of an incident.
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class ChangeStatus:
+    actor: str | None
+    status: Status
+
+
+@dataclass(frozen=True)
+class ChangeSeverity:
+    actor: str | None
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class AssignRole:
+    actor: str | None
+    role: str
+    user: str
+
+
+@dataclass(frozen=True)
+class AddNote:
+    actor: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class PostUpdate:
+    actor: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Resolve:
+    actor: str | None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Reopen:
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class CaptureMessage:
+    """A message pinned (or 📌-reacted) in the incident channel; `at` is the message's own time."""
+
+    actor: str | None
+    author: str | None
+    text: str
+    at: datetime
+
+
+Event = (
+    Acknowledge | ChangeStatus | ChangeSeverity | AssignRole | AddNote | PostUpdate | Resolve | Reopen | CaptureMessage
+)
+
+
+# Effects: what the imperative shell must do once the new state is stored.
+
+
+@dataclass(frozen=True)
+class Record:
+    """Append this entry to the incident's timeline."""
+
+    entry: TimelineEntry
+
+
+@dataclass(frozen=True)
+class RefreshCard:
+    """Re-render the pinned incident card in place."""
+
+
+@dataclass(frozen=True)
+class PostInChannel:
+    text: str
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Post in the announcement channel (INCIDENTS_CHANNEL)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class InviteToChannel:
+    user: str
+
+
+Effect = Record | RefreshCard | PostInChannel | Announce | InviteToChannel
+
+
+@dataclass(frozen=True)
+class Transition:
+    incident: Incident
+    effects: tuple[Effect, ...]
+
+
+Handler = Callable[[Incident, Event, datetime], Transition]
+
+
+def declare(
+    number: int,
+    title: str,
+    severity: Severity,
+    declared_by: str | None,
+    now: datetime,
+    description: str = "",
+) -> Transition:
+    """A new incident, with its `declared` timeline entry."""
+    if not title.strip():
+        raise InvalidValue("An incident needs a title.")
+    incident = Incident(
+        number=number,
+        title=title.strip(),
+        severity=severity,
+        status=Status.DECLARED,
+        declared_by=declared_by,
+        declared_at=now,
+        description=description.strip(),
+    )
+    entry = TimelineEntry(now, EntryKind.DECLARED, declared_by, f"Declared {severity.label}: {incident.title}")
+    return Transition(incident, (Record(entry),))
+
+
+def apply(incident: Incident, event: Event, now: datetime) -> Transition:
+    """Apply `event` at `now`, or raise InvalidTransition naming what is possible instead."""
+    handler = TRANSITIONS.get((incident.status, type(event)))
+    if handler is None:
+        raise InvalidTransition(_refusal(incident, event))
+    return handler(incident, event, now)
+
+
+def _refusal(incident: Incident, event: Event) -> str:
+    if incident.status is Status.RESOLVED:
+        return f"Incident #{incident.number} is resolved: only `reopen` is possible."
+    if isinstance(event, Acknowledge):
+        return f"Incident #{incident.number} is already acknowledged."
+    if isinstance(event, Reopen):
+        return f"Incident #{incident.number} is not resolved, so it cannot be reopened."
+    return f"Incident #{incident.number} ({incident.status.value}) does not accept that."
+
+
+def _first_response(incident: Incident, now: datetime) -> datetime:
+    """The first human action on a declared incident counts as its acknowledgement."""
+    return incident.acknowledged_at or now
+
+
+def _entry(now: datetime, kind: EntryKind, actor: str | None, text: str) -> Record:
+    return Record(TimelineEntry(now, kind, actor, text))
+
+
+def _acknowledge(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, Acknowledge)
+    updated = replace(incident, status=Status.ACKNOWLEDGED, acknowledged_at=now)
+    return Transition(updated, (_entry(now, EntryKind.ACKNOWLEDGED, event.actor, "Acknowledged"), RefreshCard()))
+
+
+def _change_status(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, ChangeStatus)
+    if event.status is Status.RESOLVED:
+        return _resolve(incident, Resolve(event.actor), now)
+    if event.status is incident.status:
+        raise InvalidTransition(f"Incident #{incident.number} is already {incident.status.value}.")
+    if event.status is Status.DECLARED:
+        raise InvalidTransition(f"Incident #{incident.number} cannot go back to declared.")
+    updated = replace(incident, status=event.status, acknowledged_at=_first_response(incident, now))
+    text = f"Status {incident.status.value} → {event.status.value}"
+    return Transition(updated, (_entry(now, EntryKind.STATUS_CHANGED, event.actor, text), RefreshCard()))
+
+
+def _change_severity(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, ChangeSeverity)
+    if event.severity is incident.severity:
+        raise InvalidTransition(f"Incident #{incident.number} is already {incident.severity.label}.")
+    updated = replace(incident, severity=event.severity)
+    text = f"Severity {incident.severity.label} → {event.severity.label}"
+    effects: tuple[Effect, ...] = (_entry(now, EntryKind.SEVERITY_CHANGED, event.actor, text), RefreshCard())
+    if event.severity < incident.severity:
+        effects += (Announce(f"Incident #{incident.number} escalated to {event.severity.label}: {incident.title}"),)
+    return Transition(updated, effects)
+
+
+def _assign_role(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, AssignRole)
+    role = event.role.strip().lower()
+    if not role:
+        raise InvalidValue("A role needs a name, e.g. `role comms @user`.")
+    if incident.roles.get(role) == event.user:
+        raise InvalidTransition(f"<@{event.user}> is already the {role} of incident #{incident.number}.")
+    roles = {**incident.roles, role: event.user}
+    commander = event.user if role == COMMANDER else incident.commander
+    updated = replace(incident, roles=roles, commander=commander)
+    record = _entry(now, EntryKind.ROLE_ASSIGNED, event.actor, f"<@{event.user}> is {role}")
+    return Transition(updated, (record, RefreshCard(), InviteToChannel(event.user)))
+
+
+def _add_note(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, AddNote)
+    return Transition(incident, (_entry(now, EntryKind.NOTE, event.actor, _required(event.text, "note")),))
+
+
+def _post_update(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, PostUpdate)
+    text = _required(event.text, "update")
+    heading = f"Update on incident #{incident.number} ({incident.severity.label}, {incident.status.value})"
+    return Transition(
+        incident,
+        (
+            _entry(now, EntryKind.UPDATE, event.actor, text),
+            PostInChannel(f"*{heading}*\n{text}"),
+            Announce(f"*{heading}: {incident.title}*\n{text}"),
+        ),
+    )
+
+
+def _resolve(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, Resolve)
+    summary = event.summary.strip()
+    updated = replace(
+        incident,
+        status=Status.RESOLVED,
+        resolved_at=now,
+        acknowledged_at=_first_response(incident, now),
+        summary=summary or incident.summary,
+    )
+    text = f"Resolved: {summary}" if summary else "Resolved"
+    announcement = f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{summary}" if summary else "")
+    return Transition(updated, (_entry(now, EntryKind.RESOLVED, event.actor, text), RefreshCard(), Announce(announcement)))
+
+
+def _reopen(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, Reopen)
+    updated = replace(incident, status=Status.INVESTIGATING, resolved_at=None)
+    announcement = f"Incident #{incident.number} reopened: {incident.title}"
+    return Transition(
+        updated, (_entry(now, EntryKind.REOPENED, event.actor, "Reopened"), RefreshCard(), Announce(announcement))
+    )
+
+
+def _capture_message(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, CaptureMessage)
+    author = f"<@{event.author}>: " if event.author else ""
+    return Transition(incident, (_entry(event.at, EntryKind.PINNED_MESSAGE, event.actor, author + event.text),))
+
+
+def _required(text: str, what: str) -> str:
+    if not text.strip():
+        raise InvalidValue(f"The {what} is empty: write it after the subcommand, e.g. `{what} rolled back deploy`.")
+    return text.strip()
+
+
+def _open_transitions() -> dict[tuple[Status, type], Handler]:
+    per_event: dict[type, Handler] = {
+        ChangeStatus: _change_status,
+        ChangeSeverity: _change_severity,
+        AssignRole: _assign_role,
+        AddNote: _add_note,
+        PostUpdate: _post_update,
+        Resolve: _resolve,
+        CaptureMessage: _capture_message,
+    }
+    return {(status, kind): handler for status in OPEN_STATUSES for kind, handler in per_event.items()}
+
+
+TRANSITIONS: Mapping[tuple[Status, type], Handler] = {
+    **_open_transitions(),
+    (Status.DECLARED, Acknowledge): _acknowledge,
+    (Status.RESOLVED, Reopen): _reopen,
+}
+
+
+def channel_name(number: int, title: str) -> str:
+    """`inc-<number>-<slug>`: lowercase letters, digits and hyphens, at most 80 characters."""
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in title.lower())
+    slug = "-".join(part for part in slug.split("-") if part)
+    name = f"inc-{number}-{slug}" if slug else f"inc-{number}"
+    return name[:80].rstrip("-")

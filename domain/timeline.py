@@ -1,0 +1,26 @@
+"""Timeline entries: what happened to an incident, when, and who did it."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    DECLARED = "declared"
+    ACKNOWLEDGED = "acknowledged"
+    STATUS_CHANGED = "status_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    ROLE_ASSIGNED = "role_assigned"
+    NOTE = "note"
+    UPDATE = "update"
+    PINNED_MESSAGE = "pinned_message"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: EntryKind
+    actor: str | None
+    text: str
