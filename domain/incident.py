@@ -58,6 +58,7 @@ class Incident:
     channel_name: str | None = None
     card_ts: str | None = None
     announcement_ts: str | None = None
+    revision: int = 0  # opaque to the model; storage uses it to refuse lost updates
 
 
 # Events: what people (or alerts) ask of an incident.
@@ -170,18 +171,17 @@ Handler = Callable[[Incident, Event, datetime], Transition]
 
 
 def declare(
-    number: int,
     title: str,
     severity: Severity,
     declared_by: str | None,
     now: datetime,
     description: str = "",
 ) -> Transition:
-    """A new incident, with its `declared` timeline entry."""
+    """A new incident (number 0 until storage assigns one), with its `declared` timeline entry."""
     if not title.strip():
         raise InvalidValue("An incident needs a title.")
     incident = Incident(
-        number=number,
+        number=0,
         title=title.strip(),
         severity=severity,
         status=Status.DECLARED,
@@ -296,7 +296,9 @@ def _resolve(incident: Incident, event: Event, now: datetime) -> Transition:
     )
     text = f"Resolved: {summary}" if summary else "Resolved"
     announcement = f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{summary}" if summary else "")
-    return Transition(updated, (_entry(now, EntryKind.RESOLVED, event.actor, text), RefreshCard(), Announce(announcement)))
+    return Transition(
+        updated, (_entry(now, EntryKind.RESOLVED, event.actor, text), RefreshCard(), Announce(announcement))
+    )
 
 
 def _reopen(incident: Incident, event: Event, now: datetime) -> Transition:
