@@ -1,0 +1,129 @@
+"""Settings from the environment and `.env`. Built once by the CLI and passed down."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain import IncidentError, ResponseTarget, ResponseTargets
+from storage import async_url
+
+MANIFEST_HINT = "create the Slack app from manifest.yml (see README: 'Create the Slack app')"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong. The message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True, frozen=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///./var/firebreak.db"
+    redis_url: str | None = None
+    redis_prefix: str = "firebreak:"
+    data_dir: Path = Path("var")
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    incidents_channel: str | None = None
+    incident_command: str = "/incident"
+    response_target_sev1: str = "15m"
+    response_target_sev2: str = "1h"
+    response_target_sev3: str = "4h"
+    response_target_sev4: str = "1bd"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp- (with the connections:write scope)")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        async_url(value)  # raises ValueError naming the accepted forms
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (or unset for the embedded Redis)")
+        return value
+
+    @field_validator("incident_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.startswith("/") or " " in value:
+            raise ValueError("must be a slash command such as /incident")
+        return value
+
+    @field_validator("response_target_sev1", "response_target_sev2", "response_target_sev3", "response_target_sev4")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        try:
+            ResponseTarget.parse(value)
+        except IncidentError as error:
+            raise ValueError(f"{error} Business days are written like 1bd.") from None
+        return value
+
+    @property
+    def response_targets(self) -> ResponseTargets:
+        return ResponseTargets(
+            sev1=ResponseTarget.parse(self.response_target_sev1),
+            sev2=ResponseTarget.parse(self.response_target_sev2),
+            sev3=ResponseTarget.parse(self.response_target_sev3),
+            sev4=ResponseTarget.parse(self.response_target_sev4),
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def missing_slack(self) -> list[str]:
+        """The Slack settings still needed before the bot can talk to Slack."""
+        needed = {"SLACK_BOT_TOKEN": self.slack_bot_token}
+        if not self.socket_mode:
+            needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
+        return [name for name, value in needed.items() if value is None]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError("\n".join(_describe(e) for e in error.errors())) from None
+
+
+def _describe(error: object) -> str:
+    assert isinstance(error, dict)
+    name = str(error["loc"][0]).upper() if error.get("loc") else "settings"
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    given = error.get("input")
+    shown = (
+        "" if "token" in name.lower() or "secret" in name.lower() or isinstance(given, dict) else f" (got {given!r})"
+    )
+    return f"invalid setting {name}: {message}{shown}"

@@ -1,0 +1,114 @@
+"""The `/incident` slash command: parse, decide (stored before the reply), acknowledge, then act in Slack."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from domain import Incident, IncidentError, Record
+from handlers import blocks, flows
+from handlers.grammar import (
+    USAGE,
+    DeclareModalRequest,
+    DeclareRequest,
+    EventRequest,
+    HelpRequest,
+    ListRequest,
+    Request,
+    TimelineRequest,
+    parse,
+)
+from handlers.payloads import SlashCommand
+from handlers.slack import describe_failure
+
+log = structlog.get_logger()
+
+FollowUp = Callable[[], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to reply at once, and the Slack work to do after the reply."""
+
+    reply: str
+    number: int = 0
+    follow_up: FollowUp | None = None
+
+
+def register(app: AsyncApp, services: flows.Services) -> None:
+    async def handle_incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        command = SlashCommand.model_validate(body)
+        await run_command(services, command, ack, respond)
+
+    app.command(services.command)(handle_incident_command)
+
+
+async def run_command(services: flows.Services, command: SlashCommand, ack: AsyncAck, respond: AsyncRespond) -> None:
+    try:
+        request = parse(command.text, command.user_id)
+        decision = await _decide(services, command, request)
+    except flows.NotAnIncidentChannel:
+        verb = command.text.split()[0].lower() if command.text.split() else ""
+        await ack(text=blocks.no_incident_here(services.command, USAGE.get(verb, verb)))
+        log.info("command_refused", reason="not_an_incident_channel")
+        return
+    except IncidentError as error:
+        await ack(text=blocks.usage_error(str(error), services.command))
+        log.info("command_refused", reason=str(error))
+        return
+    await ack(text=decision.reply)
+    if decision.follow_up is not None:
+        failures = await decision.follow_up()
+        if failures:
+            await respond(text=blocks.slack_failed(decision.number, failures), response_type="ephemeral")
+
+
+async def _decide(services: flows.Services, command: SlashCommand, request: Request) -> Decision:
+    match request:
+        case DeclareRequest(title=title, severity=severity):
+            incident = await flows.declare_incident(
+                services,
+                title=title,
+                severity=severity,
+                declared_by=command.user_id,
+                idempotency_key=f"command:{command.trigger_id}",
+            )
+            return Decision(blocks.declared_reply(incident), incident.number, lambda: _open_channel(services, incident))
+        case DeclareModalRequest():
+            return Decision("", follow_up=lambda: _open_modal(services, command.trigger_id))
+        case EventRequest(target=target, event=event):
+            incident = await flows.find_incident(services, target, command.channel_id)
+            transition = await flows.act(services, incident, event)
+            done = next((e.entry.text for e in transition.effects if isinstance(e, Record)), "Done")
+            return Decision(
+                f"✓ #{incident.number}: {done}",
+                incident.number,
+                lambda: flows.perform(services, transition.incident, transition.effects),
+            )
+        case TimelineRequest(target=target):
+            incident = await flows.find_incident(services, target, command.channel_id)
+            entries = await services.timeline.read(incident.number)
+            return Decision(blocks.timeline_text(incident, entries), incident.number)
+        case ListRequest():
+            open_incidents = await services.incidents.list(open_only=True)
+            return Decision(blocks.list_text(open_incidents, services.clock()))
+        case HelpRequest():
+            return Decision(blocks.help_text(services.command))
+    raise AssertionError(f"unhandled request {request!r}")
+
+
+async def _open_channel(services: flows.Services, incident: Incident) -> list[str]:
+    try:
+        await flows.open_channel(services, incident)
+    except SlackApiError as error:
+        log.warning("incident_setup_failed", incident=incident.number, failure=describe_failure(error))
+        return [describe_failure(error)]
+    return []
+
+
+async def _open_modal(services: flows.Services, trigger_id: str) -> list[str]:
+    await services.slack.open_modal(trigger_id, blocks.declare_modal())
+    return []

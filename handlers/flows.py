@@ -1,0 +1,213 @@
+"""Use-cases: load, apply the pure model, persist, then perform the effects in Slack.
+
+The deciding half (`declare_incident`, `act`, `capture`) only touches our storage, so listeners can run it
+before acknowledging Slack. The performing half (`open_channel`, `perform`) calls Slack afterwards.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from structlog.contextvars import bound_contextvars
+
+from domain import (
+    Announce,
+    CaptureMessage,
+    Effect,
+    Event,
+    Incident,
+    IncidentError,
+    InvalidTransition,
+    InviteToChannel,
+    PostInChannel,
+    Record,
+    RefreshCard,
+    ResponseTargets,
+    Severity,
+    TimelineEntry,
+    Transition,
+    apply,
+    channel_name,
+    declare,
+)
+from handlers import blocks
+from handlers.slack import FetchedMessage, Message, SlackGateway, describe_failure
+from storage import ConcurrentUpdate, IncidentStore, SeenStore, TimelineStore
+
+log = structlog.get_logger()
+
+_SAVE_ATTEMPTS = 3
+_SETUP_HOLD = timedelta(seconds=60)
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class NotAnIncidentChannel(IncidentError):
+    """A command that needs an incident was typed outside any incident channel, without a number."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the flows need, built once by `bot` and passed in."""
+
+    incidents: IncidentStore
+    timeline: TimelineStore
+    seen: SeenStore
+    slack: SlackGateway
+    clock: Clock
+    targets: ResponseTargets = field(default_factory=ResponseTargets)
+    incidents_channel: str | None = None
+    command: str = "/incident"
+
+
+async def declare_incident(
+    services: Services,
+    *,
+    title: str,
+    severity: Severity,
+    declared_by: str | None,
+    description: str = "",
+    idempotency_key: str | None = None,
+) -> Incident:
+    """Store a new incident and its `declared` event; a repeated idempotency key returns the first one."""
+    transition = declare(title, severity, declared_by, services.clock(), description)
+    incident, created = await services.incidents.add(transition.incident, idempotency_key)
+    with bound_contextvars(incident=incident.number):
+        if created:
+            await _record(services, incident.number, transition.effects)
+            log.info("incident_declared", severity=incident.severity.label)
+        else:
+            log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
+    return incident
+
+
+async def find_incident(services: Services, number: int | None, channel_id: str | None) -> Incident:
+    """The incident named by number, else the one whose channel this is."""
+    if number is not None:
+        return await services.incidents.get(number)
+    incident = await services.incidents.find_by_channel(channel_id) if channel_id else None
+    if incident is None:
+        raise NotAnIncidentChannel("This channel is not an incident channel.")
+    return incident
+
+
+async def act(services: Services, incident: Incident, event: Event) -> Transition:
+    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change."""
+    with bound_contextvars(incident=incident.number):
+        for _ in range(_SAVE_ATTEMPTS):
+            transition = apply(incident, event, services.clock())
+            try:
+                saved = await services.incidents.save(transition.incident)
+            except ConcurrentUpdate:
+                incident = await services.incidents.get(incident.number)
+                continue
+            await _record(services, saved.number, transition.effects)
+            log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
+            return Transition(saved, transition.effects)
+        raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
+
+
+async def capture(services: Services, channel_id: str, message: FetchedMessage, actor: str | None) -> bool:
+    """Add a pinned (or 📌-reacted) message to its incident's timeline once. False when nothing was added."""
+    incident = await services.incidents.find_by_channel(channel_id)
+    if incident is None or message.from_bot:
+        return False
+    with bound_contextvars(incident=incident.number):
+        try:
+            transition = apply(
+                incident, CaptureMessage(actor, message.user, message.text, message.at), services.clock()
+            )
+        except InvalidTransition:
+            log.info("message_capture_refused", status=incident.status.value)
+            return False
+        entries = [effect.entry for effect in transition.effects if isinstance(effect, Record)]
+        added = all([await services.timeline.append(incident.number, e, once=message.ts) for e in entries])
+        log.info("message_captured" if added else "message_capture_repeated", message_ts=message.ts)
+        return added
+
+
+async def open_channel(services: Services, incident: Incident) -> Incident:
+    """Create the incident channel, invite the declarer, post and pin the card, announce. Resumable."""
+    with bound_contextvars(incident=incident.number):
+        if not await services.seen.claim("setup", str(incident.number), _SETUP_HOLD):
+            log.info("incident_setup_in_progress")
+            return incident
+        try:
+            return await _set_up(services, incident)
+        finally:
+            await services.seen.release("setup", str(incident.number))
+
+
+async def _set_up(services: Services, incident: Incident) -> Incident:
+    slack = services.slack
+    if incident.channel_id is None:
+        channel = await slack.create_channel(channel_name(incident.number, incident.title))
+        incident = await _save_refs(services, incident, channel_id=channel.id, channel_name=channel.name)
+        log.info("incident_channel_opened", channel=channel.name)
+        await slack.set_topic(channel.id, blocks.topic(incident))
+        if incident.declared_by:
+            await slack.invite(channel.id, [incident.declared_by])
+    assert incident.channel_id is not None
+    if incident.card_ts is None:
+        card = await slack.post(incident.channel_id, blocks.card_text(incident), _card(services, incident))
+        incident = await _save_refs(services, incident, card_ts=card.ts)
+        await slack.pin(card)
+    if incident.announcement_ts is None and services.incidents_channel:
+        posted = await slack.post(services.incidents_channel, blocks.announcement(incident))
+        incident = await _save_refs(services, incident, announcement_ts=posted.ts)
+    return incident
+
+
+async def perform(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[str]:
+    """Carry out the Slack effects; returns `method: error` for each Slack call that failed."""
+    failures: list[str] = []
+    with bound_contextvars(incident=incident.number):
+        for effect in effects:
+            try:
+                await _perform_one(services, incident, effect)
+            except SlackApiError as error:
+                log.warning("slack_call_failed", failure=describe_failure(error))
+                failures.append(describe_failure(error))
+    return failures
+
+
+async def _perform_one(services: Services, incident: Incident, effect: Effect) -> None:
+    slack, channel = services.slack, incident.channel_id
+    match effect:
+        case RefreshCard() if channel and incident.card_ts:
+            message = Message(channel, incident.card_ts)
+            await slack.update(message, blocks.card_text(incident), _card(services, incident))
+        case PostInChannel(text=text) if channel:
+            await slack.post(channel, text)
+        case Announce(text=text) if services.incidents_channel:
+            await slack.post(services.incidents_channel, text)
+        case InviteToChannel(user=user) if channel:
+            await slack.invite(channel, [user])
+        case _:
+            pass  # Record is done before acknowledging; others need a channel that is not there yet
+
+
+def _card(services: Services, incident: Incident) -> list[blocks.Block]:
+    return blocks.card(incident, services.targets, services.clock())
+
+
+async def _record(services: Services, number: int, effects: Sequence[Effect]) -> list[TimelineEntry]:
+    entries = [effect.entry for effect in effects if isinstance(effect, Record)]
+    for entry in entries:
+        await services.timeline.append(number, entry)
+    return entries
+
+
+async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:
+    """Store Slack references (channel, card, announcement); these merge cleanly into a newer revision."""
+    for _ in range(_SAVE_ATTEMPTS):
+        try:
+            return await services.incidents.save(replace(incident, **refs))  # type: ignore[arg-type]
+        except ConcurrentUpdate:
+            incident = await services.incidents.get(incident.number)
+    raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")

@@ -1,0 +1,160 @@
+"""The `/incident` grammar: command text in, a typed request out. Pure; no Slack, no storage."""
+
+import re
+from dataclasses import dataclass
+
+from domain import (
+    COMMANDER,
+    Acknowledge,
+    AddNote,
+    AssignRole,
+    ChangeSeverity,
+    ChangeStatus,
+    Event,
+    InvalidValue,
+    PostUpdate,
+    Reopen,
+    Resolve,
+    Severity,
+    Status,
+)
+
+_TARGET = re.compile(r"^#(\d+)$")
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+class UsageError(InvalidValue):
+    """The command text does not follow the grammar. The message shows the right form."""
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    title: str
+    severity: Severity
+
+
+@dataclass(frozen=True)
+class DeclareModalRequest:
+    """`/incident declare` with no title: open the declaration modal."""
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    target: int | None  # None: the incident of the channel the command was typed in
+    event: Event
+
+
+@dataclass(frozen=True)
+class TimelineRequest:
+    target: int | None
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    pass
+
+
+Request = DeclareRequest | DeclareModalRequest | EventRequest | TimelineRequest | ListRequest | HelpRequest
+
+USAGE = {
+    "declare": "declare <title> [sev1|sev2|sev3|sev4]",
+    "ack": "ack",
+    "status": "status <declared|acknowledged|investigating|identified|monitoring|resolved>",
+    "sev": "sev <1-4>",
+    "lead": "lead @user",
+    "role": "role <name> @user",
+    "note": "note <text>",
+    "update": "update <text>",
+    "resolve": "resolve [summary]",
+    "reopen": "reopen",
+    "timeline": "timeline",
+    "list": "list",
+    "help": "help",
+}
+_TARGETLESS = {"declare", "list", "help"}
+
+
+def parse(text: str, actor: str) -> Request:
+    """Parse the text after `/incident`, typed by `actor`, or raise UsageError saying what is wrong."""
+    words = text.split()
+    target = None
+    if words and (match := _TARGET.match(words[0])):
+        target = int(match.group(1))
+        words = words[1:]
+    if not words:
+        return HelpRequest() if target is None else TimelineRequest(target)
+    verb, args = words[0].lower(), words[1:]
+    if verb not in USAGE:
+        raise UsageError(f"`{words[0]}` is not an /incident subcommand. Try `/incident help`.")
+    if target is not None and verb in _TARGETLESS:
+        raise UsageError(f"`{verb}` does not take an incident number: use `/incident {USAGE[verb]}`.")
+    rest = text.split(None, 2 if target is not None else 1)[-1] if args else ""
+    return _build(verb, args, rest, target, actor)
+
+
+def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str) -> Request:
+    match verb:
+        case "declare":
+            return _declare(args)
+        case "list":
+            return ListRequest()
+        case "help":
+            return HelpRequest()
+        case "timeline":
+            return TimelineRequest(target)
+        case _:
+            return EventRequest(target, _event(verb, args, rest, actor))
+
+
+def _event(verb: str, args: list[str], rest: str, actor: str) -> Event:
+    simple: dict[str, Event] = {"ack": Acknowledge(actor), "reopen": Reopen(actor)}
+    if verb in simple:
+        _expect_count(verb, args, 0)
+        return simple[verb]
+    if verb == "resolve":
+        return Resolve(actor, rest)
+    if verb in {"note", "update"}:
+        if not rest.strip():
+            raise UsageError(f"Write the {verb} after the subcommand: `/incident {USAGE[verb]}`.")
+        return AddNote(actor, rest) if verb == "note" else PostUpdate(actor, rest)
+    return _valued_event(verb, args, actor)
+
+
+def _valued_event(verb: str, args: list[str], actor: str) -> Event:
+    if verb == "status":
+        _expect_count(verb, args, 1)
+        return ChangeStatus(actor, Status.parse(args[0]))
+    if verb == "sev":
+        _expect_count(verb, args, 1)
+        return ChangeSeverity(actor, Severity.parse(args[0]))
+    if verb == "lead":
+        _expect_count(verb, args, 1)
+        return AssignRole(actor, COMMANDER, _user(args[0], verb))
+    _expect_count(verb, args, 2)
+    return AssignRole(actor, args[0], _user(args[1], verb))
+
+
+def _declare(args: list[str]) -> Request:
+    if not args:
+        return DeclareModalRequest()
+    severity = Severity.SEV3
+    if len(args) > 1 and Severity.is_token(args[-1]):
+        severity, args = Severity.parse(args[-1]), args[:-1]
+    return DeclareRequest(" ".join(args), severity)
+
+
+def _expect_count(verb: str, args: list[str], count: int) -> None:
+    if len(args) != count:
+        raise UsageError(f"Wrong arguments for `{verb}`: use `/incident {USAGE[verb]}`.")
+
+
+def _user(token: str, verb: str) -> str:
+    match = _MENTION.match(token)
+    if match is None:
+        raise UsageError(f"`{token}` is not a Slack mention: use `/incident {USAGE[verb]}` with a real @mention.")
+    return match.group(1)

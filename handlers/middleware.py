@@ -1,0 +1,77 @@
+"""Cross-cutting Bolt middleware: log context, Slack retry de-duplication, and the one error handler."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import uuid4
+
+import structlog
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from structlog.contextvars import bind_contextvars, clear_contextvars
+
+from handlers import blocks, flows
+from handlers.slack import describe_failure
+
+log = structlog.get_logger()
+
+Next = Callable[[], Awaitable[BoltResponse | None]]
+
+
+def register(app: AsyncApp, services: flows.Services) -> None:
+    async def bind_log_context(body: dict[str, Any], next_: Next) -> BoltResponse | None:
+        clear_contextvars()
+        bind_contextvars(
+            request_id=_request_id(body),
+            slack_user=_user(body),
+            channel_id=body.get("channel_id") or (body.get("channel") or {}).get("id") or _event_channel(body),
+        )
+        return await next_()
+
+    async def skip_repeated_events(body: dict[str, Any], next_: Next) -> BoltResponse | None:
+        """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); handle each event_id once."""
+        event_id = body.get("event_id")
+        repeated = (
+            body.get("type") == "event_callback"
+            and isinstance(event_id, str)
+            and not await services.seen.first_time("event", event_id)
+        )
+        if repeated:
+            log.info("slack_event_repeated", event_id=event_id)
+            return BoltResponse(status=200, body="")
+        return await next_()
+
+    async def handle_listener_error(error: Exception, respond: AsyncRespond | None) -> None:
+        if isinstance(error, SlackApiError):
+            log.warning("slack_call_failed", failure=describe_failure(error))
+            text = f"⚠️ Slack refused a call ({describe_failure(error)}). Nothing stored was lost; please try again."
+        else:
+            error_id = uuid4().hex[:8]
+            log.exception("listener_failed", error_id=error_id)
+            text = blocks.unexpected_error(error_id)
+        if respond is not None and respond.response_url:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    app.middleware(bind_log_context)
+    app.middleware(skip_repeated_events)
+    app.error(handle_listener_error)
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    for key in ("event_id", "trigger_id"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    return uuid4().hex
+
+
+def _user(body: dict[str, Any]) -> str | None:
+    user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
+    if isinstance(user, dict):
+        user = user.get("id")
+    return user if isinstance(user, str) else None
+
+
+def _event_channel(body: dict[str, Any]) -> str | None:
+    event = body.get("event") or {}
+    channel = event.get("channel") or event.get("channel_id") or (event.get("item") or {}).get("channel")
+    return channel if isinstance(channel, str) else None

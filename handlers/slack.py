@@ -1,0 +1,153 @@
+"""SlackGateway: the only code that calls the Slack Web API. Small verbs, our own return types."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+Block = Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    ts: str
+    user: str | None
+    text: str
+    from_bot: bool
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(float(self.ts), UTC)
+
+
+def build_client(token: str, base_url: str) -> AsyncWebClient:
+    """An AsyncWebClient that retries 429 (honouring Retry-After), 5xx and connection errors."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def error_code(error: SlackApiError) -> str:
+    """Slack's error code (`channel_not_found`, `ratelimited`, ...) from a failed call."""
+    data = error.response.data
+    code = data.get("error") if isinstance(data, dict) else None
+    return str(code or f"http_{error.response.status_code}")
+
+
+def describe_failure(error: SlackApiError) -> str:
+    """`method: error`, e.g. `chat.update: message_not_found`, for logs and for telling the user."""
+    method = str(error.response.api_url).rstrip("/").rsplit("/", 1)[-1]
+    return f"{method}: {error_code(error)}"
+
+
+class SlackGateway:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def create_channel(self, name: str) -> Channel:
+        """Create a public channel; if the name is taken by a live channel, reuse it (a retried declaration)."""
+        try:
+            response = await self._client.conversations_create(name=name)
+        except SlackApiError as error:
+            if error_code(error) != "name_taken":
+                raise
+            existing = await self._find_channel(name)
+            if existing is not None:
+                return existing
+            response = await self._client.conversations_create(name=_next_free_name(name))
+        return _channel(response)
+
+    async def invite(self, channel: str, users: Sequence[str]) -> None:
+        """Invite users; people already in the channel (or the bot itself) are fine."""
+        try:
+            await self._client.conversations_invite(channel=channel, users=",".join(users))
+        except SlackApiError as error:
+            if error_code(error) not in {"already_in_channel", "cant_invite_self"}:
+                raise
+
+    async def set_topic(self, channel: str, topic: str) -> None:
+        await self._client.conversations_setTopic(channel=channel, topic=topic[:250])
+
+    async def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None) -> Message:
+        response = await self._client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))
+        return Message(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def update(self, message: Message, text: str, blocks: Sequence[Block] | None = None) -> None:
+        await self._client.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=_blocks(blocks))
+
+    async def pin(self, message: Message) -> None:
+        try:
+            await self._client.pins_add(channel=message.channel, timestamp=message.ts)
+        except SlackApiError as error:
+            if error_code(error) != "already_pinned":
+                raise
+
+    async def post_ephemeral(self, channel: str, user: str, text: str) -> None:
+        await self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    async def open_modal(self, trigger_id: str, view: Block) -> None:
+        await self._client.views_open(trigger_id=trigger_id, view=dict(view))
+
+    async def fetch_message(self, channel: str, ts: str) -> FetchedMessage | None:
+        """The message at `ts` in `channel`, or None if it is gone."""
+        response = await self._client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
+        for raw in response.get("messages") or []:
+            if raw.get("ts") == ts:
+                user = raw.get("user")
+                return FetchedMessage(ts, user, str(raw.get("text", "")), from_bot="bot_id" in raw)
+        return None
+
+    async def _find_channel(self, name: str) -> Channel | None:
+        cursor = None
+        while True:
+            response = await self._client.conversations_list(
+                exclude_archived=True, types="public_channel", limit=1000, cursor=cursor
+            )
+            for raw in response.get("channels") or []:
+                if raw.get("name") == name:
+                    return Channel(id=str(raw["id"]), name=name)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+
+def _channel(response: AsyncSlackResponse) -> Channel:
+    raw = response["channel"]
+    return Channel(id=str(raw["id"]), name=str(raw["name"]))
+
+
+def _next_free_name(name: str) -> str:
+    """An archived channel keeps its name forever: fall back to a suffixed one."""
+    suffix = f"-{datetime.now(UTC):%H%M%S}"
+    return name[: 80 - len(suffix)] + suffix
+
+
+def _blocks(blocks: Sequence[Block] | None) -> list[dict[str, object]] | None:
+    return [dict(block) for block in blocks] if blocks is not None else None

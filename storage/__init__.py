@@ -1,0 +1,20 @@
+"""Persistence: incidents in SQL, timelines and idempotency markers in Redis."""
+
+from storage.db import async_url, create_engine, migrate, ping, sync_url
+from storage.incidents import ConcurrentUpdate, IncidentStore
+from storage.keys import Keys
+from storage.seen import SeenStore
+from storage.timeline import TimelineStore
+
+__all__ = [
+    "ConcurrentUpdate",
+    "IncidentStore",
+    "Keys",
+    "SeenStore",
+    "TimelineStore",
+    "async_url",
+    "create_engine",
+    "migrate",
+    "ping",
+    "sync_url",
+]

@@ -1,0 +1,92 @@
+"""The SQL engine: URL mapping, engine construction, migrations and the readiness ping."""
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# scheme as written -> (async driver, sync driver)
+_SCHEMES = {
+    "sqlite": ("sqlite+aiosqlite", "sqlite"),
+    "sqlite+aiosqlite": ("sqlite+aiosqlite", "sqlite"),
+    "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
+    "postgres": ("postgresql+psycopg", "postgresql+psycopg"),
+    "postgresql+psycopg": ("postgresql+psycopg", "postgresql+psycopg"),
+}
+
+
+def async_url(url: str) -> str:
+    """The URL for the async engine: aiosqlite for SQLite, psycopg 3 for PostgreSQL."""
+    scheme, rest = _split(url)
+    return f"{_SCHEMES[scheme][0]}://{rest}"
+
+
+def sync_url(url: str) -> str:
+    """The URL for alembic, which runs synchronously: pysqlite or psycopg 3."""
+    scheme, rest = _split(url)
+    return f"{_SCHEMES[scheme][1]}://{rest}"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine. SQLite gets foreign keys and a busy timeout; PostgreSQL gets pre-ping."""
+    url = async_url(url)
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database to the newest schema. Synchronous: run it before the event loop serves."""
+    url = sync_url(url)
+    database = make_url(url).database
+    if url.startswith("sqlite") and database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Run `SELECT 1`; raises if the database cannot be reached."""
+    async with engine.connect() as connection:
+        await connection.execute(sqlalchemy.text("SELECT 1"))
+
+
+def _split(url: str) -> tuple[str, str]:
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in _SCHEMES or (scheme.startswith("sqlite") and not rest.startswith("/")):
+        raise ValueError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {_redacted(url)}")
+    return scheme, rest
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    try:
+        return repr(make_url(url).render_as_string(hide_password=True))
+    except ArgumentError:
+        return repr(url.partition("://")[0] + "://…")
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()

@@ -1,0 +1,193 @@
+"""Incidents in SQL: the `incidents` table and the queries flows need.
+
+Each call uses one short session. `save` refuses lost updates: it writes only if the row still has the
+revision the incident was loaded with.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, TypeDecorator, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import IncidentNotFound
+from domain.incident import Incident, Status
+from domain.severity import Severity
+
+
+class ConcurrentUpdate(Exception):
+    """The incident's row changed since it was loaded: reload it and apply the change again."""
+
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC. SQLite drops the zone, so reads put UTC back."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else _utc(value)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class IncidentRow(SQLModel, table=True):
+    """One incident. Its schema is created by migration 0001, not by `create_all`."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint("severity BETWEEN 1 AND 4", name="ck_incidents_severity"),
+        Index("ix_incidents_status", "status"),
+        Index("ix_incidents_channel_id", "channel_id", unique=True),
+        Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
+        {"sqlite_autoincrement": True},
+    )
+
+    number: int = Field(primary_key=True)
+    title: str = Field(sa_type=Text)
+    description: str = Field(sa_type=Text)
+    severity: int
+    status: str = Field(sa_type=String)
+    commander: str | None = Field(sa_type=String)
+    declared_by: str | None = Field(sa_type=String)
+    declared_at: datetime = Field(sa_type=_UTCDateTime)
+    acknowledged_at: datetime | None = Field(sa_type=_UTCDateTime)
+    resolved_at: datetime | None = Field(sa_type=_UTCDateTime)
+    summary: str = Field(sa_type=Text)
+    roles: dict[str, str] = Field(sa_type=JSON)
+    channel_id: str | None = Field(sa_type=String)
+    channel_name: str | None = Field(sa_type=String)
+    card_ts: str | None = Field(sa_type=String)
+    announcement_ts: str | None = Field(sa_type=String)
+    idempotency_key: str | None = Field(sa_type=String)
+    revision: int
+
+
+class IncidentStore:
+    """Adds, loads, lists and saves incidents."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    async def add(self, incident: Incident, idempotency_key: str | None = None) -> tuple[Incident, bool]:
+        """Store a new incident; the database assigns its number. True if stored, False if the key existed."""
+        if idempotency_key is not None:
+            existing = await self._first(col(IncidentRow.idempotency_key) == idempotency_key)
+            if existing is not None:
+                return existing, False
+        try:
+            return await self._insert(incident, idempotency_key), True
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = await self._first(col(IncidentRow.idempotency_key) == idempotency_key)
+            if existing is None:
+                raise  # another unique column clashed, e.g. channel_id
+            return existing, False
+
+    async def get(self, number: int) -> Incident:
+        """The incident with this number, or IncidentNotFound."""
+        incident = await self._first(col(IncidentRow.number) == number)
+        if incident is None:
+            raise IncidentNotFound(f"#{number}")
+        return incident
+
+    async def find_by_channel(self, channel_id: str) -> Incident | None:
+        """The incident whose Slack channel this is, if any."""
+        return await self._first(col(IncidentRow.channel_id) == channel_id)
+
+    async def save(self, incident: Incident) -> Incident:
+        """Write every field if the row is still at `incident.revision`; returns it with the next revision."""
+        statement = (
+            update(IncidentRow)
+            .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
+            .values(**_values(incident), revision=incident.revision + 1)
+            .returning(IncidentRow)
+        )
+        async with self._sessions.begin() as session:
+            row = (await session.exec(statement)).scalar_one_or_none()
+        if isinstance(row, IncidentRow):
+            return _incident(row)
+        await self.get(incident.number)  # raises IncidentNotFound if there is no such row
+        raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
+
+    async def list(self, open_only: bool) -> list[Incident]:
+        """Incidents newest first; with `open_only`, those not resolved."""
+        statement = select(IncidentRow).order_by(col(IncidentRow.number).desc())
+        if open_only:
+            statement = statement.where(col(IncidentRow.status) != Status.RESOLVED.value)
+        async with self._sessions() as session:
+            rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
+        return [_incident(row) for row in rows]
+
+    async def _insert(self, incident: Incident, idempotency_key: str | None) -> Incident:
+        statement = (
+            insert(IncidentRow)
+            .values(**_values(incident), idempotency_key=idempotency_key, revision=1)
+            .returning(IncidentRow)
+        )
+        async with self._sessions.begin() as session:
+            row = (await session.exec(statement)).scalar_one()
+        return _incident(row)
+
+    async def _first(self, condition: ColumnElement[bool]) -> Incident | None:
+        async with self._sessions() as session:
+            row = (await session.exec(select(IncidentRow).where(condition))).first()
+        return None if row is None else _incident(row)
+
+
+def _values(incident: Incident) -> dict[str, Any]:
+    """The columns `save` writes: all but number, idempotency_key and revision."""
+    return {
+        "title": incident.title,
+        "description": incident.description,
+        "severity": int(incident.severity),
+        "status": incident.status.value,
+        "commander": incident.commander,
+        "declared_by": incident.declared_by,
+        "declared_at": _utc(incident.declared_at),
+        "acknowledged_at": None if incident.acknowledged_at is None else _utc(incident.acknowledged_at),
+        "resolved_at": None if incident.resolved_at is None else _utc(incident.resolved_at),
+        "summary": incident.summary,
+        "roles": dict(incident.roles),
+        "channel_id": incident.channel_id,
+        "channel_name": incident.channel_name,
+        "card_ts": incident.card_ts,
+        "announcement_ts": incident.announcement_ts,
+    }
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident(
+        number=row.number,
+        title=row.title,
+        severity=Severity(row.severity),
+        status=Status(row.status),
+        declared_by=row.declared_by,
+        declared_at=row.declared_at,
+        description=row.description,
+        commander=row.commander,
+        roles=dict(row.roles),
+        acknowledged_at=row.acknowledged_at,
+        resolved_at=row.resolved_at,
+        summary=row.summary,
+        channel_id=row.channel_id,
+        channel_name=row.channel_name,
+        card_ts=row.card_ts,
+        announcement_ts=row.announcement_ts,
+        revision=row.revision,
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"Incident times must be timezone-aware, got {moment.isoformat()}.")
+    return moment.astimezone(UTC)

@@ -1,0 +1,25 @@
+"""Every Redis key shape Firebreak uses. No other module builds a key string."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one prefix, so tests (or a second deployment) can share a Redis server.
+
+    An incident's keys share the hash tag `{<number>}`, so one Lua script may touch them all on Redis Cluster.
+    """
+
+    prefix: str = "firebreak:"
+
+    def timeline(self, number: int) -> str:
+        """The incident's timeline: a Redis Stream, one entry per event."""
+        return f"{self.prefix}incident:{{{number}}}:timeline"
+
+    def timeline_once(self, number: int) -> str:
+        """A SET of tokens (e.g. a pinned message's ts) already appended to the incident's timeline."""
+        return f"{self.prefix}incident:{{{number}}}:timeline-once"
+
+    def seen(self, scope: str, token: str) -> str:
+        """An idempotency marker, e.g. `seen("event", event_id)` or `seen("declare", trigger_id)`."""
+        return f"{self.prefix}seen:{scope}:{token}"

@@ -1,0 +1,1 @@
+"""Alembic migrations, written by hand. Run them with `storage.db.migrate(url)`."""

@@ -1,0 +1,85 @@
+"""Incident timelines in Redis: one Stream per incident, appended to and never trimmed."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import redis.asyncio
+from redis.typing import EncodableT, FieldT
+
+from domain.timeline import EntryKind, TimelineEntry
+from storage.keys import Keys
+
+# KEYS[1] = once-set, KEYS[2] = stream; ARGV = token, at, kind, actor, text.
+# SADD and XADD run as one script, so a token is never recorded without its entry (or the reverse).
+_APPEND_ONCE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4], 'text', ARGV[5])
+return 1
+"""
+
+_PAGE = 500
+
+
+class TimelineStore:
+    """`append`, `read` and `delete` on each incident's timeline stream."""
+
+    def __init__(self, redis: redis.asyncio.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._append_once = redis.register_script(_APPEND_ONCE)
+
+    async def append(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
+        """Append `entry`; with `once`, only if that token was never appended to this incident. True if appended."""
+        fields = _fields(entry)
+        if once is None:
+            await self._redis.xadd(self._keys.timeline(number), fields)
+            return True
+        keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
+        added = await self._append_once(keys=keys, args=[once, *fields.values()])
+        return bool(added)
+
+    async def read(self, number: int) -> list[TimelineEntry]:
+        """Every entry, oldest first by `at`; entries with equal times stay in the order they were appended."""
+        entries: list[TimelineEntry] = []
+        start = "-"
+        while True:
+            page = await self._redis.xrange(self._keys.timeline(number), min=start, count=_PAGE) or []
+            entries.extend(_entry(fields) for _, fields in page if fields is not None)
+            last_id = page[-1][0] if page else None
+            if len(page) < _PAGE or last_id is None:
+                break
+            start = f"({_text(last_id)}"
+        return sorted(entries, key=lambda entry: entry.at)
+
+    async def delete(self, number: int) -> None:
+        """Remove the incident's timeline and its once-tokens."""
+        await self._redis.delete(self._keys.timeline(number), self._keys.timeline_once(number))
+
+
+def _fields(entry: TimelineEntry) -> dict[FieldT, EncodableT]:
+    """The stream fields, in the order the append-once script expects them."""
+    if entry.at.tzinfo is None:
+        raise ValueError("A timeline entry needs a timezone-aware time.")
+    return {
+        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "kind": entry.kind.value,
+        "actor": entry.actor or "",
+        "text": entry.text,
+    }
+
+
+def _entry(fields: Mapping[bytes | str, bytes | str]) -> TimelineEntry:
+    values = {_text(key): _text(value) for key, value in fields.items()}
+    return TimelineEntry(
+        at=datetime.fromisoformat(values["at"]).astimezone(UTC),
+        kind=EntryKind(values["kind"]),
+        actor=values["actor"] or None,
+        text=values["text"],
+    )
+
+
+def _text(value: bytes | str) -> str:
+    """Decode a reply whether or not the client was built with `decode_responses=True`."""
+    return value.decode() if isinstance(value, bytes) else value

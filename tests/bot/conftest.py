@@ -1,0 +1,75 @@
+"""The whole bot on a real HTTP server, with the fake Slack Web API, real Redis and real SQL."""
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from bot.server import build_server
+from bot.settings import Settings
+from storage import Keys
+from tests.bot.harness import SIGNING_SECRET, Bot, FakeClock
+from tests.fakes.slack_api import FakeSlack
+
+REDIS_URL = os.environ.get("FIREBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def make_settings(database_url: str, keys: Keys, slack: FakeSlack, tmp_path: Any) -> Callable[..., Settings]:
+    """Settings for a test bot; keyword arguments override single settings."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": "xoxb-test",
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack.url,
+            "database_url": database_url,
+            "redis_url": REDIS_URL,
+            "redis_prefix": keys.prefix,
+            "data_dir": tmp_path,
+        }
+        return Settings(_env_file=None, **(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+async def start_bot(
+    make_settings: Callable[..., Settings], slack: FakeSlack, clock: FakeClock, redis: Redis
+) -> AsyncIterator[Callable[..., Awaitable[Bot]]]:
+    """Start the real server with these setting overrides; it stops at the end of the test."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def start(**overrides: Any) -> Bot:
+        incidents_channel = slack.add_channel(f"incidents-{len(clients)}")
+        settings = make_settings(**({"incidents_channel": incidents_channel} | overrides))
+        http: TestClient[Any, Any] = TestClient(TestServer(build_server(settings, clock), host="127.0.0.1"))
+        await http.start_server()
+        clients.append(http)
+        return Bot(http, slack, clock, incidents_channel)
+
+    yield start
+    for http in clients:
+        await http.close()
+
+
+@pytest.fixture
+async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
+    """The bot with default test settings, Slack connected over HTTP."""
+    return await start_bot()

@@ -1,0 +1,166 @@
+"""Drive the real server like Slack does: signed commands, clicks, modal submissions and events."""
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from uuid import uuid4
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from slack_sdk.signature import SignatureVerifier
+
+from handlers.ids import BlockId
+from tests.fakes.slack_api import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
+GENERAL = "C0GENERAL"
+
+
+class FakeClock:
+    """The bot's clock in tests: set and advanced by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+@dataclass
+class Bot:
+    http: TestClient[Any, Any]
+    slack: FakeSlack
+    clock: FakeClock
+    incidents_channel: str
+    replies: list[str] = field(default_factory=list)
+
+    async def post_signed(
+        self, body: str, content_type: str, headers: Mapping[str, str] | None = None, **signing: Any
+    ) -> ClientResponse:
+        all_headers = {"Content-Type": content_type, **sign(body, **signing), **(headers or {})}
+        return await self.http.post("/slack/events", data=body.encode(), headers=all_headers)
+
+    async def command(self, text: str, user: str = ALICE, channel: str = GENERAL, trigger_id: str = "") -> str:
+        """Type `/incident <text>`; returns the ephemeral reply, after the work behind it settled."""
+        form = {
+            "token": "legacy",
+            "team_id": "T0TEAM",
+            "channel_id": channel,
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/incident",
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": self.response_url(),
+            "trigger_id": trigger_id or f"trigger-{uuid4().hex}",
+        }
+        response = await self.post_signed(urlencode(form), "application/x-www-form-urlencoded")
+        assert response.status == 200, await response.text()
+        raw = await response.text()
+        is_json = response.content_type == "application/json"
+        reply = str(json.loads(raw).get("text", "")) if is_json else raw
+        await self.settle()
+        return reply
+
+    async def interact(self, payload: dict[str, Any]) -> ClientResponse:
+        body = urlencode({"payload": json.dumps(payload)})
+        response = await self.post_signed(body, "application/x-www-form-urlencoded")
+        await self.settle()
+        return response
+
+    async def click(self, action_id: str, value: str, user: str = ALICE, selected: bool = False) -> ClientResponse:
+        action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
+        if selected:
+            action |= {"type": "static_select", "selected_option": {"value": value, "text": {"type": "plain_text"}}}
+        else:
+            action |= {"type": "button", "value": value}
+        return await self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user},
+                "team": {"id": "T0TEAM"},
+                "api_app_id": "A0APP",
+                "trigger_id": f"trigger-{uuid4().hex}",
+                "response_url": self.response_url(),
+                "channel": {"id": GENERAL},
+                "container": {"type": "message"},
+                "actions": [action],
+            }
+        )
+
+    async def submit_view(
+        self, callback_id: str, values: Mapping[BlockId, str], view_id: str = "V0VIEW", user: str = ALICE
+    ) -> ClientResponse:
+        state = {
+            block: {"value": {"type": "plain_text_input", "value": value}}
+            if block is not BlockId.SEVERITY
+            else {"value": {"type": "static_select", "selected_option": {"value": value}}}
+            for block, value in values.items()
+        }
+        return await self.interact(
+            {
+                "type": "view_submission",
+                "user": {"id": user},
+                "team": {"id": "T0TEAM"},
+                "api_app_id": "A0APP",
+                "view": {"id": view_id, "type": "modal", "callback_id": callback_id, "state": {"values": state}},
+            }
+        )
+
+    async def event(self, event: dict[str, Any], event_id: str = "", retry_num: int | None = None) -> ClientResponse:
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T0TEAM",
+                "api_app_id": "A0APP",
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{uuid4().hex}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        response = await self.post_signed(body, "application/json", headers)
+        await self.settle()
+        return response
+
+    def response_url(self) -> str:
+        return self.slack.url.removesuffix("api/") + f"response/{uuid4().hex}"
+
+    async def settle(self) -> None:
+        """Wait until the work Bolt runs after acknowledging (our listeners' tails) has finished."""
+        current = asyncio.current_task()
+        while pending := [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current and "run_ack_function_asynchronously" in task.get_coro().__qualname__  # type: ignore[union-attr]
+        ]:
+            await asyncio.wait(pending, timeout=10)
+
+    async def api(self, path: str, status: int = 200) -> Any:
+        response = await self.http.get(path)
+        assert response.status == status, await response.text()
+        return await response.json()
+
+    async def declare(self, text: str = "Checkout is down sev2", user: str = ALICE) -> dict[str, Any]:
+        """Declare through the command and return the incident as the API shows it."""
+        reply = await self.command(f"declare {text}", user=user)
+        number = int(reply.split("#", 1)[1].split()[0])
+        incident: dict[str, Any] = await self.api(f"/api/incidents/{number}")
+        return incident

@@ -1,0 +1,132 @@
+"""Fixtures shared by the whole suite: real Redis and real SQL (SQLite and PostgreSQL) on loopback."""
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+import sqlalchemy
+from psycopg import sql
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.incident import Incident, Status
+from domain.severity import Severity
+from storage.db import create_engine, migrate, sync_url
+from storage.incidents import IncidentStore
+from storage.keys import Keys
+from storage.timeline import TimelineStore
+
+_REDIS_URL = os.environ.get("FIREBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_POSTGRES_URL = os.environ.get("FIREBREAK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_KEEP_TABLES = {"alembic_version", "sqlite_sequence"}
+
+_DEFAULT_INCIDENT = Incident(
+    number=0,
+    title="Checkout is down",
+    severity=Severity.SEV2,
+    status=Status.DECLARED,
+    declared_by="U0DECLARER",
+    declared_at=datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=UTC),
+)
+
+
+@pytest.fixture
+def keys() -> Keys:
+    """Key names under a prefix no other test uses."""
+    return Keys(prefix=f"firebreak-test:{uuid4().hex}:")
+
+
+@pytest.fixture
+async def redis(keys: Keys) -> AsyncIterator[Redis]:
+    """A client for the test Redis server; deletes this test's keys afterwards (never FLUSHDB)."""
+    client = Redis.from_url(_REDIS_URL)
+    try:
+        await client.ping()  # Redis down: the test errors rather than skips
+        yield client
+        stale = [key async for key in client.scan_iter(match=f"{keys.prefix}*", count=1000)]
+        if stale:
+            await client.delete(*stale)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'firebreak.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _postgresql_url() -> Iterator[str]:
+    name = f"firebreak_test_{uuid4().hex[:10]}"
+    _run_on_server(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = sqlalchemy.make_url(_POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield url
+    finally:
+        _run_on_server(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database, emptied (and its incident numbers reset) for this test."""
+    url: str = request.getfixturevalue(f"_{request.param}_url")
+    _empty(url)
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def incident_store(engine: AsyncEngine) -> IncidentStore:
+    return IncidentStore(engine)
+
+
+@pytest.fixture
+def timeline_store(redis: Redis, keys: Keys) -> TimelineStore:
+    return TimelineStore(redis, keys)
+
+
+@pytest.fixture
+def make_incident() -> Callable[..., Incident]:
+    """`make_incident(**overrides)`: a freshly declared SEV-2 incident, not yet stored (number 0)."""
+
+    def make(**overrides: Any) -> Incident:
+        return replace(_DEFAULT_INCIDENT, **overrides)
+
+    return make
+
+
+def _run_on_server(statement: sql.Composed) -> None:
+    """CREATE/DROP DATABASE cannot run in a transaction, so use an autocommit connection."""
+    with psycopg.connect(_POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def _empty(url: str) -> None:
+    """Delete every row and restart the id sequences, keeping the schema and its alembic version."""
+    engine = sqlalchemy.create_engine(sync_url(url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.begin() as connection:
+            quote = engine.dialect.identifier_preparer.quote
+            tables = [quote(t) for t in sqlalchemy.inspect(connection).get_table_names() if t not in _KEEP_TABLES]
+            if engine.dialect.name == "postgresql":
+                connection.execute(sqlalchemy.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                return
+            for table in tables:
+                connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
+            connection.execute(sqlalchemy.text("DELETE FROM sqlite_sequence"))
+    finally:
+        engine.dispose()

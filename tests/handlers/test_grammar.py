@@ -1,0 +1,85 @@
+"""The /incident grammar, as a table of texts and what they parse to."""
+
+import pytest
+
+from domain import (
+    Acknowledge,
+    AddNote,
+    AssignRole,
+    ChangeSeverity,
+    ChangeStatus,
+    InvalidValue,
+    PostUpdate,
+    Reopen,
+    Resolve,
+    Severity,
+    Status,
+)
+from handlers.grammar import (
+    DeclareModalRequest,
+    DeclareRequest,
+    EventRequest,
+    HelpRequest,
+    ListRequest,
+    Request,
+    TimelineRequest,
+    parse,
+)
+
+ME = "U0ME"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("declare Checkout is down", DeclareRequest("Checkout is down", Severity.SEV3)),
+        ("declare Checkout is down sev1", DeclareRequest("Checkout is down", Severity.SEV1)),
+        ("DECLARE db SEV-2", DeclareRequest("db", Severity.SEV2)),
+        ("declare sev1", DeclareRequest("sev1", Severity.SEV3)),
+        ("declare", DeclareModalRequest()),
+        ("ack", EventRequest(None, Acknowledge(ME))),
+        ("#42 ack", EventRequest(42, Acknowledge(ME))),
+        ("status Monitoring", EventRequest(None, ChangeStatus(ME, Status.MONITORING))),
+        ("sev 1", EventRequest(None, ChangeSeverity(ME, Severity.SEV1))),
+        ("#3 sev sev4", EventRequest(3, ChangeSeverity(ME, Severity.SEV4))),
+        ("lead <@U0BOB|bob>", EventRequest(None, AssignRole(ME, "commander", "U0BOB"))),
+        ("role comms <@U0CAT>", EventRequest(None, AssignRole(ME, "comms", "U0CAT"))),
+        ("note   saw   spikes", EventRequest(None, AddNote(ME, "saw   spikes"))),
+        ("#7 update rolled back", EventRequest(7, PostUpdate(ME, "rolled back"))),
+        ("resolve", EventRequest(None, Resolve(ME, ""))),
+        ("resolve bad deploy, rolled back", EventRequest(None, Resolve(ME, "bad deploy, rolled back"))),
+        ("reopen", EventRequest(None, Reopen(ME))),
+        ("timeline", TimelineRequest(None)),
+        ("#9 timeline", TimelineRequest(9)),
+        ("#9", TimelineRequest(9)),
+        ("list", ListRequest()),
+        ("help", HelpRequest()),
+        ("", HelpRequest()),
+    ],
+)
+def test_parse(text: str, expected: Request) -> None:
+    """Each accepted form parses to its request."""
+    assert parse(text, ME) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("frobnicate", "`frobnicate` is not an /incident subcommand"),
+        ("#4 list", "does not take an incident number"),
+        ("#4 declare x", "does not take an incident number"),
+        ("sev 5", "is not a severity"),
+        ("sev", "Wrong arguments for `sev`"),
+        ("status fixed", "is not a status"),
+        ("lead bob", "is not a Slack mention"),
+        ("role <@U1>", "Wrong arguments for `role`"),
+        ("note", "Write the note"),
+        ("update   ", "Write the update"),
+        ("ack now", "Wrong arguments for `ack`"),
+        ("reopen please", "Wrong arguments for `reopen`"),
+    ],
+)
+def test_parse_refuses(text: str, message: str) -> None:
+    """Bad commands are refused with a message naming the problem."""
+    with pytest.raises(InvalidValue, match=message):
+        parse(text, ME)

@@ -1,0 +1,128 @@
+"""URL mapping, engine construction, migrations and the readiness ping."""
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import async_url, create_engine, migrate, ping, sync_url
+from storage.incidents import IncidentRow
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///var/firebreak.db", "sqlite+aiosqlite:///var/firebreak.db"),
+        ("sqlite:////srv/firebreak.db", "sqlite+aiosqlite:////srv/firebreak.db"),
+        ("sqlite+aiosqlite:///var/firebreak.db", "sqlite+aiosqlite:///var/firebreak.db"),
+        ("postgresql://u:p@db:5432/firebreak", "postgresql+psycopg://u:p@db:5432/firebreak"),
+        ("postgres://u:p@db/firebreak?sslmode=require", "postgresql+psycopg://u:p@db/firebreak?sslmode=require"),
+        ("postgresql+psycopg://u@db/firebreak", "postgresql+psycopg://u@db/firebreak"),
+    ],
+)
+def test_async_url(url: str, expected: str):
+    """Plain URLs get the async driver; URLs that already name it are unchanged."""
+    assert async_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///var/firebreak.db", "sqlite:///var/firebreak.db"),
+        ("sqlite+aiosqlite:///var/firebreak.db", "sqlite:///var/firebreak.db"),
+        ("postgresql://u:p@db:5432/firebreak", "postgresql+psycopg://u:p@db:5432/firebreak"),
+        ("postgres://u:p@db/firebreak", "postgresql+psycopg://u:p@db/firebreak"),
+        ("postgresql+psycopg://u@db/firebreak", "postgresql+psycopg://u@db/firebreak"),
+    ],
+)
+def test_sync_url(url: str, expected: str):
+    """Alembic gets pysqlite or psycopg 3 (sync)."""
+    assert sync_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u@db/firebreak", "postgresql+asyncpg://u@db/x", "sqlite://", "sqlite:relative.db", "firebreak.db", ""],
+)
+def test_other_urls_raise_value_error(url: str):
+    """Anything but a sqlite:/// or postgresql:// URL is refused with a message naming DATABASE_URL."""
+    with pytest.raises(ValueError, match=r"DATABASE_URL must be a sqlite:/// or postgresql:// URL, got"):
+        async_url(url)
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        sync_url(url)
+
+
+def test_value_error_hides_the_password():
+    """The error message shows the URL without its password."""
+    with pytest.raises(ValueError, match="DATABASE_URL") as raised:
+        async_url("mysql://admin:hunter2@db/firebreak")
+    assert "hunter2" not in str(raised.value)
+
+
+def test_migrate_twice_is_fine(database_url: str):
+    """Migrating an up-to-date database changes nothing and raises nothing."""
+    migrate(database_url)
+    migrate(database_url)
+    engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+    finally:
+        engine.dispose()
+
+
+def test_migrate_creates_the_sqlite_directory(tmp_path: Path):
+    """A SQLite file in a directory that does not exist yet gets the directory and the schema."""
+    path = tmp_path / "var" / "nested" / "firebreak.db"
+    migrate(f"sqlite:///{path}")
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}", poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as connection:
+            assert "incidents" in sqlalchemy.inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_migrations_match_the_model(database_url: str):
+    """The hand-written migration creates exactly the table IncidentRow describes."""
+    metadata = sqlalchemy.MetaData()
+    IncidentRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+async def test_ping_succeeds_on_a_reachable_database(engine: AsyncEngine):
+    """ping returns quietly when the database answers, and gives its connection back to the pool."""
+    await ping(engine)
+    assert isinstance(engine.pool, sqlalchemy.pool.QueuePool)
+    assert engine.pool.checkedout() == 0
+
+
+async def test_ping_raises_when_the_database_is_unreachable():
+    """ping raises when nothing answers at the database's address."""
+    engine = create_engine("postgresql://firebreak@127.0.0.1:1/firebreak")
+    try:
+        with pytest.raises(sqlalchemy.exc.OperationalError):
+            await ping(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_engine_enforces_foreign_keys(tmp_path: Path):
+    """SQLite connections from create_engine have foreign keys on and a busy timeout set."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'firebreak.db'}")
+    try:
+        async with engine.connect() as connection:
+            foreign_keys = (await connection.execute(sqlalchemy.text("PRAGMA foreign_keys"))).scalar_one()
+            busy_timeout = (await connection.execute(sqlalchemy.text("PRAGMA busy_timeout"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert (foreign_keys, busy_timeout) == (1, 5000)

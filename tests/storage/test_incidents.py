@@ -1,0 +1,207 @@
+"""IncidentStore against real SQLite and PostgreSQL (each test runs on both through `database_url`)."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.errors import IncidentNotFound
+from domain.incident import Incident, Status
+from domain.severity import Severity
+from storage.incidents import ConcurrentUpdate, IncidentStore
+
+MakeIncident = Callable[..., Incident]
+LATER = datetime(2024, 5, 1, 10, 15, 0, 654321, tzinfo=UTC)
+
+
+async def _row_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        count: int = (await connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM incidents"))).scalar_one()
+    return count
+
+
+async def test_add_assigns_sequential_numbers(incident_store: IncidentStore, make_incident: MakeIncident):
+    """The database numbers incidents 1, 2, 3 in the order they are added."""
+    added = [await incident_store.add(make_incident(title=f"Incident {i}")) for i in range(3)]
+    assert [(incident.number, created) for incident, created in added] == [(1, True), (2, True), (3, True)]
+
+
+async def test_add_returns_what_get_reads(incident_store: IncidentStore, make_incident: MakeIncident):
+    """The stored incident equals the input apart from its number and first revision, and get reads it back."""
+    incident = make_incident(description="Payments fail with 502", roles={"comms": "U0COMMS"})
+    stored, _ = await incident_store.add(incident)
+    assert stored == replace(incident, number=1, revision=1)
+    assert await incident_store.get(1) == stored
+
+
+async def test_add_with_a_known_idempotency_key_returns_the_existing_incident(
+    incident_store: IncidentStore, make_incident: MakeIncident, engine: AsyncEngine
+):
+    """A repeated key stores nothing and returns the first incident with created False."""
+    first, created = await incident_store.add(make_incident(), idempotency_key="trigger-1")
+    again, created_again = await incident_store.add(make_incident(title="Duplicate"), idempotency_key="trigger-1")
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert await _row_count(engine) == 1
+
+
+async def test_concurrent_adds_with_one_key_store_one_incident(
+    incident_store: IncidentStore, make_incident: MakeIncident, engine: AsyncEngine
+):
+    """Adds racing with the same key: exactly one creates, all return that incident, one row exists."""
+    results = await asyncio.gather(
+        *(incident_store.add(make_incident(), idempotency_key="trigger-1") for _ in range(4))
+    )
+    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert len({incident.number for incident, _ in results}) == 1  # PostgreSQL may skip a number in a race
+    assert await _row_count(engine) == 1
+
+
+async def test_different_idempotency_keys_store_different_incidents(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Distinct keys (and no key at all) each get their own incident."""
+    results = [
+        await incident_store.add(make_incident(), idempotency_key="a"),
+        await incident_store.add(make_incident(), idempotency_key="b"),
+        await incident_store.add(make_incident()),
+        await incident_store.add(make_incident()),
+    ]
+    assert [(incident.number, created) for incident, created in results] == [(1, True), (2, True), (3, True), (4, True)]
+
+
+async def test_add_with_a_taken_channel_raises_integrity_error(
+    incident_store: IncidentStore, make_incident: MakeIncident, engine: AsyncEngine
+):
+    """Two incidents cannot share a channel, even when an idempotency key is given."""
+    await incident_store.add(make_incident(channel_id="C0CHANNEL"))
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        await incident_store.add(make_incident(channel_id="C0CHANNEL"), idempotency_key="other")
+    assert await _row_count(engine) == 1
+
+
+async def test_get_unknown_number_raises_incident_not_found(incident_store: IncidentStore):
+    """Asking for a number nobody declared raises IncidentNotFound naming it."""
+    with pytest.raises(IncidentNotFound, match="#42"):
+        await incident_store.get(42)
+
+
+async def test_find_by_channel(incident_store: IncidentStore, make_incident: MakeIncident):
+    """The incident whose channel it is comes back; an unknown channel gives None."""
+    await incident_store.add(make_incident(channel_id="C0OTHER", channel_name="inc-1-other"))
+    stored, _ = await incident_store.add(make_incident(channel_id="C0CHECKOUT", channel_name="inc-2-checkout-is-down"))
+    assert await incident_store.find_by_channel("C0CHECKOUT") == stored
+    assert await incident_store.find_by_channel("C0UNKNOWN") is None
+
+
+async def test_list_is_newest_first_and_can_skip_resolved(incident_store: IncidentStore, make_incident: MakeIncident):
+    """All incidents list by number descending; open_only drops the resolved ones."""
+    await incident_store.add(make_incident(status=Status.INVESTIGATING, acknowledged_at=LATER))
+    await incident_store.add(make_incident(status=Status.RESOLVED, acknowledged_at=LATER, resolved_at=LATER))
+    await incident_store.add(make_incident())
+    every = await incident_store.list(open_only=False)
+    still_open = await incident_store.list(open_only=True)
+    assert [incident.number for incident in every] == [3, 2, 1]
+    assert [incident.number for incident in still_open] == [3, 1]
+
+
+async def test_list_of_an_empty_table_is_empty(incident_store: IncidentStore):
+    """No incidents: both listings are empty."""
+    assert await incident_store.list(open_only=False) == []
+    assert await incident_store.list(open_only=True) == []
+
+
+async def test_save_persists_every_field_and_bumps_the_revision(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Every mutable field written by save reads back equal, timestamps aware UTC, revision + 1."""
+    stored, _ = await incident_store.add(make_incident())
+    changed = replace(
+        stored,
+        title="Checkout and cart are down",
+        description="Also the cart",
+        severity=Severity.SEV1,
+        status=Status.RESOLVED,
+        commander="U0COMMANDER",
+        roles={"commander": "U0COMMANDER", "comms": "U0COMMS"},
+        acknowledged_at=LATER,
+        resolved_at=LATER + timedelta(hours=1),
+        summary="Rolled back the deploy",
+        channel_id="C0CHECKOUT",
+        channel_name="inc-1-checkout-is-down",
+        card_ts="1714555815.000100",
+        announcement_ts="1714555816.000200",
+    )
+    saved = await incident_store.save(changed)
+    loaded = await incident_store.get(stored.number)
+    assert saved == replace(changed, revision=stored.revision + 1)
+    assert loaded == saved
+    assert loaded.acknowledged_at is not None
+    assert loaded.resolved_at is not None
+    assert {moment.tzinfo for moment in (loaded.declared_at, loaded.acknowledged_at, loaded.resolved_at)} == {UTC}
+
+
+async def test_save_can_clear_optional_fields(incident_store: IncidentStore, make_incident: MakeIncident):
+    """Saving None over a stored value (a reopen clears resolved_at) stores None."""
+    stored, _ = await incident_store.add(make_incident(status=Status.RESOLVED, resolved_at=LATER, commander="U0C"))
+    saved = await incident_store.save(replace(stored, status=Status.INVESTIGATING, resolved_at=None, commander=None))
+    loaded = await incident_store.get(stored.number)
+    assert (loaded.status, loaded.resolved_at, loaded.commander) == (Status.INVESTIGATING, None, None)
+    assert loaded == saved
+
+
+async def test_times_with_other_offsets_are_stored_as_the_same_instant_in_utc(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """An aware non-UTC time reads back equal, expressed in UTC."""
+    local = LATER.astimezone(timezone(timedelta(hours=-7)))
+    stored, _ = await incident_store.add(make_incident(declared_at=local))
+    loaded = await incident_store.get(stored.number)
+    assert loaded.declared_at == local
+    assert loaded.declared_at.tzinfo is UTC
+
+
+async def test_naive_times_are_refused(incident_store: IncidentStore, make_incident: MakeIncident, engine: AsyncEngine):
+    """A naive time would be ambiguous, so add raises and stores nothing."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await incident_store.add(make_incident(declared_at=datetime(2024, 5, 1, 9, 30)))
+    assert await _row_count(engine) == 0
+
+
+async def test_stale_save_raises_concurrent_update_and_changes_nothing(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Saving a copy loaded before someone else's save raises ConcurrentUpdate; the other save stands."""
+    stored, _ = await incident_store.add(make_incident())
+    theirs = await incident_store.save(replace(stored, severity=Severity.SEV1))
+    with pytest.raises(ConcurrentUpdate):
+        await incident_store.save(replace(stored, title="Lost update"))
+    assert await incident_store.get(stored.number) == theirs
+
+
+async def test_concurrent_saves_of_one_revision_let_exactly_one_win(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Two saves racing from the same revision: one succeeds, the other raises ConcurrentUpdate."""
+    stored, _ = await incident_store.add(make_incident())
+    results = await asyncio.gather(
+        incident_store.save(replace(stored, summary="first")),
+        incident_store.save(replace(stored, summary="second")),
+        return_exceptions=True,
+    )
+    winners = [result for result in results if isinstance(result, Incident)]
+    assert len(winners) == 1
+    assert sum(isinstance(result, ConcurrentUpdate) for result in results) == 1
+    assert await incident_store.get(stored.number) == winners[0]
+
+
+async def test_save_of_an_unknown_number_raises_incident_not_found(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Saving an incident that was never stored raises IncidentNotFound, not ConcurrentUpdate."""
+    with pytest.raises(IncidentNotFound, match="#9"):
+        await incident_store.save(make_incident(number=9, revision=1))
