@@ -106,8 +106,11 @@ async def _slack_events(request: web.Request) -> web.Response:
     if bolt is None:
         message = "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
         return web.json_response({"error": message}, status=503)
-    bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
-    return await to_aiohttp_response(bolt_response)
+    try:
+        bolt_request = await to_bolt_request(request)
+    except ValueError:  # Bolt parses JSON bodies and `payload=` forms before anything else
+        return web.json_response({"error": "the body is not a Slack request (malformed JSON payload)"}, status=400)
+    return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
 
 async def _healthz(request: web.Request) -> web.Response:

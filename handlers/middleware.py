@@ -5,6 +5,7 @@ from typing import Any
 from uuid import uuid4
 
 import structlog
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -41,7 +42,15 @@ def register(app: AsyncApp, services: flows.Services) -> None:
             return BoltResponse(status=200, body="")
         return await next_()
 
-    async def handle_listener_error(error: Exception, respond: AsyncRespond | None) -> None:
+    async def handle_listener_error(
+        error: Exception, respond: AsyncRespond | None, response: BoltResponse | None
+    ) -> None:
+        if isinstance(error, ValidationError):
+            log.warning("slack_payload_invalid", errors=error.error_count())
+            if response is not None:
+                response.status, response.body = 400, '{"error": "the Slack payload is missing required fields"}'
+                response.headers["content-type"] = ["application/json"]
+            return
         if isinstance(error, SlackApiError):
             log.warning("slack_call_failed", failure=describe_failure(error))
             text = f"⚠️ Slack refused a call ({describe_failure(error)}). Nothing stored was lost; please try again."

@@ -1,0 +1,98 @@
+"""Slack failing, rate limiting and racing never lose an incident, an event or a message."""
+
+import asyncio
+import json
+
+import structlog
+
+from handlers.ids import ActionId
+from tests.bot.harness import BOB, CAROL, Bot
+
+
+async def test_rate_limited_post_is_retried(bot: Bot) -> None:
+    """A 429 on chat.postMessage is retried after Retry-After and the card still lands once."""
+    bot.slack.fail("chat.postMessage", "ratelimited", status=429, retry_after=0)
+    incident = await bot.declare()
+    posts = bot.slack.calls_to("chat.postMessage")
+    assert [p.ok for p in posts] == [False, True, True]
+    assert len(bot.slack.calls_to("pins.add")) == 1
+    assert incident["channel_id"] is not None
+
+
+async def test_server_error_is_retried(bot: Bot) -> None:
+    """A 503 from Slack is retried by the client's retry handler."""
+    bot.slack.fail("conversations.create", "service_unavailable", status=503)
+    incident = await bot.declare()
+    assert incident["channel_name"] == "inc-1-checkout-is-down"
+
+
+async def test_failed_channel_creation_keeps_the_incident_and_tells_the_user(bot: Bot) -> None:
+    """When Slack refuses the channel, the incident and its timeline are stored and the user is told."""
+    bot.slack.fail("conversations.create", "restricted_action")
+    reply = await bot.command("declare Checkout is down sev1")
+    assert reply.startswith("Declared incident #1")
+    stored = await bot.api("/api/incidents/1")
+    assert (stored["status"], stored["channel_id"]) == ("declared", None)
+    assert [e["kind"] for e in (await bot.api("/api/incidents/1/timeline"))["events"]] == ["declared"]
+    told = bot.slack.calls_to("response_url")[-1].args
+    assert "conversations.create: restricted_action" in told["text"]
+    assert told["response_type"] == "ephemeral"
+
+
+async def test_failed_card_update_is_reported_but_state_is_kept(bot: Bot) -> None:
+    """If chat.update fails, the acknowledgement is still stored and the user hears about the card."""
+    channel = (await bot.declare())["channel_id"]
+    bot.slack.fail("chat.update", "message_not_found")
+    assert (await bot.command("ack", channel=channel)).startswith("✓ #1")
+    assert (await bot.api("/api/incidents/1"))["status"] == "acknowledged"
+    assert "chat.update: message_not_found" in bot.slack.calls_to("response_url")[-1].args["text"]
+
+
+async def test_taken_channel_name_is_reused(bot: Bot) -> None:
+    """If the channel name exists (a retried setup), the existing channel is reused."""
+    existing = bot.slack.add_channel("inc-1-checkout-is-down")
+    incident = await bot.declare()
+    assert incident["channel_id"] == existing
+    assert [c.ok for c in bot.slack.calls_to("conversations.create")] == [False]
+
+
+async def test_archived_channel_name_gets_a_new_channel(bot: Bot) -> None:
+    """An archived channel holding the name does not block the incident: a suffixed channel is opened."""
+    bot.slack.add_channel("inc-1-checkout-is-down", archived=True)
+    incident = await bot.declare()
+    assert incident["channel_name"].startswith("inc-1-checkout-is-down-")
+    assert incident["channel_id"] in bot.slack.channels
+
+
+async def test_concurrent_acknowledgements_record_one(bot: Bot) -> None:
+    """Two people clicking Acknowledge at the same moment produce one acknowledgement."""
+    await bot.declare()
+    value = json.dumps({"number": 1})
+    await asyncio.gather(
+        bot.click(ActionId.ACKNOWLEDGE, value, user=BOB), bot.click(ActionId.ACKNOWLEDGE, value, user=CAROL)
+    )
+    events = (await bot.api("/api/incidents/1/timeline"))["events"]
+    assert [e["kind"] for e in events] == ["declared", "acknowledged"]
+    assert len(bot.slack.calls_to("response_url")) == 1  # the loser is told it is already acknowledged
+
+
+async def test_concurrent_changes_all_land(bot: Bot) -> None:
+    """Different changes racing each other are all stored (optimistic locking retries the loser)."""
+    channel = (await bot.declare())["channel_id"]
+    await asyncio.gather(
+        bot.command("sev 1", channel=channel),
+        bot.command(f"lead <@{BOB}>", channel=channel),
+        bot.command("status investigating", channel=channel),
+    )
+    stored = await bot.api("/api/incidents/1")
+    assert (stored["severity"], stored["commander"], stored["status"]) == (1, BOB, "investigating")
+    kinds = sorted(e["kind"] for e in (await bot.api("/api/incidents/1/timeline"))["events"])
+    assert kinds == ["declared", "role_assigned", "severity_changed", "status_changed"]
+
+
+async def test_incident_number_is_bound_on_every_log_line(bot: Bot) -> None:
+    """Log lines of an incident's work carry its number."""
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        await bot.declare()
+    mine = [entry for entry in logs if entry["event"] in {"incident_declared", "incident_channel_opened"}]
+    assert [entry.get("incident") for entry in mine] == [1, 1]
