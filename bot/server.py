@@ -1,10 +1,11 @@
 """The aiohttp application we own: Slack events, health, readiness and the JSON API in one process."""
 
 import asyncio
-import hmac
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from ipaddress import ip_address
+from uuid import uuid4
 
 import structlog
 from aiohttp import web
@@ -22,13 +23,20 @@ from bot.app import build_bolt_app
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
 from handlers import SERVICES, Clock, Services, SlackGateway, api_routes, build_client
+from handlers import alerts as alert_views
+from handlers.alert_worker import AlertWorker
+from handlers.http import is_loopback, presented_secret, secret_matches
+from handlers.outbox import SlackOutbox
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
+from storage.alerts import AlertStore
+from storage.runbook_files import load_runbooks
 
 log = structlog.get_logger()
 
 REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
+WORKER = web.AppKey("alert_worker", AlertWorker)
 MAX_BODY = 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -40,14 +48,18 @@ def utc_now() -> datetime:
 
 def build_server(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application; its connections open on startup and close on cleanup."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_api_auth(settings)])
+    max_body = max(MAX_BODY, settings.alert_max_body)
+    app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock))
+    app.cleanup_ctx.append(_alert_worker)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
         [
             web.post("/slack/events", _slack_events),
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api_routes(),
+            *alert_views.routes(token, settings.alert_max_body),
         ]
     )
     return app
@@ -60,28 +72,51 @@ async def _resources(app: web.Application, settings: Settings, clock: Clock) -> 
     engine = create_engine(settings.database_url)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     client = build_client(token, settings.slack_api_url)
+    keys = Keys(settings.redis_prefix)
+    outbox = SlackOutbox(settings.card_update_interval)
     services = Services(
         incidents=IncidentStore(engine),
-        timeline=TimelineStore(redis, Keys(settings.redis_prefix)),
-        seen=SeenStore(redis, Keys(settings.redis_prefix)),
+        timeline=TimelineStore(redis, keys),
+        seen=SeenStore(redis, keys),
         slack=SlackGateway(client),
         clock=clock,
+        alerts=AlertStore(redis, keys),
+        outbox=outbox,
         targets=settings.response_targets,
         incidents_channel=settings.incidents_channel,
         command=settings.incident_command,
+        alert_policy=settings.alert_policy,
+        runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
+        alerts_channel=settings.alerts_channel,
     )
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     socket_mode = await _start_slack(app, settings, client, services)
+    if settings.alertmanager_token is None:
+        log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
     try:
         yield
     finally:
+        await outbox.close()
         if socket_mode is not None:
             await socket_mode.close_async()  # type: ignore[no-untyped-call]
         await redis.aclose()
         await engine.dispose()
         if embedded:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
+    """Run the alert worker beside the server; each process is its own consumer."""
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
+    worker = AlertWorker(app[SERVICES], consumer)
+    app[WORKER] = worker
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        await worker.stop()
+        await task
 
 
 async def _start_slack(
@@ -134,28 +169,20 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 def _api_auth(settings: Settings) -> Middleware:
-    expected = settings.api_token.get_secret_value().encode() if settings.api_token else None
+    expected = settings.api_token.get_secret_value() if settings.api_token else None
 
     @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/api/"):
             return await handler(request)
         if expected is None:
-            if not _is_loopback(request.remote):
+            if not is_loopback(request.remote):
                 return web.json_response(
                     {"error": "API_TOKEN is unset: the API answers loopback clients only"}, status=403
                 )
             return await handler(request)
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(given, expected):
+        if not secret_matches(presented_secret(request), expected):
             return web.json_response({"error": "missing or wrong bearer token"}, status=401)
         return await handler(request)
 
     return api_auth
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ip_address(remote).is_loopback
-    except ValueError:
-        return False

@@ -6,7 +6,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain import IncidentError, ResponseTarget, ResponseTargets
+from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
+from domain.alerts import AlertPolicy
 from storage import async_url
 
 MANIFEST_HINT = "create the Slack app from manifest.yml (see README: 'Create the Slack app')"
@@ -36,6 +37,17 @@ class Settings(BaseSettings):
     response_target_sev2: str = "1h"
     response_target_sev3: str = "4h"
     response_target_sev4: str = "1bd"
+    alertmanager_token: SecretStr | None = None
+    alerts_channel: str | None = None
+    alert_severity_map: str = "critical=sev1,error=sev2,warning=sev3,info=sev4"
+    alert_severity_label: str = "severity"
+    alert_declare_up_to: str = "sev2"
+    alert_service_labels: str = "service,team"
+    alert_reopen_window: str = "1h"
+    alert_auto_resolve: str = ""
+    alert_max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    card_update_interval: float = Field(default=1.0, ge=0, le=60)
+    runbooks_dir: Path = Path("runbooks")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -89,6 +101,45 @@ class Settings(BaseSettings):
             raise ValueError(f"{error} Business days are written like 1bd.") from None
         return value
 
+    @field_validator("alert_severity_map")
+    @classmethod
+    def _severity_map(cls, value: str) -> str:
+        _severity_map(value)
+        return value
+
+    @field_validator("alert_declare_up_to")
+    @classmethod
+    def _declare_up_to(cls, value: str) -> str:
+        _severity(value)
+        return value
+
+    @field_validator("alert_auto_resolve")
+    @classmethod
+    def _auto_resolve(cls, value: str) -> str:
+        for token in _items(value):
+            _severity(token)
+        return value
+
+    @field_validator("alert_reopen_window")
+    @classmethod
+    def _reopen_window(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except IncidentError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def alert_policy(self) -> AlertPolicy:
+        return AlertPolicy(
+            severity_map=_severity_map(self.alert_severity_map),
+            severity_label=self.alert_severity_label,
+            declare_up_to=_severity(self.alert_declare_up_to),
+            service_labels=tuple(_items(self.alert_service_labels)),
+            reopen_window=parse_duration(self.alert_reopen_window),
+            auto_resolve=frozenset(_severity(token) for token in _items(self.alert_auto_resolve)),
+        )
+
     @property
     def response_targets(self) -> ResponseTargets:
         return ResponseTargets(
@@ -108,6 +159,28 @@ class Settings(BaseSettings):
         if not self.socket_mode:
             needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
         return [name for name, value in needed.items() if value is None]
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _severity(value: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except IncidentError as error:
+        raise ValueError(str(error)) from None
+
+
+def _severity_map(value: str) -> dict[str, Severity]:
+    """`critical=sev1,error=sev2`: label value → severity."""
+    mapping = {}
+    for item in _items(value):
+        label, sep, severity = item.partition("=")
+        if not sep or not label.strip():
+            raise ValueError(f"`{item}` is not `label=severity`, e.g. critical=sev1")
+        mapping[label.strip().lower()] = _severity(severity)
+    return mapping
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -58,6 +58,7 @@ class Incident:
     channel_name: str | None = None
     card_ts: str | None = None
     announcement_ts: str | None = None
+    source_group_key: str | None = None  # the Alertmanager group that opened it, if any
     revision: int = 0  # opaque to the model; storage uses it to refuse lost updates
 
 
@@ -176,6 +177,7 @@ def declare(
     declared_by: str | None,
     now: datetime,
     description: str = "",
+    source_group_key: str | None = None,
 ) -> Transition:
     """A new incident (number 0 until storage assigns one), with its `declared` timeline entry."""
     if not title.strip():
@@ -188,6 +190,7 @@ def declare(
         declared_by=declared_by,
         declared_at=now,
         description=description.strip(),
+        source_group_key=source_group_key,
     )
     entry = TimelineEntry(now, EntryKind.DECLARED, declared_by, f"Declared {severity.label}: {incident.title}")
     return Transition(incident, (Record(entry),))

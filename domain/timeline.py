@@ -16,6 +16,9 @@ class EntryKind(StrEnum):
     PINNED_MESSAGE = "pinned_message"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    ALERT_FIRING = "alert_firing"
+    ALERT_RESOLVED = "alert_resolved"
+    RUNBOOK = "runbook"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ def incident_json(incident: Incident) -> JSON:
         "declared_at": iso(incident.declared_at),
         "acknowledged_at": iso(incident.acknowledged_at),
         "resolved_at": iso(incident.resolved_at),
+        "source": (
+            {"kind": "alertmanager", "group_key": incident.source_group_key} if incident.source_group_key else None
+        ),
     }
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain import Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
+from domain.alerts import AlertRecord, AlertSummary
 from handlers.grammar import USAGE
 from handlers.ids import ActionId, BlockId, CallbackId
 
@@ -26,6 +27,16 @@ class CardAction(BaseModel):
     """The state a card button carries in its `value`, parsed back when it is clicked."""
 
     number: int
+
+
+class AlertGroupAction(BaseModel):
+    """The "Declare incident" button of an alert group's message names the group."""
+
+    group_key: str
+
+
+_SHOWN_ALERTS = 5
+_BUTTON_VALUE_LIMIT = 2000
 
 
 def _text(text: str) -> dict[str, object]:
@@ -56,8 +67,10 @@ def card_text(incident: Incident) -> str:
     return f"{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
 
 
-def card(incident: Incident, targets: ResponseTargets, now: datetime) -> list[Block]:
-    """The pinned incident card: title, severity and target, status, commander, elapsed time, buttons."""
+def card(
+    incident: Incident, targets: ResponseTargets, now: datetime, alerts: AlertSummary | None = None
+) -> list[Block]:
+    """The pinned incident card: title, severity and target, status, commander, elapsed time, alerts, buttons."""
     emoji = _STATUS_EMOJI[incident.status]
     header = f"{emoji} {incident_title(incident)}"
     blocks: list[Block] = [
@@ -66,6 +79,8 @@ def card(incident: Incident, targets: ResponseTargets, now: datetime) -> list[Bl
     ]
     if incident.description:
         blocks.append(_section(incident.description))
+    if alerts is not None:
+        blocks.append(_section(alert_lines(alerts)))
     if incident.summary and incident.status is Status.RESOLVED:
         blocks.append(_section(f"*Summary:* {incident.summary}"))
     blocks.append({"type": "actions", "block_id": BlockId.CARD_ACTIONS, "elements": _card_buttons(incident)})
@@ -243,3 +258,58 @@ def declare_modal(severity: Severity = Severity.SEV3) -> Block:
             },
         ],
     }
+
+
+def alert_lines(summary: AlertSummary) -> str:
+    """`🔥 2 firing · ✅ 1 resolved` with the first few alerts and Alertmanager's "and N more"."""
+    counts = [f"🔥 {len(summary.firing)} firing"]
+    if summary.resolved:
+        counts.append(f"✅ {len(summary.resolved)} resolved")
+    lines = ["*Alerts:* " + " · ".join(counts)]
+    lines += [_alert_line(record) for record in summary.firing[:_SHOWN_ALERTS]]
+    hidden = max(0, len(summary.firing) - _SHOWN_ALERTS) + summary.truncated
+    if hidden:
+        lines.append(f"and {hidden} more")
+    return "\n".join(lines)
+
+
+def _alert_line(record: AlertRecord) -> str:
+    return f"• `{record.name}` on {record.where}"
+
+
+def alert_group_message(title: str, severity: Severity, summary: AlertSummary, group_key: str) -> list[Block]:
+    """An alert group below the incident threshold, posted once in the alerts channel and updated in place."""
+    state = "✅ resolved" if summary.all_resolved else f"{severity.label}, not an incident yet"
+    blocks: list[Block] = [_section(f"*{title}* ({state})\n{alert_lines(summary)}")]
+    value = AlertGroupAction(group_key=group_key).model_dump_json()
+    if not summary.all_resolved and len(value) <= _BUTTON_VALUE_LIMIT:
+        button = _button("Declare incident", ActionId.DECLARE_FROM_ALERTS, value, style="danger")
+        blocks.append({"type": "actions", "elements": [button]})
+    return blocks
+
+
+def alert_group_declared(title: str, number: int, channel_id: str | None) -> list[Block]:
+    where = f" in <#{channel_id}>" if channel_id else ""
+    return [_section(f"*{title}*: declared as incident #{number}{where}.")]
+
+
+def all_alerts_resolved(incident: Incident) -> list[Block]:
+    value = CardAction(number=incident.number).model_dump_json()
+    return [
+        _section(f"✅ All alerts of incident #{incident.number} have resolved. Resolve the incident when you agree."),
+        {"type": "actions", "elements": [_button("Resolve", ActionId.RESOLVE, value, style="primary")]},
+    ]
+
+
+def runbook_message(alertname: str, title: str, text: str) -> str:
+    return f"📖 *Runbook for `{alertname}`: {title}*\n{text}"
+
+
+def runbook_link(alertname: str, url: str) -> str:
+    return f"📖 *Runbook for `{alertname}`:* <{url}>"
+
+
+def runbook_list(names: Sequence[str], command: str) -> str:
+    if not names:
+        return "No runbooks yet: add Markdown files to `runbooks/`."
+    return "*Runbooks:* " + ", ".join(f"`{name}`" for name in names) + f"\nShow one with `{command} runbook <name>`."

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from domain import Incident, IncidentError, Record
+from domain.runbooks import slack_text
 from handlers import blocks, flows
 from handlers.grammar import (
     USAGE,
@@ -18,7 +19,9 @@ from handlers.grammar import (
     HelpRequest,
     ListRequest,
     Request,
+    RunbookRequest,
     TimelineRequest,
+    UsageError,
     parse,
 )
 from handlers.payloads import SlashCommand
@@ -69,7 +72,7 @@ async def run_command(services: flows.Services, command: SlashCommand, ack: Asyn
 async def _decide(services: flows.Services, command: SlashCommand, request: Request) -> Decision:
     match request:
         case DeclareRequest(title=title, severity=severity):
-            incident = await flows.declare_incident(
+            incident, _ = await flows.declare_incident(
                 services,
                 title=title,
                 severity=severity,
@@ -97,7 +100,19 @@ async def _decide(services: flows.Services, command: SlashCommand, request: Requ
             return Decision(blocks.list_text(open_incidents, services.clock()))
         case HelpRequest():
             return Decision(blocks.help_text(services.command))
+        case RunbookRequest(name=name):
+            return Decision(_runbook_reply(services, name))
     raise AssertionError(f"unhandled request {request!r}")
+
+
+def _runbook_reply(services: flows.Services, name: str | None) -> str:
+    names = services.runbooks.names()
+    if name is None:
+        return blocks.runbook_list(names, services.command)
+    runbook = services.runbooks.get(name)
+    if runbook is None:
+        raise UsageError(f"There is no runbook `{name}`. Runbooks: {', '.join(names) or 'none yet'}.")
+    return blocks.runbook_message(", ".join(sorted(runbook.alertnames)) or name, runbook.title, slack_text(runbook))
 
 
 async def _open_channel(services: flows.Services, incident: Incident) -> list[str]:

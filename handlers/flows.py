@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
+from domain.runbooks import Runbooks
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
@@ -33,9 +34,12 @@ from domain import (
     channel_name,
     declare,
 )
+from domain.alerts import AlertPolicy
 from handlers import blocks
+from handlers.outbox import SlackOutbox
 from handlers.slack import FetchedMessage, Message, SlackGateway, describe_failure
 from storage import ConcurrentUpdate, IncidentStore, SeenStore, TimelineStore
+from storage.alerts import AlertStore
 
 log = structlog.get_logger()
 
@@ -60,9 +64,14 @@ class Services:
     seen: SeenStore
     slack: SlackGateway
     clock: Clock
+    alerts: AlertStore
+    outbox: SlackOutbox
     targets: ResponseTargets = field(default_factory=ResponseTargets)
     incidents_channel: str | None = None
     command: str = "/incident"
+    alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
+    runbooks: Runbooks = field(default_factory=lambda: Runbooks.from_texts({}))
+    alerts_channel: str | None = None
 
 
 async def declare_incident(
@@ -73,9 +82,10 @@ async def declare_incident(
     declared_by: str | None,
     description: str = "",
     idempotency_key: str | None = None,
-) -> Incident:
-    """Store a new incident and its `declared` event; a repeated idempotency key returns the first one."""
-    transition = declare(title, severity, declared_by, services.clock(), description)
+    source_group_key: str | None = None,
+) -> tuple[Incident, bool]:
+    """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False)."""
+    transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
     incident, created = await services.incidents.add(transition.incident, idempotency_key)
     with bound_contextvars(incident=incident.number):
         if created:
@@ -83,7 +93,7 @@ async def declare_incident(
             log.info("incident_declared", severity=incident.severity.label)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
-    return incident
+    return incident, created
 
 
 async def find_incident(services: Services, number: int | None, channel_id: str | None) -> Incident:
@@ -154,7 +164,7 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
     if incident.card_ts is None:
-        card = await slack.post(incident.channel_id, blocks.card_text(incident), _card(services, incident))
+        card = await slack.post(incident.channel_id, blocks.card_text(incident), await _card(services, incident))
         incident = await _save_refs(services, incident, card_ts=card.ts)
         await slack.pin(card)
     if incident.announcement_ts is None and services.incidents_channel:
@@ -180,8 +190,7 @@ async def _perform_one(services: Services, incident: Incident, effect: Effect) -
     slack, channel = services.slack, incident.channel_id
     match effect:
         case RefreshCard() if channel and incident.card_ts:
-            message = Message(channel, incident.card_ts)
-            await slack.update(message, blocks.card_text(incident), _card(services, incident))
+            await refresh_card(services, incident.number)
         case PostInChannel(text=text) if channel:
             await slack.post(channel, text)
         case Announce(text=text) if services.incidents_channel:
@@ -192,8 +201,19 @@ async def _perform_one(services: Services, incident: Incident, effect: Effect) -
             pass  # Record is done before acknowledging; others need a channel that is not there yet
 
 
-def _card(services: Services, incident: Incident) -> list[blocks.Block]:
-    return blocks.card(incident, services.targets, services.clock())
+async def refresh_card(services: Services, number: int) -> None:
+    """Re-render the card from the incident's current state, so the latest state always wins."""
+    incident = await services.incidents.get(number)
+    if incident.channel_id and incident.card_ts:
+        message = Message(incident.channel_id, incident.card_ts)
+        await services.slack.update(message, blocks.card_text(incident), await _card(services, incident))
+
+
+async def _card(services: Services, incident: Incident) -> list[blocks.Block]:
+    alerts = None
+    if incident.source_group_key is not None:
+        alerts = (await services.alerts.state(incident.source_group_key)).summary
+    return blocks.card(incident, services.targets, services.clock(), alerts)
 
 
 async def _record(services: Services, number: int, effects: Sequence[Effect]) -> list[TimelineEntry]:

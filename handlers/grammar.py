@@ -59,7 +59,14 @@ class HelpRequest:
     pass
 
 
-Request = DeclareRequest | DeclareModalRequest | EventRequest | TimelineRequest | ListRequest | HelpRequest
+@dataclass(frozen=True)
+class RunbookRequest:
+    name: str | None  # None: list the runbooks
+
+
+Request = (
+    DeclareRequest | DeclareModalRequest | EventRequest | TimelineRequest | ListRequest | HelpRequest | RunbookRequest
+)
 
 USAGE = {
     "declare": "declare <title> [sev1|sev2|sev3|sev4]",
@@ -74,9 +81,10 @@ USAGE = {
     "reopen": "reopen",
     "timeline": "timeline",
     "list": "list",
+    "runbook": "runbook [name]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help"}
+_TARGETLESS = {"declare", "list", "help", "runbook"}
 
 
 def parse(text: str, actor: str) -> Request:
@@ -105,6 +113,10 @@ def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str
             return ListRequest()
         case "help":
             return HelpRequest()
+        case "runbook":
+            if len(args) > 1:
+                raise UsageError(f"Wrong arguments for `runbook`: use `/incident {USAGE['runbook']}`.")
+            return RunbookRequest(args[0] if args else None)
         case "timeline":
             return TimelineRequest(target)
         case _:

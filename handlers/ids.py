@@ -9,6 +9,7 @@ class ActionId(StrEnum):
     CHANGE_SEVERITY = "incident_change_severity"
     RESOLVE = "incident_resolve"
     REOPEN = "incident_reopen"
+    DECLARE_FROM_ALERTS = "alerts_declare_incident"
 
 
 class CallbackId(StrEnum):

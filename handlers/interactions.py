@@ -7,7 +7,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from domain import Acknowledge, ChangeSeverity, ChangeStatus, Event, IncidentError, Reopen, Resolve, Severity, Status
-from handlers import blocks, flows
+from handlers import alert_flows, blocks, flows
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.payloads import BlockActions, ViewSubmission
 from handlers.slack import describe_failure
@@ -22,8 +22,18 @@ def register(app: AsyncApp, services: flows.Services) -> None:
     async def handle_declare_modal_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         await _declare_from_modal(services, ViewSubmission.model_validate(body), ack)
 
+    async def handle_declare_from_alerts_action(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        payload = BlockActions.model_validate(body)
+        group = blocks.AlertGroupAction.model_validate_json(payload.actions[0].chosen)
+        await ack()
+        incident = await alert_flows.declare_from_group(services, group.group_key, payload.user.id)
+        text = f"Incident #{incident.number} follows this alert group."
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
     for action_id in ActionId:
-        app.action(action_id)(handle_card_action)
+        if action_id is not ActionId.DECLARE_FROM_ALERTS:
+            app.action(action_id)(handle_card_action)
+    app.action(ActionId.DECLARE_FROM_ALERTS)(handle_declare_from_alerts_action)
     app.view(CallbackId.DECLARE_MODAL)(handle_declare_modal_submission)
 
 
@@ -73,7 +83,7 @@ async def _declare_from_modal(services: flows.Services, payload: ViewSubmission,
     except IncidentError as error:
         await ack(response_action="errors", errors={BlockId.SEVERITY: str(error)})
         return
-    incident = await flows.declare_incident(
+    incident, _ = await flows.declare_incident(
         services,
         title=title,
         severity=severity,

@@ -48,6 +48,7 @@ class IncidentRow(SQLModel, table=True):
         Index("ix_incidents_status", "status"),
         Index("ix_incidents_channel_id", "channel_id", unique=True),
         Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
+        Index("ix_incidents_source_group_key", "source_group_key"),
         {"sqlite_autoincrement": True},
     )
 
@@ -68,6 +69,7 @@ class IncidentRow(SQLModel, table=True):
     card_ts: str | None = Field(sa_type=String)
     announcement_ts: str | None = Field(sa_type=String)
     idempotency_key: str | None = Field(sa_type=String)
+    source_group_key: str | None = Field(default=None, sa_type=Text)
     revision: int
 
 
@@ -103,6 +105,18 @@ class IncidentStore:
     async def find_by_channel(self, channel_id: str) -> Incident | None:
         """The incident whose Slack channel this is, if any."""
         return await self._first(col(IncidentRow.channel_id) == channel_id)
+
+    async def latest_from_source(self, group_key: str) -> Incident | None:
+        """The newest incident opened by this alert group, open or resolved."""
+        statement = (
+            select(IncidentRow)
+            .where(col(IncidentRow.source_group_key) == group_key)
+            .order_by(col(IncidentRow.number).desc())
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = (await session.exec(statement)).first()
+        return None if row is None else _incident(row)
 
     async def save(self, incident: Incident) -> Incident:
         """Write every field if the row is still at `incident.revision`; returns it with the next revision."""
@@ -162,6 +176,7 @@ def _values(incident: Incident) -> dict[str, Any]:
         "channel_name": incident.channel_name,
         "card_ts": incident.card_ts,
         "announcement_ts": incident.announcement_ts,
+        "source_group_key": incident.source_group_key,
     }
 
 
@@ -183,6 +198,7 @@ def _incident(row: IncidentRow) -> Incident:
         channel_name=row.channel_name,
         card_ts=row.card_ts,
         announcement_ts=row.announcement_ts,
+        source_group_key=row.source_group_key,
         revision=row.revision,
     )
 

@@ -1,5 +1,6 @@
 """Every Redis key shape Firebreak uses. No other module builds a key string."""
 
+import hashlib
 from dataclasses import dataclass
 
 
@@ -23,3 +24,16 @@ class Keys:
     def seen(self, scope: str, token: str) -> str:
         """An idempotency marker, e.g. `seen("event", event_id)` or `seen("declare", trigger_id)`."""
         return f"{self.prefix}seen:{scope}:{token}"
+
+    def incident_set(self, number: int, name: str) -> str:
+        """A small per-incident SET, e.g. the alertnames whose runbook was already posted."""
+        return f"{self.prefix}incident:{{{number}}}:{name}"
+
+    def alert_inbox(self) -> str:
+        """The stream of admitted Alertmanager notifications, read by the alert worker's consumer group."""
+        return f"{self.prefix}alerts:inbox"
+
+    def alert_group(self, group_key: str, part: str) -> str:
+        """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
+        digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
+        return f"{self.prefix}alerts:group:{{{digest}}}:{part}"

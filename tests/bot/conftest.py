@@ -3,6 +3,7 @@
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 from bot.server import build_server
 from bot.settings import Settings
 from storage import Keys
-from tests.bot.harness import SIGNING_SECRET, Bot, FakeClock
+from tests.bot.harness import ALERTMANAGER_TOKEN, SIGNING_SECRET, Bot, FakeClock
 from tests.fakes.slack_api import FakeSlack
 
 REDIS_URL = os.environ.get("FIREBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -43,6 +44,9 @@ def make_settings(database_url: str, keys: Keys, slack: FakeSlack, tmp_path: Any
             "redis_url": REDIS_URL,
             "redis_prefix": keys.prefix,
             "data_dir": tmp_path,
+            "alertmanager_token": ALERTMANAGER_TOKEN,
+            "card_update_interval": 0,
+            "runbooks_dir": Path(__file__).resolve().parents[2] / "runbooks",
         }
         return Settings(_env_file=None, **(values | overrides))
 
@@ -58,11 +62,13 @@ async def start_bot(
 
     async def start(**overrides: Any) -> Bot:
         incidents_channel = slack.add_channel(f"incidents-{len(clients)}")
-        settings = make_settings(**({"incidents_channel": incidents_channel} | overrides))
+        alerts_channel = slack.add_channel(f"alerts-{len(clients)}")
+        channels = {"incidents_channel": incidents_channel, "alerts_channel": alerts_channel}
+        settings = make_settings(**(channels | overrides))
         http: TestClient[Any, Any] = TestClient(TestServer(build_server(settings, clock), host="127.0.0.1"))
         await http.start_server()
         clients.append(http)
-        return Bot(http, slack, clock, incidents_channel)
+        return Bot(http, slack, clock, incidents_channel, alerts_channel)
 
     yield start
     for http in clients:

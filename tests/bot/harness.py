@@ -1,11 +1,13 @@
 """Drive the real server like Slack does: signed commands, clicks, modal submissions and events."""
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -14,10 +16,13 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
 
+from bot.server import WORKER
 from handlers.ids import BlockId
 from tests.fakes.slack_api import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
+ALERTMANAGER_TOKEN = "test-webhook-token"  # what the shared fixtures were captured with
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 GENERAL = "C0GENERAL"
 
@@ -48,6 +53,7 @@ class Bot:
     slack: FakeSlack
     clock: FakeClock
     incidents_channel: str
+    alerts_channel: str = ""
     replies: list[str] = field(default_factory=list)
 
     async def post_signed(
@@ -152,6 +158,23 @@ class Bot:
             if task is not current and "run_ack_function_asynchronously" in task.get_coro().__qualname__  # type: ignore[union-attr]
         ]:
             await asyncio.wait(pending, timeout=10)
+        await self.http.app[WORKER].idle()  # alert processing and the Slack outbox
+
+    async def alert(
+        self, payload: str | bytes, token: str | None = ALERTMANAGER_TOKEN, headers: Mapping[str, str] | None = None
+    ) -> ClientResponse:
+        """POST a webhook body as Alertmanager does; waits until the worker has processed it."""
+        body = payload.encode() if isinstance(payload, str) else payload
+        all_headers = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0", **(headers or {})}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        response = await self.http.post("/webhooks/alertmanager", data=io.BytesIO(body), headers=all_headers)
+        await self.settle()
+        return response
+
+    async def fixture(self, name: str) -> ClientResponse:
+        """POST one of the shared real Alertmanager payloads, e.g. `01-firing-single-critical`."""
+        return await self.alert((FIXTURES / f"{name}.json").read_bytes())
 
     async def api(self, path: str, status: int = 200) -> Any:
         response = await self.http.get(path)

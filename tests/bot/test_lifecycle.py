@@ -29,6 +29,7 @@ async def test_declare_opens_channel_card_and_announcement(bot: Bot) -> None:
         "declared_at": "2026-11-25T03:00:00Z",
         "acknowledged_at": None,
         "resolved_at": None,
+        "source": None,
     }
     channel = incident["channel_id"]
     assert bot.slack.channels[channel].name == "inc-1-checkout-is-down"

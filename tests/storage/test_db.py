@@ -5,9 +5,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
 from storage.incidents import IncidentRow
 
@@ -69,7 +72,7 @@ def test_migrate_twice_is_fine(database_url: str):
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == _head()
     finally:
         engine.dispose()
 
@@ -126,3 +129,12 @@ async def test_sqlite_engine_enforces_foreign_keys(tmp_path: Path):
     finally:
         await engine.dispose()
     assert (foreign_keys, busy_timeout) == (1, 5000)
+
+
+def _head() -> str:
+    """The newest migration in storage/migrations/versions."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(storage.__file__).parent / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head

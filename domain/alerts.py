@@ -1,0 +1,253 @@
+"""Alertmanager notifications: the payload model, normalisation, dedup tokens and routing. Pure.
+
+Intake is a chain of small steps: parse (`Notification`) → dedup tokens per alert state → policy decisions
+(severity, title, service) → `route` picks what happens to the alert group.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.errors import IncidentError
+from domain.incident import Incident
+from domain.severity import Severity
+from domain.timeline import EntryKind, TimelineEntry
+
+_ZERO_TIME_YEAR = 1  # Alertmanager sends endsAt 0001-01-01T00:00:00Z for firing alerts
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class _Tolerant(BaseModel):
+    """Newer Alertmanager versions add keys (notification_reason, routeLabels): ignore what we don't know."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Alert(_Tolerant):
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime = Field(alias="startsAt")
+    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL")
+    fingerprint: str = Field(min_length=1)
+
+    @field_validator("ends_at")
+    @classmethod
+    def _zero_is_none(cls, value: datetime | None) -> datetime | None:
+        return None if value is None or value.year == _ZERO_TIME_YEAR else value
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "unnamed alert")
+
+    @property
+    def token(self) -> str:
+        """What makes this alert state new: repeats carry the same (fingerprint, status, startsAt)."""
+        return f"{self.fingerprint}:{self.status.value}:{self.starts_at.isoformat()}"
+
+    @property
+    def where(self) -> str:
+        """A short label for this alert among its group: instance, pod or another distinguishing label."""
+        for label in ("instance", "pod", "service", "job"):
+            if label in self.labels:
+                return self.labels[label]
+        return self.fingerprint
+
+
+class Notification(_Tolerant):
+    """Alertmanager's webhook payload, version 4."""
+
+    version: str
+    group_key: str = Field(alias="groupKey", min_length=1)
+    status: AlertStatus
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    alerts: list[Alert] = Field(min_length=1)
+    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value != "4":
+            raise ValueError(f"webhook payload version {value!r} is not supported (expected '4')")
+        return value
+
+
+DEFAULT_SEVERITY_MAP: Mapping[str, Severity] = {
+    "critical": Severity.SEV1,
+    "error": Severity.SEV2,
+    "warning": Severity.SEV3,
+    "info": Severity.SEV4,
+}
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """How alert groups become incidents. Every field is a setting."""
+
+    severity_map: Mapping[str, Severity] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
+    severity_label: str = "severity"
+    override_label: str = "incident_severity"
+    unknown_severity: Severity = Severity.SEV3
+    declare_up_to: Severity = Severity.SEV2  # SEV-1 and SEV-2 declare; SEV-3 and SEV-4 only notify
+    service_labels: Sequence[str] = ("service", "team")
+    reopen_window: timedelta = timedelta(hours=1)
+    auto_resolve: frozenset[Severity] = frozenset()
+
+    def severity(self, notification: Notification) -> Severity:
+        """The most severe of the group's firing alerts (all alerts if none fires)."""
+        firing = [a for a in notification.alerts if a.status is AlertStatus.FIRING] or notification.alerts
+        return min(self._alert_severity(alert) for alert in firing)
+
+    def _alert_severity(self, alert: Alert) -> Severity:
+        override = alert.labels.get(self.override_label)
+        if override is not None:
+            try:
+                return Severity.parse(override)
+            except IncidentError:
+                pass  # an unreadable override falls back to the severity label
+        value = alert.labels.get(self.severity_label, "").lower()
+        return self.severity_map.get(value, self.unknown_severity)
+
+    def service(self, notification: Notification) -> str | None:
+        labels = notification.common_labels or notification.alerts[0].labels
+        return next((labels[name] for name in self.service_labels if labels.get(name)), None)
+
+    def declares(self, severity: Severity) -> bool:
+        return severity <= self.declare_up_to
+
+
+def title(notification: Notification) -> str:
+    """`commonAnnotations.summary`, else the alertname."""
+    summary = notification.common_annotations.get("summary", "").strip()
+    if summary:
+        return summary
+    labels = notification.group_labels | notification.common_labels
+    return labels.get("alertname") or notification.alerts[0].name
+
+
+class Route(StrEnum):
+    UPDATE = "update"  # the group's incident is open: follow it
+    REOPEN = "reopen"  # it resolved within the reopen window and fires again
+    DECLARE = "declare"  # new firing at or above the declare threshold
+    NOTIFY = "notify"  # below the threshold: one message in the alerts channel, updated in place
+    IGNORE = "ignore"  # nothing firing and nothing to follow
+
+
+def route(
+    notification: Notification,
+    open_incident: Incident | None,
+    last_resolved: Incident | None,
+    policy: AlertPolicy,
+    now: datetime,
+) -> Route:
+    """What a (new) notification of a group does, given the group's incidents."""
+    if open_incident is not None:
+        return Route.UPDATE
+    if not any(alert.status is AlertStatus.FIRING for alert in notification.alerts):
+        return Route.NOTIFY if not policy.declares(policy.severity(notification)) else Route.IGNORE
+    resolved_at = last_resolved.resolved_at if last_resolved else None
+    if resolved_at is not None and now - resolved_at <= policy.reopen_window:
+        return Route.REOPEN
+    return Route.DECLARE if policy.declares(policy.severity(notification)) else Route.NOTIFY
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """What we remember of one alert of a group, for the card and the 'all resolved' check."""
+
+    fingerprint: str
+    name: str
+    where: str
+    status: AlertStatus
+    starts_at: datetime
+
+    @classmethod
+    def of(cls, alert: Alert) -> "AlertRecord":
+        return cls(alert.fingerprint, alert.name, alert.where, alert.status, alert.starts_at)
+
+    @property
+    def token(self) -> str:
+        """The same token as `Alert.token` for the alert state this record holds."""
+        return f"{self.fingerprint}:{self.status.value}:{self.starts_at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """What we keep of an alert group between notifications."""
+
+    records: tuple[AlertRecord, ...] = ()
+    truncated: int = 0
+    title: str = ""
+    severity: Severity = Severity.SEV3
+
+    @property
+    def summary(self) -> "AlertSummary":
+        return AlertSummary.of(self.records, self.truncated)
+
+    def after(self, notification: Notification, policy: AlertPolicy) -> "GroupState":
+        """The state once this notification is applied."""
+        return GroupState(
+            records=tuple(merge_records(self.records, notification)),
+            truncated=notification.truncated_alerts,
+            title=title(notification),
+            severity=policy.severity(notification),
+        )
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """The group's alerts as the card shows them: counts, the first few, and Alertmanager's truncation."""
+
+    firing: tuple[AlertRecord, ...]
+    resolved: tuple[AlertRecord, ...]
+    truncated: int = 0
+
+    @classmethod
+    def of(cls, records: Sequence[AlertRecord], truncated: int = 0) -> "AlertSummary":
+        ordered = sorted(records, key=lambda r: (r.starts_at, r.where))
+        return cls(
+            firing=tuple(r for r in ordered if r.status is AlertStatus.FIRING),
+            resolved=tuple(r for r in ordered if r.status is AlertStatus.RESOLVED),
+            truncated=truncated,
+        )
+
+    @property
+    def all_resolved(self) -> bool:
+        return not self.firing and not self.truncated and bool(self.resolved)
+
+
+def alert_entries(notification: Notification, new_tokens: frozenset[str]) -> list[tuple[str, TimelineEntry]]:
+    """One timeline entry per new alert state, stamped with the alert's own time, with its once-token."""
+    entries = []
+    for alert in notification.alerts:
+        if alert.token not in new_tokens:
+            continue
+        summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+        detail = f"{alert.name} on {alert.where}" + (f": {summary}" if summary else "")
+        if alert.status is AlertStatus.FIRING:
+            entry = TimelineEntry(alert.starts_at, EntryKind.ALERT_FIRING, None, f"Firing: {detail}")
+        else:
+            entry = TimelineEntry(
+                alert.ends_at or alert.starts_at, EntryKind.ALERT_RESOLVED, None, f"Resolved: {detail}"
+            )
+        entries.append((f"alert:{alert.token}", entry))
+    return entries
+
+
+def merge_records(known: Sequence[AlertRecord], notification: Notification) -> list[AlertRecord]:
+    """The group's alerts after this notification: its alerts replace what we knew of them."""
+    merged = {record.fingerprint: record for record in known}
+    merged.update({alert.fingerprint: AlertRecord.of(alert) for alert in notification.alerts})
+    return list(merged.values())

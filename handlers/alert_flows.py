@@ -1,0 +1,210 @@
+"""Alert groups follow incidents: declare, reopen or update them, or post below-threshold groups once.
+
+`process` applies one admitted notification. It stores everything first (incident, timeline, group state),
+then hands the Slack work to the outbox. Every step is idempotent, so a redelivered notification (a worker
+that died mid-way) changes nothing twice.
+"""
+
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry, Transition
+from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, route
+from domain.runbooks import slack_text
+from domain.timeline import EntryKind
+from handlers import blocks, flows
+from handlers.flows import Services
+from handlers.slack import Message
+from storage.alerts import InboxEntry
+
+log = structlog.get_logger()
+
+_RUNBOOKS = "runbooks"
+_ALL_RESOLVED = "all-resolved"
+
+
+async def process(services: Services, entry: InboxEntry) -> None:
+    """Apply one admitted Alertmanager notification."""
+    notification = entry.notification
+    with bound_contextvars(alert_group=notification.group_key):
+        latest = await services.incidents.latest_from_source(notification.group_key)
+        is_open = latest is not None and latest.status.is_open
+        decision = route(
+            notification,
+            latest if is_open else None,
+            None if is_open else latest,
+            services.alert_policy,
+            services.clock(),
+        )
+        log.info("alert_notification", route=decision.value, alerts=len(notification.alerts))
+        if decision is Route.IGNORE:
+            return
+        if decision is Route.DECLARE:
+            await services.alerts.forget(notification.group_key)  # a new incident starts the group afresh
+        known = await services.alerts.state(notification.group_key)
+        state = known.after(notification, services.alert_policy)
+        await services.alerts.remember(notification.group_key, state)
+        if decision is Route.NOTIFY:
+            _post_group(services, notification.group_key)
+            return
+        incident = await _incident_for(services, decision, latest, state, notification)
+        with bound_contextvars(incident=incident.number):
+            await _follow(services, incident, entry, state)
+
+
+async def declare_from_group(services: Services, group_key: str, user: str) -> Incident:
+    """The "Declare incident" button of a below-threshold group: declare it, with the group's alerts."""
+    latest = await services.incidents.latest_from_source(group_key)
+    if latest is not None and latest.status.is_open:
+        return latest
+    state = await services.alerts.state(group_key)
+    incident, created = await flows.declare_incident(
+        services,
+        title=state.title or group_key,
+        severity=state.severity,
+        declared_by=user,
+        description=f"Declared from Alertmanager group `{group_key}`.",
+        idempotency_key=_declare_key(group_key, latest),
+        source_group_key=group_key,
+    )
+    if created:
+        with bound_contextvars(incident=incident.number):
+            for record in state.records:
+                kind = EntryKind.ALERT_FIRING if record.status is AlertStatus.FIRING else EntryKind.ALERT_RESOLVED
+                text = f"{'Firing' if kind is EntryKind.ALERT_FIRING else 'Resolved'}: {record.name} on {record.where}"
+                entry = TimelineEntry(record.starts_at, kind, None, text)
+                await services.timeline.append(incident.number, entry, once=f"alert:{record.token}")
+            services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
+    return incident
+
+
+async def _incident_for(
+    services: Services, decision: Route, latest: Incident | None, state: GroupState, notification: Notification
+) -> Incident:
+    if decision is Route.UPDATE:
+        assert latest is not None
+        return latest
+    if decision is Route.REOPEN:
+        assert latest is not None
+        try:
+            transition = await flows.act(services, latest, Reopen(None))
+        except InvalidTransition:  # reopened meanwhile by someone else
+            return await services.incidents.get(latest.number)
+        services.outbox.submit(_key(latest), lambda: _perform(services, transition))
+        return transition.incident
+    group_key = notification.group_key
+    service = services.alert_policy.service(notification)
+    incident, created = await flows.declare_incident(
+        services,
+        title=state.title,
+        severity=state.severity,
+        declared_by=None,
+        description=f"Opened by Alertmanager group `{group_key}`." + (f" Service: {service}." if service else ""),
+        idempotency_key=_declare_key(group_key, latest),
+        source_group_key=group_key,
+    )
+    if created:
+        services.outbox.submit(_key(incident), lambda: _open(services, incident.number))
+    return incident
+
+
+async def _follow(services: Services, incident: Incident, entry: InboxEntry, state: GroupState) -> None:
+    notification, number = entry.notification, incident.number
+    for once, timeline_entry in alert_entries(notification, entry.new_tokens):
+        await services.timeline.append(number, timeline_entry, once=once)
+    fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
+    if fired:
+        await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
+    for alert in fired:
+        if await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name):
+            await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
+    services.outbox.refresh(_key(incident), lambda: flows.refresh_card(services, number))
+    if state.summary.all_resolved and await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice"):
+        await _all_resolved(services, incident)
+
+
+async def _runbook(
+    services: Services, incident: Incident, alertname: str, labels: dict[str, str], url: str | None
+) -> None:
+    runbook = services.runbooks.find(alertname, labels, services.alert_policy.service_labels)
+    if runbook is not None:
+        text, noted = blocks.runbook_message(alertname, runbook.title, slack_text(runbook)), runbook.title
+    elif url:
+        text, noted = blocks.runbook_link(alertname, url), url
+    else:
+        return
+    entry = TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}")
+    await services.timeline.append(incident.number, entry)
+    services.outbox.submit(_key(incident), lambda: _post_in_channel(services, incident.number, text))
+    log.info("runbook_posted", alertname=alertname, runbook=noted)
+
+
+async def _all_resolved(services: Services, incident: Incident) -> None:
+    if incident.severity in services.alert_policy.auto_resolve:
+        try:
+            transition = await flows.act(services, incident, Resolve(None, "All alerts resolved."))
+        except InvalidTransition:
+            return
+        services.outbox.submit(_key(incident), lambda: _perform(services, transition))
+        log.info("incident_auto_resolved")
+        return
+    number = incident.number
+    services.outbox.submit(_key(incident), lambda: _post_all_resolved(services, number))
+    log.info("alerts_all_resolved")
+
+
+def _post_group(services: Services, group_key: str) -> None:
+    """Post the group once in the alerts channel and keep that message current (coalesced)."""
+    if services.alerts_channel is None:
+        log.warning("alerts_channel_unset", hint="set ALERTS_CHANNEL to see below-threshold alert groups")
+        return
+    services.outbox.refresh(f"group:{group_key}", lambda: _render_group(services, group_key))
+
+
+async def _render_group(services: Services, group_key: str) -> None:
+    assert services.alerts_channel is not None
+    state = await services.alerts.state(group_key)
+    message = blocks.alert_group_message(state.title, state.severity, state.summary, group_key)
+    ts = await services.alerts.message(group_key)
+    if ts is None:
+        posted = await services.slack.post(services.alerts_channel, state.title, message)
+        await services.alerts.set_message(group_key, posted.ts)
+    else:
+        await services.slack.update(Message(services.alerts_channel, ts), state.title, message)
+
+
+async def _open(services: Services, number: int) -> None:
+    await flows.open_channel(services, await services.incidents.get(number))
+
+
+async def _open_and_mark(services: Services, number: int, group_key: str) -> None:
+    incident = await flows.open_channel(services, await services.incidents.get(number))
+    ts = await services.alerts.message(group_key)
+    if ts is not None and services.alerts_channel is not None:
+        done = blocks.alert_group_declared(incident.title, number, incident.channel_id)
+        await services.slack.update(Message(services.alerts_channel, ts), incident.title, done)
+
+
+async def _perform(services: Services, transition: Transition) -> None:
+    await flows.perform(services, transition.incident, transition.effects)
+
+
+async def _post_in_channel(services: Services, number: int, text: str) -> None:
+    incident = await services.incidents.get(number)
+    if incident.channel_id:
+        await services.slack.post(incident.channel_id, text)
+
+
+async def _post_all_resolved(services: Services, number: int) -> None:
+    incident = await services.incidents.get(number)
+    if incident.channel_id:
+        await services.slack.post(incident.channel_id, "All alerts resolved", blocks.all_alerts_resolved(incident))
+
+
+def _declare_key(group_key: str, latest: Incident | None) -> str:
+    """Two workers declaring for the same group at once agree on this key, so only one incident is stored."""
+    return f"alerts:{group_key}:after:{latest.number if latest else 0}"
+
+
+def _key(incident: Incident) -> str:
+    return f"incident:{incident.number}"

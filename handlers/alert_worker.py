@@ -1,0 +1,97 @@
+"""The alert worker: drains the intake stream through `alert_flows.process`, one entry at a time, in order.
+
+Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
+and every `reclaim_idle`, a worker takes over entries another consumer left unfinished.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import uuid4
+
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from handlers import alert_flows
+from handlers.flows import Services
+from storage.alerts import InboxEntry, InboxReader
+
+log = structlog.get_logger()
+
+
+class AlertWorker:
+    def __init__(
+        self,
+        services: Services,
+        consumer: str,
+        batch: int = 100,
+        block: timedelta = timedelta(seconds=1),
+        reclaim_idle: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._services = services
+        self._consumer = consumer
+        self._batch = batch
+        self._block = block
+        self._reclaim_idle = reclaim_idle
+        self._progress = asyncio.Condition()
+        self._processed = 0
+        self._stopping = asyncio.Event()
+        self._reader: InboxReader | None = None
+
+    async def run(self) -> None:
+        """Process entries until `stop`."""
+        loop = asyncio.get_running_loop()
+        next_reclaim = loop.time()
+        while not self._stopping.is_set():
+            try:
+                async with self._services.alerts.reader() as reader:
+                    self._reader = reader
+                    await self._services.alerts.ensure_consumer_group()
+                    while not self._stopping.is_set():
+                        if loop.time() >= next_reclaim:
+                            await self._handle(await self._services.alerts.reclaim(self._consumer, self._reclaim_idle))
+                            next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
+                        await self._handle(await reader.read(self._consumer, self._batch, self._block))
+            except (RedisError, SQLAlchemyError, OSError) as error:
+                log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
+                with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
+                    await asyncio.wait_for(self._stopping.wait(), timeout=1)
+            finally:
+                self._reader = None
+
+    async def stop(self) -> None:
+        """Finish the entry in hand and return from `run` (a blocked read is woken at once)."""
+        self._stopping.set()
+        if self._reader is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._reader.interrupt()
+
+    async def idle(self) -> None:
+        """Wait until every admitted entry is processed and its Slack work is done (tests, shutdown)."""
+        redis_has_work = True
+        while redis_has_work:
+            async with self._progress:
+                seen = self._processed
+                redis_has_work = await self._services.alerts.pending() > 0
+                if redis_has_work:
+                    await self._progress.wait_for(self._past(seen))
+        await self._services.outbox.drain()
+
+    def _past(self, seen: int) -> Callable[[], bool]:
+        return lambda: self._processed > seen
+
+    async def _handle(self, entries: list[InboxEntry]) -> None:
+        for entry in entries:
+            try:
+                await alert_flows.process(self._services, entry)
+            except (RedisError, OperationalError, OSError):
+                log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
+                raise
+            except Exception:  # a poison entry must not block the stream: log it with an id and move on
+                log.exception("alert_processing_failed", entry=entry.id, error_id=uuid4().hex[:8])
+            await self._services.alerts.done(entry.id)
+            async with self._progress:
+                self._processed += 1
+                self._progress.notify_all()

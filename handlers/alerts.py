@@ -1,0 +1,62 @@
+"""POST /webhooks/alertmanager: authenticate, parse, store durably, then answer. Slow work happens later."""
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from domain.alerts import Notification
+from handlers.api import SERVICES
+from handlers.http import is_loopback, json_error, presented_secret, secret_matches
+
+log = structlog.get_logger()
+
+
+def routes(token: str | None, max_body: int) -> list[web.RouteDef]:
+    """The Alertmanager webhook view. Without a token only loopback clients are accepted."""
+
+    async def receive_alertmanager_webhook(request: web.Request) -> web.Response:
+        refusal = _refusal(request, token, max_body)
+        if refusal is not None:
+            return refusal
+        body = await request.read()
+        if len(body) > max_body:
+            return json_error(413, f"the body is larger than {max_body} bytes")
+        try:
+            notification = Notification.model_validate_json(body)
+        except ValidationError as error:
+            log.info("alert_webhook_refused", reason="malformed", errors=error.error_count())
+            return json_error(400, _describe(error))
+        try:
+            entry_id = await request.app[SERVICES].alerts.admit(notification)
+        except (RedisError, OSError) as error:
+            log.warning("alert_webhook_unavailable", error=type(error).__name__)
+            return json_error(503, "storage is unavailable; Alertmanager will retry")
+        if entry_id is None:
+            log.info("alert_deduplicated", group_key=notification.group_key)
+            return web.json_response({"status": "duplicate"})
+        log.info("alert_admitted", group_key=notification.group_key, entry=entry_id)
+        return web.json_response({"status": "accepted", "id": entry_id})
+
+    return [web.post("/webhooks/alertmanager", receive_alertmanager_webhook)]
+
+
+def _refusal(request: web.Request, token: str | None, max_body: int) -> web.Response | None:
+    if token is None:
+        if not is_loopback(request.remote):
+            return json_error(401, "ALERTMANAGER_TOKEN is unset: only loopback clients may post alerts")
+    elif not secret_matches(presented_secret(request), token):
+        return json_error(401, "missing or wrong Authorization (Bearer token, or basic auth password)")
+    if request.content_length is not None and request.content_length > max_body:
+        return json_error(413, f"the body is larger than {max_body} bytes")
+    return None
+
+
+def _describe(error: ValidationError) -> str:
+    """The first problem, naming where it is: `alerts.0.fingerprint: Field required`."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    problem = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "json_invalid":
+        return f"the body is not valid JSON: {problem}"
+    return f"{where}: {problem}" if where else problem

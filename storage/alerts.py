@@ -1,0 +1,189 @@
+"""Alert intake in Redis: admit a notification atomically, queue it durably, remember each group's alerts."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT, StreamIdT
+
+from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification
+from domain.severity import Severity
+from storage.keys import Keys
+
+# Mark each alert state of the group as seen; queue the notification only if one of them is new.
+# KEYS: seen-set, inbox stream. ARGV: seen TTL (s), group key, payload, tokens...
+_ADMIT = """
+local new = {}
+for i = 4, #ARGV do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if #new == 0 then return false end
+return redis.call('XADD', KEYS[2], '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', cjson.encode(new))
+"""
+_CONSUMER_GROUP = "firebreak"
+_Fields = dict[bytes | str, bytes | str]
+_StreamReply = list[tuple[bytes | str, list[tuple[bytes | str, _Fields]]]] | None
+_META = ("~truncated", "~title", "~severity")
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    id: str
+    notification: Notification
+    new_tokens: frozenset[str]
+
+
+class AlertStore:
+    def __init__(self, redis: "Redis", keys: Keys, seen_ttl: timedelta = timedelta(days=7)) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._seen_ttl = seen_ttl
+        self._admit = redis.register_script(_ADMIT)
+
+    async def admit(self, notification: Notification) -> str | None:
+        """Queue the notification if any alert state in it is new; its stream id, or None for a repeat."""
+        group = notification.group_key
+        tokens = [alert.token for alert in notification.alerts]
+        payload = notification.model_dump_json(by_alias=True)
+        keys = [self._keys.alert_group(group, "seen"), self._keys.alert_inbox()]
+        args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, *tokens]
+        entry_id = await self._admit(keys=keys, args=args)
+        return _text(entry_id) if entry_id else None
+
+    async def ensure_consumer_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._keys.alert_inbox(), _CONSUMER_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    def reader(self) -> "InboxReader":
+        """A dedicated connection for blocking reads of the inbox, which `interrupt` can wake."""
+        return InboxReader(self._redis, self._keys)
+
+    async def reclaim(self, consumer: str, idle: timedelta, count: int = 100) -> list[InboxEntry]:
+        """Entries another consumer took but never finished (it died), idle for at least `idle`."""
+        answer = await self._redis.xautoclaim(
+            self._keys.alert_inbox(), _CONSUMER_GROUP, consumer, int(idle.total_seconds() * 1000), "0-0", count
+        )
+        return [_entry(entry_id, fields) for entry_id, fields in answer[1] if fields]
+
+    async def pending(self) -> int:
+        """Entries admitted and not yet processed (processed ones are deleted)."""
+        return int(await self._redis.xlen(self._keys.alert_inbox()))
+
+    async def done(self, entry_id: str) -> None:
+        """Acknowledge and drop a processed entry, so the stream stays small."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self._keys.alert_inbox(), _CONSUMER_GROUP, entry_id)
+            pipe.xdel(self._keys.alert_inbox(), entry_id)
+            await pipe.execute()
+
+    async def state(self, group_key: str) -> GroupState:
+        """The group's alerts as last seen, with its title, severity and Alertmanager's truncatedAlerts."""
+        raw = await self._redis.hgetall(self._keys.alert_group(group_key, "alerts"))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        truncated, title, severity = (fields.pop(name, "") for name in _META)
+        return GroupState(
+            records=tuple(_record(value) for value in fields.values()),
+            truncated=int(truncated or 0),
+            title=title,
+            severity=Severity(int(severity or 3)),
+        )
+
+    async def remember(self, group_key: str, state: GroupState) -> None:
+        mapping: dict[FieldT, EncodableT] = {r.fingerprint: _dump(r) for r in state.records}
+        mapping.update(zip(_META, (state.truncated, state.title, int(state.severity)), strict=True))
+        await self._redis.hset(self._keys.alert_group(group_key, "alerts"), mapping=mapping)
+
+    async def forget(self, group_key: str) -> None:
+        """Start the group afresh (a new incident for it): drop its records and its alerts-channel message."""
+        await self._redis.delete(
+            self._keys.alert_group(group_key, "alerts"), self._keys.alert_group(group_key, "message")
+        )
+
+    async def message(self, group_key: str) -> str | None:
+        """The ts of the group's message in the alerts channel, if one was posted."""
+        value = await self._redis.get(self._keys.alert_group(group_key, "message"))
+        return _text(value) if value else None
+
+    async def set_message(self, group_key: str, ts: str) -> None:
+        await self._redis.set(self._keys.alert_group(group_key, "message"), ts)
+
+    async def first_for_incident(self, number: int, kind: str, token: str) -> bool:
+        """True the first time (kind, token) is seen for the incident, e.g. a runbook posted per alertname."""
+        return bool(await self._redis.sadd(self._keys.incident_set(number, kind), token))
+
+    async def reset_for_incident(self, number: int, kind: str) -> None:
+        await self._redis.delete(self._keys.incident_set(number, kind))
+
+
+class InboxReader:
+    def __init__(self, redis: "Redis", keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._connection: Redis | None = None
+        self._client_id: int | None = None
+
+    async def __aenter__(self) -> "InboxReader":
+        self._connection = self._redis.client()  # single connection from the shared pool
+        self._client_id = int(await self._connection.client_id())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._connection is not None:
+            await self._connection.aclose()
+
+    async def read(self, consumer: str, count: int, block: timedelta) -> list[InboxEntry]:
+        """New entries for this consumer, waiting up to `block` for one to arrive (or an interrupt)."""
+        assert self._connection is not None, "use `async with store.reader()`"
+        streams: dict[bytes | str | memoryview, StreamIdT] = {self._keys.alert_inbox(): ">"}
+        block_ms = int(block.total_seconds() * 1000)
+        reply = await self._connection.xreadgroup(_CONSUMER_GROUP, consumer, streams, count=count, block=block_ms)
+        answer = cast(_StreamReply, reply)  # the RESP2 shape: this client is not built with protocol=3
+        return [_entry(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+
+    async def interrupt(self) -> None:
+        """Wake a blocked `read` at once (CLIENT UNBLOCK from another connection)."""
+        if self._client_id is not None:
+            await self._redis.client_unblock(self._client_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry(entry_id: bytes | str, fields: _Fields) -> InboxEntry:
+    values = {_text(k): _text(v) for k, v in fields.items()}
+    return InboxEntry(
+        id=_text(entry_id),
+        notification=Notification.model_validate_json(values["payload"]),
+        new_tokens=frozenset(json.loads(values["new"])),
+    )
+
+
+def _dump(record: AlertRecord) -> str:
+    return json.dumps(
+        {
+            "fingerprint": record.fingerprint,
+            "name": record.name,
+            "where": record.where,
+            "status": record.status.value,
+            "starts_at": record.starts_at.isoformat(),
+        }
+    )
+
+
+def _record(value: str) -> AlertRecord:
+    data = json.loads(value)
+    return AlertRecord(
+        fingerprint=data["fingerprint"],
+        name=data["name"],
+        where=data["where"],
+        status=AlertStatus(data["status"]),
+        starts_at=datetime.fromisoformat(data["starts_at"]),
+    )
