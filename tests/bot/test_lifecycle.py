@@ -196,3 +196,14 @@ async def test_modal_without_title_is_refused_in_the_modal(bot: Bot) -> None:
         "errors": {BlockId.TITLE: "Give the incident a title."},
     }
     assert (await bot.api("/api/incidents?status=all"))["incidents"] == []
+
+
+async def test_runbook_command_lists_and_shows(bot: Bot) -> None:
+    """`runbook` lists the runbooks; `runbook <name>` shows one; an unknown name lists the choices."""
+    listed = await bot.command("runbook")
+    assert "`node-disk-space-low`" in listed
+    shown = await bot.command("runbook node-disk-space-low")
+    assert shown.startswith("📖 *Runbook for `NodeDiskSpaceLow`: Node disk space low*")
+    assert "• On the node:" in shown
+    unknown = await bot.command("runbook nope")
+    assert unknown.startswith("⚠️ There is no runbook `nope`. Runbooks: checkout-high-error-rate")

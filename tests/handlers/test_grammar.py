@@ -22,6 +22,7 @@ from handlers.grammar import (
     HelpRequest,
     ListRequest,
     Request,
+    RunbookRequest,
     TimelineRequest,
     parse,
 )
@@ -54,6 +55,8 @@ ME = "U0ME"
         ("#9", TimelineRequest(9)),
         ("list", ListRequest()),
         ("help", HelpRequest()),
+        ("runbook", RunbookRequest(None)),
+        ("runbook node-disk-space-low", RunbookRequest("node-disk-space-low")),
         ("", HelpRequest()),
     ],
 )
@@ -77,6 +80,8 @@ def test_parse(text: str, expected: Request) -> None:
         ("update   ", "Write the update"),
         ("ack now", "Wrong arguments for `ack`"),
         ("reopen please", "Wrong arguments for `reopen`"),
+        ("runbook a b", "Wrong arguments for `runbook`"),
+        ("#3 runbook", "does not take an incident number"),
     ],
 )
 def test_parse_refuses(text: str, message: str) -> None:

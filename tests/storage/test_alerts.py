@@ -1,0 +1,94 @@
+"""The alert inbox in Redis: atomic admission, the consumer group, crash recovery, group state."""
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from domain import Severity
+from domain.alerts import AlertPolicy, GroupState, Notification
+from storage.alerts import AlertStore
+from storage.keys import Keys
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
+
+
+def load(name: str) -> Notification:
+    return Notification.model_validate_json((FIXTURES / f"{name}.json").read_bytes())
+
+
+async def test_admit_queues_only_new_alert_states(redis: Redis, keys: Keys) -> None:
+    """A notification is queued once; its byte-identical repeat is not; a change is, with only the new states."""
+    store = AlertStore(redis, keys)
+    assert await store.admit(load("03-firing-group-of-3")) is not None
+    assert await store.admit(load("03-firing-group-of-3")) is None
+    assert await store.admit(load("04-firing-group-one-resolved")) is not None
+    assert await store.pending() == 2
+    await store.ensure_consumer_group()
+    async with store.reader() as reader:
+        first, second = await reader.read("c1", 10, timedelta(milliseconds=10))
+    assert len(first.new_tokens) == 3
+    assert len(second.new_tokens) == 1
+    assert second.notification == load("04-firing-group-one-resolved")
+
+
+async def test_concurrent_repeats_are_admitted_once(redis: Redis, keys: Keys) -> None:
+    """Many simultaneous deliveries of the same notification queue exactly one entry."""
+    store = AlertStore(redis, keys)
+    results = await asyncio.gather(*(store.admit(load("01-firing-single-critical")) for _ in range(20)))
+    assert len([r for r in results if r is not None]) == 1
+    assert await store.pending() == 1
+
+
+async def test_unfinished_entries_are_reclaimed(redis: Redis, keys: Keys) -> None:
+    """An entry read by a consumer that died is taken over by another; done entries leave the stream."""
+    store = AlertStore(redis, keys)
+    await store.ensure_consumer_group()
+    entry_id = await store.admit(load("01-firing-single-critical"))
+    async with store.reader() as reader:
+        [taken] = await reader.read("dead-worker", 10, timedelta(milliseconds=10))
+    assert taken.id == entry_id
+    [reclaimed] = await store.reclaim("live-worker", idle=timedelta(0))
+    assert reclaimed.id == entry_id
+    await store.done(reclaimed.id)
+    assert await store.pending() == 0
+    assert await store.reclaim("live-worker", idle=timedelta(0)) == []
+
+
+async def test_interrupt_wakes_a_blocked_read(redis: Redis, keys: Keys) -> None:
+    """A read blocked for a minute returns as soon as it is interrupted."""
+    store = AlertStore(redis, keys)
+    await store.ensure_consumer_group()
+    async with store.reader() as reader:
+        read = asyncio.create_task(reader.read("c1", 10, timedelta(minutes=1)))
+        for _ in range(40):  # an interrupt sent before the read reaches Redis has nothing to wake: send again
+            await reader.interrupt()
+            done, _ = await asyncio.wait([read], timeout=0.05)
+            if done:
+                break
+        assert read.done()
+        assert read.result() == []
+
+
+async def test_group_state_round_trips(redis: Redis, keys: Keys) -> None:
+    """A group's records, truncation, title and severity are kept; forget drops the records."""
+    store = AlertStore(redis, keys)
+    group = load("06-firing-truncated-max-alerts-2")
+    state = GroupState().after(group, AlertPolicy())
+    await store.remember(group.group_key, state)
+    loaded = await store.state(group.group_key)
+    assert sorted(loaded.records, key=lambda r: r.fingerprint) == sorted(state.records, key=lambda r: r.fingerprint)
+    assert (loaded.truncated, loaded.title, loaded.severity) == (2, "replication lag > 30s", Severity.SEV1)
+    await store.forget(group.group_key)
+    assert (await store.state(group.group_key)).records == ()
+
+
+async def test_per_incident_markers(redis: Redis, keys: Keys) -> None:
+    """first_for_incident is true once per token until reset."""
+    store = AlertStore(redis, keys)
+    assert await store.first_for_incident(7, "runbooks", "A")
+    assert not await store.first_for_incident(7, "runbooks", "A")
+    assert await store.first_for_incident(8, "runbooks", "A")
+    await store.reset_for_incident(7, "runbooks")
+    assert await store.first_for_incident(7, "runbooks", "A")
