@@ -23,9 +23,9 @@ def _free_port() -> int:
         return port
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
     """Poll an outcome produced by another process, within a bound."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.2)
@@ -79,7 +79,7 @@ receivers:
                 except aiohttp.ClientConnectionError:
                     return False
 
-            await eventually(ready, "Alertmanager to start", timeout=15)
+            await eventually(ready, "Alertmanager to start", within=15)
         yield url
     finally:
         process.terminate()
