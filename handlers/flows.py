@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
-from domain.runbooks import Runbooks
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
@@ -35,6 +34,7 @@ from domain import (
     declare,
 )
 from domain.alerts import AlertPolicy
+from domain.runbooks import Runbooks
 from handlers import blocks
 from handlers.outbox import SlackOutbox
 from handlers.slack import FetchedMessage, Message, SlackGateway, describe_failure
