@@ -37,3 +37,8 @@ class Keys:
         """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
         return f"{self.prefix}alerts:group:{{{digest}}}:{part}"
+
+    def timers(self, part: str) -> str:
+        """Durable timers: `due` (ZSET of timer id by due time), `leased` (ZSET by lease expiry), `body` (HASH)."""
+        return f"{self.prefix}timers:{{t}}:{part}"
+

@@ -1,0 +1,65 @@
+"""Durable timers: due times, exactly-once claims, leases that expire, rescheduling."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+
+from storage.keys import Keys
+from storage.timers import TimerStore
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+async def test_only_due_timers_are_claimed(redis: Redis, keys: Keys) -> None:
+    """A timer is handed out once its due time has come, with its body."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("page:1:step:0", T0 + timedelta(minutes=5), {"page": "1", "step": 0})
+    assert await timers.claim(T0, LEASE) == []
+    [timer] = await timers.claim(T0 + timedelta(minutes=5), LEASE)
+    assert (timer.id, timer.body) == ("page:1:step:0", {"page": "1", "step": 0})
+    assert await timers.next_due() is None
+
+
+async def test_concurrent_claims_take_each_timer_once(redis: Redis, keys: Keys) -> None:
+    """Ten processes claiming at once share 50 due timers without any timer going to two of them."""
+    timers = TimerStore(redis, keys)
+    for n in range(50):
+        await timers.schedule(f"t{n}", T0, {"n": n})
+    claims = await asyncio.gather(*(TimerStore(redis, keys).claim(T0, LEASE, limit=7) for _ in range(10)))
+    taken = [timer.id for claim in claims for timer in claim]
+    assert len(taken) == len(set(taken))
+    rest = await timers.claim(T0, LEASE)
+    assert sorted(taken + [t.id for t in rest]) == sorted(f"t{n}" for n in range(50))
+
+
+async def test_expired_lease_hands_the_timer_out_again(redis: Redis, keys: Keys) -> None:
+    """A holder that dies (never completes) loses the timer to another claimer after the lease."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("t", T0, {})
+    assert [t.id for t in await timers.claim(T0, LEASE)] == ["t"]
+    assert await timers.claim(T0 + timedelta(seconds=29), LEASE) == []
+    assert [t.id for t in await timers.claim(T0 + timedelta(seconds=31), LEASE)] == ["t"]
+
+
+async def test_complete_and_cancel_forget_the_timer(redis: Redis, keys: Keys) -> None:
+    """Completed and cancelled timers never come back."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("done", T0, {})
+    await timers.schedule("cancelled", T0, {})
+    await timers.cancel("cancelled")
+    [timer] = await timers.claim(T0, LEASE)
+    await timers.complete(timer.id)
+    assert await timers.claim(T0 + timedelta(hours=1), LEASE) == []
+
+
+async def test_rescheduled_while_held_is_kept(redis: Redis, keys: Keys) -> None:
+    """A timer rescheduled by its holder (the next escalation step) survives the holder's complete."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("t", T0, {"step": 0})
+    await timers.claim(T0, LEASE)
+    await timers.schedule("t", T0 + timedelta(minutes=10), {"step": 1})
+    await timers.complete("t")
+    [timer] = await timers.claim(T0 + timedelta(minutes=10), LEASE)
+    assert timer.body == {"step": 1}
