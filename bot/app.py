@@ -6,10 +6,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Services, register
+from handlers import Pager, Services, register
 
 
-def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Services) -> AsyncApp:
+def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None) -> AsyncApp:
     """An AsyncApp verifying request signatures (HTTP mode) around our listeners."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(
@@ -19,5 +19,5 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Service
         logger=logging.getLogger("slack_bolt"),
         raise_error_for_unhandled_request=False,
     )
-    register(app, services)
+    register(app, services, pager)
     return app

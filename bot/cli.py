@@ -10,7 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
+from domain.paging_config import ConfigError, OnCall
 from storage import migrate
+from storage.paging_config_file import read_oncall
 
 EXIT_BAD_CONFIG = 2
 
@@ -26,8 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"firebreak: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    try:
+        oncall = load_oncall(settings)
+    except ConfigError as error:
+        for line in error.errors:
+            print(f"firebreak: {line}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     if args.command == "check-config":
-        print("firebreak: configuration is valid")
+        paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
+        print(f"firebreak: configuration is valid ({paging})")
         return 0
     configure_logging(settings)
     try:
@@ -36,11 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"firebreak: cannot migrate DATABASE_URL: {error.__class__.__name__}: {error.args[0]}", file=sys.stderr)
         return 1
     if args.command == "run":
-        _serve(settings)
+        _serve(settings, oncall)
     return 0
 
 
-def _serve(settings: Settings) -> None:
+def load_oncall(settings: Settings) -> OnCall | None:
+    """The on-call config; the default file may be absent (no paging), an explicitly set one may not."""
+    if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
+        return None
+    return read_oncall(settings.oncall_config)
+
+
+def _serve(settings: Settings, oncall: OnCall | None) -> None:
     missing = settings.missing_slack()
     if missing:
         print(
@@ -50,4 +66,8 @@ def _serve(settings: Settings) -> None:
         )
     mode = "socket mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     structlog.get_logger().info("firebreak_starting", mode=mode)
-    web.run_app(build_server(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    if oncall is None:
+        structlog.get_logger().warning("paging_off", hint=f"write {settings.oncall_config} (see oncall.example.yaml)")
+    web.run_app(
+        build_server(settings, oncall=oncall), host=settings.host, port=settings.port, print=None, access_log=None
+    )

@@ -4,6 +4,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -22,14 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_bolt_app
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
+from domain.paging_config import OnCall
+from domain.rotation import on_call
 from handlers import SERVICES, Clock, Services, SlackGateway, api_routes, build_client
 from handlers import alerts as alert_views
 from handlers.alert_worker import AlertWorker
 from handlers.http import is_loopback, presented_secret, secret_matches
 from handlers.outbox import SlackOutbox
+from handlers.paging import Pager
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
+from storage.pages import PageStore
 from storage.runbook_files import load_runbooks
+from storage.timers import TimerStore
 
 log = structlog.get_logger()
 
@@ -37,6 +43,7 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
+PAGER = web.AppKey("pager", Pager)
 MAX_BODY = 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,12 +53,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_server(settings: Settings, clock: Clock = utc_now) -> web.Application:
-    """The application; its connections open on startup and close on cleanup."""
+def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
+    """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     max_body = max(MAX_BODY, settings.alert_max_body)
     app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
-    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock))
+    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
+    app.cleanup_ctx.append(_pager)
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
         [
@@ -65,7 +73,9 @@ def build_server(settings: Settings, clock: Clock = utc_now) -> web.Application:
     return app
 
 
-async def _resources(app: web.Application, settings: Settings, clock: Clock) -> AsyncIterator[None]:
+async def _resources(
+    app: web.Application, settings: Settings, clock: Clock, oncall: OnCall | None
+) -> AsyncIterator[None]:
     embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
     redis_url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
     redis = Redis.from_url(redis_url)
@@ -89,8 +99,24 @@ async def _resources(app: web.Application, settings: Settings, clock: Clock) -> 
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
     )
+    pager = None
+    if oncall is not None:
+        timers = TimerStore(redis, keys)
+        pages = PageStore(redis, keys, timers)
+        pager = Pager(
+            services=services,
+            pages=pages,
+            timers=timers,
+            on_call=lambda name, at: on_call(oncall.rotations[name], [], at).user if name in oncall.rotations else None,
+            policies=oncall.policies,
+            service_policies=oncall.service_policies,
+            default_policy=oncall.default_policy,
+            page_on_declare=oncall.page_on_declare,
+        )
+        services = replace(services, pages=pages, on_declare=pager.on_declare)
+        app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
-    socket_mode = await _start_slack(app, settings, client, services)
+    socket_mode = await _start_slack(app, settings, client, services, pager)
     if settings.alertmanager_token is None:
         log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
@@ -119,14 +145,29 @@ async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _pager(app: web.Application) -> AsyncIterator[None]:
+    """Fire escalation deadlines in the background (every process takes part; each timer fires once)."""
+    pager = app.get(PAGER)
+    if pager is None:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(pager.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 async def _start_slack(
-    app: web.Application, settings: Settings, client: AsyncWebClient, services: Services
+    app: web.Application, settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None
 ) -> AsyncSocketModeHandler | None:
     missing = settings.missing_slack()
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services)
+    bolt = build_bolt_app(settings, client, services, pager)
     app[BOLT] = bolt
     if settings.slack_app_token is None:
         return None

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     alert_max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     card_update_interval: float = Field(default=1.0, ge=0, le=60)
     runbooks_dir: Path = Path("runbooks")
+    oncall_config: Path = Path("oncall.yaml")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

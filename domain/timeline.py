@@ -19,6 +19,9 @@ class EntryKind(StrEnum):
     ALERT_FIRING = "alert_firing"
     ALERT_RESOLVED = "alert_resolved"
     RUNBOOK = "runbook"
+    PAGED = "paged"
+    ESCALATED = "escalated"
+    UNANSWERED = "unanswered"
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ async def _incident_for(
         description=f"Opened by Alertmanager group `{group_key}`." + (f" Service: {service}." if service else ""),
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
+        service=service,
     )
     if created:
         services.outbox.submit(_key(incident), lambda: _open(services, incident.number))

@@ -313,3 +313,24 @@ def runbook_list(names: Sequence[str], command: str) -> str:
     if not names:
         return "No runbooks yet: add Markdown files to `runbooks/`."
     return "*Runbooks:* " + ", ".join(f"`{name}`" for name in names) + f"\nShow one with `{command} runbook <name>`."
+
+
+def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list[Block]:
+    """The DM a paged person gets: what, how bad, how soon, and an Acknowledge button."""
+    target = targets.of(incident.severity)
+    where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+    text = (
+        f"📟 *You are paged for {incident.severity.label} incident {incident_title(incident)}*{where}\n"
+        f"{why}. Respond within {target.label}."
+    )
+    value = CardAction(number=incident.number).model_dump_json()
+    button = _button("Acknowledge", ActionId.PAGE_ACKNOWLEDGE, value, style="primary")
+    return [_section(text), {"type": "actions", "elements": [button]}]
+
+
+def paged_in_channel(users: Sequence[str], why: str) -> str:
+    return "📟 Paged " + ", ".join(f"<@{u}>" for u in users) + f" ({why})."
+
+
+def nobody_acknowledged(incident: Incident) -> str:
+    return f"🚨 Nobody acknowledged incident {incident_title(incident)} after the whole escalation policy."

@@ -18,12 +18,14 @@ from handlers.grammar import (
     EventRequest,
     HelpRequest,
     ListRequest,
+    PageRequest,
     Request,
     RunbookRequest,
     TimelineRequest,
     UsageError,
     parse,
 )
+from handlers.paging import Pager
 from handlers.payloads import SlashCommand
 from handlers.slack import describe_failure
 
@@ -41,18 +43,20 @@ class Decision:
     follow_up: FollowUp | None = None
 
 
-def register(app: AsyncApp, services: flows.Services) -> None:
+def register(app: AsyncApp, services: flows.Services, pager: Pager | None) -> None:
     async def handle_incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         command = SlashCommand.model_validate(body)
-        await run_command(services, command, ack, respond)
+        await run_command(services, pager, command, ack, respond)
 
     app.command(services.command)(handle_incident_command)
 
 
-async def run_command(services: flows.Services, command: SlashCommand, ack: AsyncAck, respond: AsyncRespond) -> None:
+async def run_command(
+    services: flows.Services, pager: Pager | None, command: SlashCommand, ack: AsyncAck, respond: AsyncRespond
+) -> None:
     try:
         request = parse(command.text, command.user_id)
-        decision = await _decide(services, command, request)
+        decision = await _decide(services, pager, command, request)
     except flows.NotAnIncidentChannel:
         verb = command.text.split()[0].lower() if command.text.split() else ""
         await ack(text=blocks.no_incident_here(services.command, USAGE.get(verb, verb)))
@@ -69,7 +73,7 @@ async def run_command(services: flows.Services, command: SlashCommand, ack: Asyn
             await respond(text=blocks.slack_failed(decision.number, failures), response_type="ephemeral")
 
 
-async def _decide(services: flows.Services, command: SlashCommand, request: Request) -> Decision:
+async def _decide(services: flows.Services, pager: Pager | None, command: SlashCommand, request: Request) -> Decision:
     match request:
         case DeclareRequest(title=title, severity=severity):
             incident, _ = await flows.declare_incident(
@@ -102,6 +106,13 @@ async def _decide(services: flows.Services, command: SlashCommand, request: Requ
             return Decision(blocks.help_text(services.command))
         case RunbookRequest(name=name):
             return Decision(_runbook_reply(services, name))
+        case PageRequest(target=target, whom=whom):
+            if pager is None:
+                raise UsageError("Paging is not set up: write an on-call config (ONCALL_CONFIG).")
+            incident = await flows.find_incident(services, target, command.channel_id)
+            page_id = f"{incident.number}:manual:{command.trigger_id}"
+            await pager.page(incident, whom, command.user_id, page_id)
+            return Decision(f"📟 Paging {whom} for #{incident.number}.", incident.number)
     raise AssertionError(f"unhandled request {request!r}")
 
 

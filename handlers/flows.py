@@ -40,6 +40,7 @@ from handlers.outbox import SlackOutbox
 from handlers.slack import FetchedMessage, Message, SlackGateway, describe_failure
 from storage import ConcurrentUpdate, IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
+from storage.pages import PageStore
 
 log = structlog.get_logger()
 
@@ -49,6 +50,12 @@ _SETUP_HOLD = timedelta(seconds=60)
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+class DeclareHook(Protocol):
+    """Called once an incident is stored (paging on declare)."""
+
+    async def __call__(self, incident: Incident, service: str | None) -> None: ...
 
 
 class NotAnIncidentChannel(IncidentError):
@@ -72,6 +79,8 @@ class Services:
     alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
     runbooks: Runbooks = field(default_factory=lambda: Runbooks.from_texts({}))
     alerts_channel: str | None = None
+    pages: PageStore | None = None
+    on_declare: DeclareHook | None = None
 
 
 async def declare_incident(
@@ -83,6 +92,7 @@ async def declare_incident(
     description: str = "",
     idempotency_key: str | None = None,
     source_group_key: str | None = None,
+    service: str | None = None,
 ) -> tuple[Incident, bool]:
     """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False)."""
     transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
@@ -91,6 +101,8 @@ async def declare_incident(
         if created:
             await _record(services, incident.number, transition.effects)
             log.info("incident_declared", severity=incident.severity.label)
+            if services.on_declare is not None:
+                await services.on_declare(incident, service)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
     return incident, created
@@ -118,8 +130,18 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
                 continue
             await _record(services, saved.number, transition.effects)
             log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
+            if incident.acknowledged_at is None and saved.acknowledged_at is not None:
+                await _stop_pages(services, saved.number)
             return Transition(saved, transition.effects)
         raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
+
+
+async def _stop_pages(services: Services, number: int) -> None:
+    """An acknowledged incident stops escalating."""
+    if services.pages is not None:
+        stopped = await services.pages.stop_all(number)
+        if stopped:
+            log.info("pages_stopped", pages=stopped)
 
 
 async def capture(services: Services, channel_id: str, message: FetchedMessage, actor: str | None) -> bool:

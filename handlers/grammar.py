@@ -18,6 +18,7 @@ from domain import (
     Severity,
     Status,
 )
+from domain.escalation import Target
 
 _TARGET = re.compile(r"^#(\d+)$")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -60,12 +61,25 @@ class HelpRequest:
 
 
 @dataclass(frozen=True)
+class PageRequest:
+    target: int | None
+    whom: Target
+
+
+@dataclass(frozen=True)
 class RunbookRequest:
     name: str | None  # None: list the runbooks
 
 
 Request = (
-    DeclareRequest | DeclareModalRequest | EventRequest | TimelineRequest | ListRequest | HelpRequest | RunbookRequest
+    DeclareRequest
+    | DeclareModalRequest
+    | EventRequest
+    | TimelineRequest
+    | ListRequest
+    | HelpRequest
+    | RunbookRequest
+    | PageRequest
 )
 
 USAGE = {
@@ -79,6 +93,7 @@ USAGE = {
     "update": "update <text>",
     "resolve": "resolve [summary]",
     "reopen": "reopen",
+    "page": "page <@user|rotation:<name>|service:<name>>",
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
@@ -119,6 +134,9 @@ def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str
             return RunbookRequest(args[0] if args else None)
         case "timeline":
             return TimelineRequest(target)
+        case "page":
+            _expect_count(verb, args, 1)
+            return PageRequest(target, Target.parse(args[0]))
         case _:
             return EventRequest(target, _event(verb, args, rest, actor))
 

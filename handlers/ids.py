@@ -10,6 +10,7 @@ class ActionId(StrEnum):
     RESOLVE = "incident_resolve"
     REOPEN = "incident_reopen"
     DECLARE_FROM_ALERTS = "alerts_declare_incident"
+    PAGE_ACKNOWLEDGE = "page_acknowledge"
 
 
 class CallbackId(StrEnum):

@@ -31,15 +31,16 @@ def register(app: AsyncApp, services: flows.Services) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     for action_id in ActionId:
-        if action_id is not ActionId.DECLARE_FROM_ALERTS:
+        if action_id not in {ActionId.DECLARE_FROM_ALERTS, ActionId.PAGE_ACKNOWLEDGE}:
             app.action(action_id)(handle_card_action)
+    app.action(ActionId.PAGE_ACKNOWLEDGE)(handle_card_action)  # the page DM's button acknowledges the incident
     app.action(ActionId.DECLARE_FROM_ALERTS)(handle_declare_from_alerts_action)
     app.view(CallbackId.DECLARE_MODAL)(handle_declare_modal_submission)
 
 
 def _event(action_id: str, choice: str, user: str) -> Event:
     match action_id:
-        case ActionId.ACKNOWLEDGE:
+        case ActionId.ACKNOWLEDGE | ActionId.PAGE_ACKNOWLEDGE:
             return Acknowledge(user)
         case ActionId.RESOLVE:
             return Resolve(user)

@@ -112,6 +112,11 @@ class SlackGateway:
     async def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         await self._client.chat_postEphemeral(channel=channel, user=user, text=text)
 
+    async def open_dm(self, user: str) -> str:
+        """The id of the bot's direct-message channel with `user`."""
+        response = await self._client.conversations_open(users=user)
+        return str(response["channel"]["id"])
+
     async def open_modal(self, trigger_id: str, view: Block) -> None:
         await self._client.views_open(trigger_id=trigger_id, view=dict(view))
 

@@ -42,3 +42,6 @@ class Keys:
         """Durable timers: `due` (ZSET of timer id by due time), `leased` (ZSET by lease expiry), `body` (HASH)."""
         return f"{self.prefix}timers:{{t}}:{part}"
 
+    def page(self, page_id: str) -> str:
+        """One escalation (or one-off page): a HASH of incident, policy, step, round, status."""
+        return f"{self.prefix}page:{{{page_id}}}"

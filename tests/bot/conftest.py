@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from bot.server import build_server
 from bot.settings import Settings
+from domain.paging_config import OnCall
 from storage import Keys
 from tests.bot.harness import ALERTMANAGER_TOKEN, SIGNING_SECRET, Bot, FakeClock
 from tests.fakes.slack_api import FakeSlack
@@ -60,12 +61,12 @@ async def start_bot(
     """Start the real server with these setting overrides; it stops at the end of the test."""
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(**overrides: Any) -> Bot:
+    async def start(oncall: OnCall | None = None, **overrides: Any) -> Bot:
         incidents_channel = slack.add_channel(f"incidents-{len(clients)}")
         alerts_channel = slack.add_channel(f"alerts-{len(clients)}")
         channels = {"incidents_channel": incidents_channel, "alerts_channel": alerts_channel}
         settings = make_settings(**(channels | overrides))
-        http: TestClient[Any, Any] = TestClient(TestServer(build_server(settings, clock), host="127.0.0.1"))
+        http: TestClient[Any, Any] = TestClient(TestServer(build_server(settings, clock, oncall), host="127.0.0.1"))
         await http.start_server()
         clients.append(http)
         return Bot(http, slack, clock, incidents_channel, alerts_channel)

@@ -1,0 +1,177 @@
+"""The on-call configuration (rotations, escalation policies, services), validated. Pure: data in, model out.
+
+Every error names the file, the key path and what is wrong, e.g.
+`oncall.yaml: rotations.primary.shift: \\`1y\\` is not a duration: ...`.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from domain.durations import parse_duration
+from domain.errors import IncidentError
+from domain.escalation import Policy, Step, Target, TargetKind
+from domain.rotation import Rotation
+from domain.severity import Severity
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class ConfigError(IncidentError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(str(value))
+    except IncidentError as error:
+        raise ValueError(str(error)) from None
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"`{value}` is not a timezone (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+def _member(value: str) -> str:
+    if not _USER_ID.match(value):
+        raise ValueError(f"`{value}` is not a Slack user ID (U… or W…)")
+    return value
+
+
+def _target(value: str) -> Target:
+    try:
+        target = Target.parse(value)
+    except IncidentError as error:
+        raise ValueError(str(error)) from None
+    if target.kind is TargetKind.SERVICE:
+        raise ValueError("a policy step targets rotation:<name> or user:<Slack ID>, not a service")
+    return target
+
+
+def _valid_duration(value: str) -> str:
+    _duration(value)
+    return value
+
+
+def _valid_target(value: str) -> str:
+    _target(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+Zone = Annotated[str, AfterValidator(_zone)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RotationConfig(_Strict):
+    members: list[Annotated[str, AfterValidator(_member)]] = Field(min_length=1)
+    shift: Duration
+    handoff: datetime
+    timezone: Zone | None = None
+    notify_webhook: str | None = None
+
+    @field_validator("handoff")
+    @classmethod
+    def _naive(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("write the handoff as a local time without an offset, e.g. 2026-01-05T09:00")
+        return value
+
+
+class StepConfig(_Strict):
+    targets: list[Annotated[str, AfterValidator(_valid_target)]] = Field(min_length=1)
+    ack_timeout: Duration
+
+
+class PolicyConfig(_Strict):
+    steps: list[StepConfig] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, le=10)
+
+
+class ServiceConfig(_Strict):
+    escalation_policy: str
+
+
+class OnCallConfig(_Strict):
+    timezone: Zone = "UTC"
+    rotations: dict[str, RotationConfig] = Field(default_factory=dict)
+    escalation_policies: dict[str, PolicyConfig] = Field(default_factory=dict)
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    default_escalation_policy: str | None = None
+    page_on_declare: list[Annotated[int, Field(ge=1, le=4)]] = Field(default_factory=list)
+    users: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> "OnCallConfig":
+        problems = []
+        for name, policy in self.escalation_policies.items():
+            for n, step in enumerate(policy.steps):
+                for target in step.targets:
+                    kind, _, ref = target.partition(":")
+                    if kind == "rotation" and ref not in self.rotations:
+                        problems.append(f"escalation_policies.{name}.steps.{n}.targets: no rotation `{ref}`")
+        for name, service in self.services.items():
+            if service.escalation_policy not in self.escalation_policies:
+                problems.append(f"services.{name}.escalation_policy: no policy `{service.escalation_policy}`")
+        default = self.default_escalation_policy
+        if default is not None and default not in self.escalation_policies:
+            problems.append(f"default_escalation_policy: no policy `{default}`")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """The validated configuration, in domain terms."""
+
+    rotations: Mapping[str, Rotation]
+    policies: Mapping[str, Policy]
+    service_policies: Mapping[str, str]
+    default_policy: str | None
+    page_on_declare: frozenset[Severity]
+
+
+def load_config(data: object, source: str) -> OnCall:
+    """Validate parsed YAML, or raise ConfigError listing every problem as `source: key.path: message`."""
+    try:
+        config = OnCallConfig.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        raise ConfigError([_describe(source, e) for e in error.errors()]) from None
+    return OnCall(
+        rotations={name: _rotation(name, r, config.timezone) for name, r in config.rotations.items()},
+        policies={name: _policy(name, p) for name, p in config.escalation_policies.items()},
+        service_policies={name: s.escalation_policy for name, s in config.services.items()},
+        default_policy=config.default_escalation_policy,
+        page_on_declare=frozenset(Severity(n) for n in config.page_on_declare),
+    )
+
+
+def _rotation(name: str, config: RotationConfig, zone: str) -> Rotation:
+    members = tuple(config.members)
+    return Rotation(name, members, _duration(config.shift), config.handoff, ZoneInfo(config.timezone or zone))
+
+
+def _policy(name: str, config: PolicyConfig) -> Policy:
+    steps = tuple(Step(tuple(_target(t) for t in s.targets), _duration(s.ack_timeout)) for s in config.steps)
+    return Policy(name, steps, config.repeat)
+
+
+def _describe(source: str, error: Mapping[str, object]) -> str:
+    path = ".".join(str(part) for part in error.get("loc", ()) if isinstance(part, str | int))  # type: ignore[attr-defined]
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"{source}: {path}: {message}" if path else f"{source}: {message}"

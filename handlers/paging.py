@@ -1,0 +1,199 @@
+"""Paging: page people by rotation or by name, escalate until someone acknowledges, never page twice.
+
+A page is stored first (under a natural id), then its people are messaged, then its deadline is set as a
+durable timer. `fire` handles a due deadline: the next step, or "nobody acknowledged". Acknowledging the
+incident stops every page of it (see `flows.act`).
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from uuid import uuid4
+
+import structlog
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
+from structlog.contextvars import bound_contextvars
+
+from domain import Incident, InvalidValue, Severity, TimelineEntry
+from domain.escalation import Policy, Position, Target, TargetKind, advance
+from domain.timeline import EntryKind
+from handlers import blocks
+from handlers.flows import Services
+from handlers.slack import describe_failure
+from storage.pages import PageStatus, PageStore
+from storage.timers import Timer, TimerStore
+
+log = structlog.get_logger()
+
+LEASE = timedelta(seconds=30)
+_MAX_ROUNDS = 10
+
+
+class OnCallResolver(Protocol):
+    def __call__(self, rotation: str, at: datetime) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Pager:
+    services: Services
+    pages: PageStore
+    timers: TimerStore
+    on_call: OnCallResolver
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    service_policies: Mapping[str, str] = field(default_factory=dict)
+    default_policy: str | None = None
+    page_on_declare: frozenset[Severity] = frozenset()
+
+    def policy_for(self, service: str | None) -> Policy | None:
+        name = self.service_policies.get(service or "", self.default_policy)
+        return self.policies.get(name) if name else None
+
+    async def on_declare(self, incident: Incident, service: str | None) -> None:
+        """Page automatically when an incident is declared at a paging severity."""
+        policy = self.policy_for(service)
+        if incident.severity in self.page_on_declare and policy is not None:
+            await self.escalate(incident, policy, f"{incident.number}:declared")
+
+    async def escalate(self, incident: Incident, policy: Policy, page_id: str) -> bool:
+        """Start `policy` for the incident under `page_id`; False if that page exists already."""
+        _, created = await self.pages.create(page_id, incident.number, policy.name)
+        if created:
+            await self.timers.schedule(page_id, self.services.clock(), _body(_PAGE, Position()))
+        return created
+
+    async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:
+        """`/incident page`: a service escalates through its policy; a user or rotation is paged once."""
+        if target.kind is TargetKind.SERVICE:
+            policy = self.policy_for(target.name) if target.name in self.service_policies else None
+            if policy is None:
+                raise InvalidValue(f"No escalation policy covers service `{target.name}` (see ONCALL_CONFIG).")
+            return await self.escalate(incident, policy, page_id)
+        _, created = await self.pages.create(page_id, incident.number, "")
+        if created:
+            await self._notify(incident, page_id, Position(), (target,), f"paged by <@{actor}>")
+            await self.pages.finish(page_id, PageStatus.EXHAUSTED)  # one-off: nothing to escalate
+        return created
+
+    async def run(self, stop: asyncio.Event, interval: timedelta = timedelta(milliseconds=500)) -> None:
+        """Handle due timers every `interval` until `stop` (so a deadline fires well within 2 s)."""
+        while not stop.is_set():
+            try:
+                await self.tick(self.services.clock())
+            except (RedisError, SQLAlchemyError, OSError) as error:
+                log.warning("pager_storage_unavailable", error=type(error).__name__)
+            except Exception:  # a background task boundary: log with an id and keep paging
+                log.exception("pager_tick_failed", error_id=uuid4().hex[:8])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+
+    async def tick(self, now: datetime) -> int:
+        """Handle every due timer (a step to page, or a deadline that passed); the number handled."""
+        handled = 0
+        for _ in range(_MAX_ROUNDS):  # a deadline schedules the next step due now: take it in the same tick
+            due = await self.timers.claim(now, LEASE)
+            for timer in due:
+                await self.fire(timer)
+            handled += len(due)
+            if not due:
+                break
+        return handled
+
+    async def fire(self, timer: Timer) -> None:
+        record = await self.pages.get(timer.id)
+        policy = self.policies.get(record.policy) if record else None
+        if record is None or policy is None or record.status is not PageStatus.ACTIVE:
+            await self.timers.complete(timer.id)
+            return
+        incident = await self.services.incidents.get(record.number)
+        position = Position(int(str(timer.body["step"])), int(str(timer.body["round"])))
+        with bound_contextvars(incident=incident.number, page=record.id):
+            if timer.body["kind"] == _PAGE:
+                await self._page_step(incident, record.id, policy, position)
+            else:
+                await self._deadline(incident, record.id, policy, position)
+        await self.timers.complete(timer.id)
+
+    async def _page_step(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
+        """Page a step's people (each at most once), then set the step's deadline."""
+        await self.pages.move(page_id, position)
+        if position != Position():
+            text = f"Escalated to step {position.step + 1} of {policy.name}" + (
+                f" (repeat {position.round})" if position.round else ""
+            )
+            await self._record(incident, EntryKind.ESCALATED, text, once=f"page:{page_id}:{position}")
+        step = policy.steps[position.step]
+        await self._notify(incident, page_id, position, step.targets, f"escalation policy {policy.name}")
+        due = self.services.clock() + step.ack_timeout
+        await self.timers.schedule(page_id, due, _body(_DEADLINE, position))
+
+    async def _deadline(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
+        following = advance(policy, position)
+        if following is None:
+            await self._unanswered(incident, page_id)
+            return
+        await self.timers.schedule(page_id, self.services.clock(), _body(_PAGE, following))
+
+    async def _notify(
+        self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
+    ) -> list[str]:
+        slack, paged = self.services.slack, []
+        for user in self._users(targets):
+            if not await self.services.seen.first_time("paged", f"{page_id}:{position.round}:{position.step}:{user}"):
+                continue
+            paged.append(user)
+            await self._record(incident, EntryKind.PAGED, f"Paged <@{user}> ({why})")
+            try:
+                dm = await slack.open_dm(user)
+                await slack.post(
+                    dm, f"Paged: {incident.title}", blocks.page_message(incident, self.services.targets, why)
+                )
+                if incident.channel_id:
+                    await slack.invite(incident.channel_id, [user])
+            except SlackApiError as error:
+                log.warning("page_delivery_failed", user=user, failure=describe_failure(error))
+        if paged and incident.channel_id:
+            try:
+                await slack.post(incident.channel_id, blocks.paged_in_channel(paged, why))
+            except SlackApiError as error:
+                log.warning("slack_call_failed", failure=describe_failure(error))
+        log.info("paged", users=paged, page_id=page_id)
+        return paged
+
+    def _users(self, targets: tuple[Target, ...]) -> list[str]:
+        users: list[str] = []
+        for target in targets:
+            user = target.name if target.kind is TargetKind.USER else None
+            if target.kind is TargetKind.ROTATION:
+                user = self.on_call(target.name, self.services.clock())
+            if user and user not in users:
+                users.append(user)
+        return users
+
+    async def _unanswered(self, incident: Incident, page_id: str) -> None:
+        if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):
+            return
+        text = blocks.nobody_acknowledged(incident)
+        await self._record(incident, EntryKind.UNANSWERED, "Nobody acknowledged the page")
+        for channel in (incident.channel_id, self.services.incidents_channel):
+            if channel:
+                try:
+                    await self.services.slack.post(channel, text)
+                except SlackApiError as error:
+                    log.warning("slack_call_failed", failure=describe_failure(error))
+        log.warning("page_unanswered", page_id=page_id)
+
+    async def _record(self, incident: Incident, kind: EntryKind, text: str, once: str | None = None) -> None:
+        entry = TimelineEntry(self.services.clock(), kind, None, text)
+        await self.services.timeline.append(incident.number, entry, once=once)
+
+
+_PAGE, _DEADLINE = "page", "deadline"
+
+
+def _body(kind: str, position: Position) -> dict[str, object]:
+    return {"kind": kind, "step": position.step, "round": position.round}

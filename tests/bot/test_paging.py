@@ -1,0 +1,187 @@
+"""Paging and escalation through the running bot: pages go out once, escalate on time, stop on acknowledgement."""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.server import PAGER
+from domain.paging_config import load_config
+from handlers.ids import ActionId
+from handlers.paging import LEASE
+from tests.bot.harness import ALICE, Bot
+
+PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"
+
+CONFIG = load_config(
+    {
+        "timezone": "Europe/Berlin",
+        "rotations": {
+            "primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"},
+            "secondary": {"members": [SECONDARY], "shift": "1d", "handoff": "2026-01-05T09:00"},
+        },
+        "escalation_policies": {
+            "platform": {
+                "steps": [
+                    {"targets": ["rotation:primary"], "ack_timeout": "5m"},
+                    {"targets": ["rotation:secondary", f"user:{MANAGER}"], "ack_timeout": "10m"},
+                ],
+                "repeat": 1,
+            },
+            "payments": {"steps": [{"targets": [f"user:{PAYMENTS_LEAD}"], "ack_timeout": "5m"}]},
+        },
+        "services": {"checkout": {"escalation_policy": "payments"}},
+        "default_escalation_policy": "platform",
+        "page_on_declare": [1, 2],
+    },
+    "test-oncall.yaml",
+)
+
+
+@pytest.fixture
+async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
+    return await start_bot(oncall=CONFIG)
+
+
+async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
+    """Move the clock on and let the pager handle what is due."""
+    bot.clock.advance(after)
+    handled: int = await bot.http.app[PAGER].tick(bot.clock())
+    await bot.settle()
+    return handled
+
+
+def dms(bot: Bot) -> list[str]:
+    """Who got a page DM, in order (the bot opens a DM only to page)."""
+    pages = [c for c in bot.slack.calls_to("chat.postMessage") if str(c.args["text"]).startswith("Paged:")]
+    opened = [c.args["users"] for c in bot.slack.calls_to("conversations.open") if c.ok]
+    assert len(pages) == len(opened)
+    return opened
+
+
+async def kinds(bot: Bot, number: int = 1) -> list[str]:
+    return [e["kind"] for e in (await bot.api(f"/api/incidents/{number}/timeline"))["events"]]
+
+
+async def test_sev1_pages_the_first_step_once(bot: Bot) -> None:
+    """A SEV-1 declaration pages the primary on-call by DM with an Acknowledge button, in the channel too."""
+    incident = await bot.declare("Checkout is down sev1")
+    assert await tick(bot) == 1
+    assert await tick(bot) == 0
+    assert dms(bot) == [PRIMARY]
+    dm = next(c for c in bot.slack.calls_to("chat.postMessage") if str(c.args["text"]).startswith("Paged:"))
+    assert ActionId.PAGE_ACKNOWLEDGE in json.dumps(dm.args["blocks"])
+    posts = [
+        c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == incident["channel_id"]
+    ]
+    assert any(f"<@{PRIMARY}>" in text for text in posts)
+    assert PRIMARY in bot.slack.channels[incident["channel_id"]].members
+    events = (await bot.api("/api/incidents/1/timeline"))["events"]
+    assert [e["text"] for e in events if e["kind"] == "paged"] == [f"Paged <@{PRIMARY}> (escalation policy platform)"]
+
+
+async def test_sev3_pages_nobody(bot: Bot) -> None:
+    """Severities outside page_on_declare page no one."""
+    await bot.declare("Slow search sev3")
+    assert await tick(bot, timedelta(hours=1)) == 0
+    assert dms(bot) == []
+
+
+async def test_unacknowledged_page_escalates_repeats_and_gives_up(bot: Bot) -> None:
+    """No acknowledgement: each step on its deadline, the policy once more, then everyone hears nobody answered."""
+    incident = await bot.declare("Checkout is down sev1")
+    await tick(bot)
+    await tick(bot, timedelta(minutes=4, seconds=59))
+    assert dms(bot) == [PRIMARY]
+    await tick(bot, timedelta(seconds=1))  # step 1's deadline: the pager moves to step 2
+    assert dms(bot) == [PRIMARY, SECONDARY, MANAGER]
+    await tick(bot, timedelta(minutes=10))  # repeat: step 1 again
+    await tick(bot, timedelta(minutes=5))
+    assert dms(bot) == [PRIMARY, SECONDARY, MANAGER, PRIMARY, SECONDARY, MANAGER]
+    await tick(bot, timedelta(minutes=10))
+    assert (await kinds(bot)).count("escalated") == 3
+    assert (await kinds(bot))[-1] == "unanswered"
+    texts = [(c.args["channel"], c.args["text"]) for c in bot.slack.calls_to("chat.postMessage")]
+    assert (
+        incident["channel_id"],
+        "🚨 Nobody acknowledged incident #1 Checkout is down after the whole escalation policy.",
+    ) in texts
+    assert any(ch == bot.incidents_channel and "Nobody acknowledged" in t for ch, t in texts)
+    assert await tick(bot, timedelta(hours=1)) == 0
+
+
+@pytest.mark.parametrize("how", ["dm_button", "command", "card_button"])
+async def test_acknowledgement_stops_escalation(bot: Bot, how: str) -> None:
+    """Acknowledging by the DM button, /incident ack or the card stops the escalation and sets acknowledged_at."""
+    incident = await bot.declare("Checkout is down sev1")
+    await tick(bot, timedelta(minutes=1))
+    value = json.dumps({"number": 1})
+    if how == "dm_button":
+        assert (await bot.click(ActionId.PAGE_ACKNOWLEDGE, value, user=PRIMARY)).status == 200
+    elif how == "command":
+        await bot.command("ack", user=PRIMARY, channel=incident["channel_id"])
+    else:
+        await bot.click(ActionId.ACKNOWLEDGE, value, user=PRIMARY)
+    stored = await bot.api("/api/incidents/1")
+    assert stored["acknowledged_at"] == "2026-11-25T03:01:00Z"
+    await tick(bot, timedelta(hours=2))
+    assert dms(bot) == [PRIMARY]
+    events = (await bot.api("/api/incidents/1/timeline"))["events"]
+    assert [(e["kind"], e["actor"]) for e in events if e["kind"] == "acknowledged"] == [("acknowledged", PRIMARY)]
+
+
+async def test_concurrent_ticks_page_once(bot: Bot) -> None:
+    """Several pagers ticking at the same moment (several processes) page each person once."""
+    await bot.declare("Checkout is down sev1")
+    await bot.declare("Payments are down sev2")
+    pager = bot.http.app[PAGER]
+    await asyncio.gather(*(pager.tick(bot.clock()) for _ in range(5)))
+    await bot.settle()
+    assert sorted(dms(bot)) == [PRIMARY, PRIMARY]
+
+
+async def test_a_pager_that_dies_mid_page_loses_nothing(bot: Bot) -> None:
+    """A timer claimed by a process that died is handed out again after its lease, and paged once."""
+    await bot.declare("Checkout is down sev1")
+    pager = bot.http.app[PAGER]
+    [taken] = await pager.timers.claim(bot.clock(), LEASE)  # the dying process takes the first step ...
+    assert dms(bot) == []  # ... and pages nobody
+    assert await tick(bot, LEASE - timedelta(seconds=1)) == 0
+    assert await tick(bot, timedelta(seconds=2)) == 1
+    assert dms(bot) == [PRIMARY]
+    assert taken.id == "1:declared"
+
+
+@pytest.mark.parametrize(
+    ("target", "paged"),
+    [(f"<@{MANAGER}>", [MANAGER]), ("rotation:secondary", [SECONDARY]), ("service:checkout", [PAYMENTS_LEAD])],
+)
+async def test_page_by_hand(bot: Bot, target: str, paged: list[str]) -> None:
+    """`/incident page` pages a person, a rotation's on-call, or a service's escalation policy."""
+    incident = await bot.declare("Queue backlog sev3")
+    reply = await bot.command(f"page {target}", channel=incident["channel_id"])
+    assert reply.startswith("📟 Paging")
+    await tick(bot)
+    assert dms(bot) == paged
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("page bob", "is not a page target"), ("page service:nope", "No escalation policy covers service `nope`")],
+)
+async def test_bad_page_commands(bot: Bot, text: str, message: str) -> None:
+    """Bad targets are answered with what is wrong, and nobody is paged."""
+    incident = await bot.declare("Queue backlog sev3")
+    assert message in await bot.command(text, channel=incident["channel_id"])
+    await tick(bot)
+    assert dms(bot) == []
+
+
+async def test_without_oncall_config_paging_is_explained(start_bot: Callable[..., Awaitable[Any]]) -> None:
+    """Without an on-call config, `/incident page` says how to set it up."""
+    bot = await start_bot()
+    incident = await bot.declare("Queue backlog sev1")
+    assert "Paging is not set up" in await bot.command(f"page <@{ALICE}>", channel=incident["channel_id"])
