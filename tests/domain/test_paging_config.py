@@ -81,7 +81,7 @@ def test_all_errors_are_collected() -> None:
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     """A missing file and bad YAML are errors naming the file (and the line)."""
-    with pytest.raises(ConfigError, match="missing.yaml: cannot read it"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read it"):
         read_oncall(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("rotations:\n  x: [unclosed\n")
