@@ -24,7 +24,6 @@ from bot.app import build_bolt_app
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
 from domain.paging_config import OnCall
-from domain.rotation import on_call
 from handlers import SERVICES, Clock, Services, SlackGateway, api_routes, build_client
 from handlers import alerts as alert_views
 from handlers.alert_worker import AlertWorker
@@ -33,6 +32,7 @@ from handlers.outbox import SlackOutbox
 from handlers.paging import Pager
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
+from storage.overrides import OverrideStore
 from storage.pages import PageStore
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
@@ -107,7 +107,8 @@ async def _resources(
             services=services,
             pages=pages,
             timers=timers,
-            on_call=lambda name, at: on_call(oncall.rotations[name], [], at).user if name in oncall.rotations else None,
+            overrides=OverrideStore(engine),
+            rotations=oncall.rotations,
             policies=oncall.policies,
             service_policies=oncall.service_policies,
             default_policy=oncall.default_policy,

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from domain import Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
 from domain.alerts import AlertRecord, AlertSummary
+from domain.rotation import Shift
 from handlers.grammar import USAGE
 from handlers.ids import ActionId, BlockId, CallbackId
 
@@ -334,3 +335,15 @@ def paged_in_channel(users: Sequence[str], why: str) -> str:
 
 def nobody_acknowledged(incident: Incident) -> str:
     return f"🚨 Nobody acknowledged incident {incident_title(incident)} after the whole escalation policy."
+
+
+def oncall_text(rotation: str, shifts: Sequence[Shift]) -> str:
+    """`*primary*: <@U1> until <date>, then <@U2> until <date>` — dates in each reader's own timezone."""
+    parts = [
+        f"<@{shift.user}>{' (override)' if shift.override else ''} until {_slack_date(shift.end)}" for shift in shifts
+    ]
+    return f"*{rotation}*: " + ", then ".join(parts)
+
+
+def override_done(rotation: str, user: str, until: datetime) -> str:
+    return f"✓ <@{user}> is on call for *{rotation}* until {_slack_date(until)}."

@@ -2,13 +2,16 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from domain import Incident, IncidentError, Record
+from domain.rotation import Override
 from domain.runbooks import slack_text
 from handlers import blocks, flows
 from handlers.grammar import (
@@ -18,6 +21,8 @@ from handlers.grammar import (
     EventRequest,
     HelpRequest,
     ListRequest,
+    OnCallRequest,
+    OverrideRequest,
     PageRequest,
     Request,
     RunbookRequest,
@@ -106,14 +111,55 @@ async def _decide(services: flows.Services, pager: Pager | None, command: SlashC
             return Decision(blocks.help_text(services.command))
         case RunbookRequest(name=name):
             return Decision(_runbook_reply(services, name))
+        case OnCallRequest() | OverrideRequest():
+            return Decision(await _oncall(services, _pager(pager), request, command.user_id))
         case PageRequest(target=target, whom=whom):
-            if pager is None:
-                raise UsageError("Paging is not set up: write an on-call config (ONCALL_CONFIG).")
+            pager = _pager(pager)
             incident = await flows.find_incident(services, target, command.channel_id)
             page_id = f"{incident.number}:manual:{command.trigger_id}"
             await pager.page(incident, whom, command.user_id, page_id)
             return Decision(f"📟 Paging {whom} for #{incident.number}.", incident.number)
     raise AssertionError(f"unhandled request {request!r}")
+
+
+def _pager(pager: Pager | None) -> Pager:
+    if pager is None:
+        raise UsageError("Paging is not set up: write an on-call config (ONCALL_CONFIG, see oncall.example.yaml).")
+    return pager
+
+
+async def _oncall(services: flows.Services, pager: Pager, request: OnCallRequest | OverrideRequest, actor: str) -> str:
+    now = services.clock()
+    if isinstance(request, OverrideRequest):
+        rotation = pager.rotations.get(request.rotation)
+        if rotation is None:
+            raise UsageError(f"There is no rotation `{request.rotation}`. Rotations: {', '.join(pager.rotations)}.")
+        end = now + request.length if request.length else _until(request.until or "", rotation.timezone, now)
+        await pager.take_over(Override(request.rotation, request.user, now, end), actor)
+        return blocks.override_done(request.rotation, request.user, end)
+    names = [request.rotation] if request.rotation else sorted(pager.rotations)
+    unknown = [name for name in names if name not in pager.rotations]
+    if unknown:
+        raise UsageError(f"There is no rotation `{unknown[0]}`. Rotations: {', '.join(pager.rotations)}.")
+    return "\n".join([blocks.oncall_text(name, await pager.shifts(name, now)) for name in names])
+
+
+def _until(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """`2026-11-26T09:00` or `09:00` (its next occurrence), as wall-clock time in the rotation's timezone."""
+    try:
+        if ":" in text and "T" not in text and len(text) <= 5:
+            hour, minute = (int(part) for part in text.split(":"))
+            local = now.astimezone(zone).replace(hour=hour, minute=minute, second=0, microsecond=0)
+            end = local if local > now else local + timedelta(days=1)
+        else:
+            end = datetime.fromisoformat(text).replace(tzinfo=zone)
+    except ValueError:
+        raise UsageError(
+            f"`{text}` is not a time: use 09:00 or 2026-11-26T09:00 (in the rotation's timezone)."
+        ) from None
+    if end <= now:
+        raise UsageError(f"`{text}` is in the past.")
+    return end.astimezone(UTC)
 
 
 def _runbook_reply(services: flows.Services, name: str | None) -> str:

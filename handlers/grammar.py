@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from domain import (
     COMMANDER,
@@ -17,6 +18,7 @@ from domain import (
     Resolve,
     Severity,
     Status,
+    parse_duration,
 )
 from domain.escalation import Target
 
@@ -67,6 +69,19 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
+class OnCallRequest:
+    rotation: str | None  # None: every rotation
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    rotation: str
+    user: str
+    length: timedelta | None  # `<duration>` ...
+    until: str | None  # ... or `until <time>`
+
+
+@dataclass(frozen=True)
 class RunbookRequest:
     name: str | None  # None: list the runbooks
 
@@ -80,6 +95,8 @@ Request = (
     | HelpRequest
     | RunbookRequest
     | PageRequest
+    | OnCallRequest
+    | OverrideRequest
 )
 
 USAGE = {
@@ -94,12 +111,13 @@ USAGE = {
     "resolve": "resolve [summary]",
     "reopen": "reopen",
     "page": "page <@user|rotation:<name>|service:<name>>",
+    "oncall": "oncall [rotation] | oncall override <rotation> @user <duration|until <time>>",
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help", "runbook"}
+_TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
 
 
 def parse(text: str, actor: str) -> Request:
@@ -137,6 +155,8 @@ def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str
         case "page":
             _expect_count(verb, args, 1)
             return PageRequest(target, Target.parse(args[0]))
+        case "oncall":
+            return _oncall(args)
         case _:
             return EventRequest(target, _event(verb, args, rest, actor))
 
@@ -167,6 +187,19 @@ def _valued_event(verb: str, args: list[str], actor: str) -> Event:
         return AssignRole(actor, COMMANDER, _user(args[0], verb))
     _expect_count(verb, args, 2)
     return AssignRole(actor, args[0], _user(args[1], verb))
+
+
+def _oncall(args: list[str]) -> Request:
+    if not args or args[0].lower() != "override":
+        if len(args) > 1:
+            raise UsageError(f"Wrong arguments for `oncall`: use `/incident {USAGE['oncall']}`.")
+        return OnCallRequest(args[0] if args else None)
+    rest = args[1:]
+    if len(rest) == 4 and rest[2].lower() == "until":
+        return OverrideRequest(rest[0], _user(rest[1], "oncall"), None, rest[3])
+    if len(rest) == 3:
+        return OverrideRequest(rest[0], _user(rest[1], "oncall"), parse_duration(rest[2]), None)
+    raise UsageError(f"Wrong arguments for `oncall override`: use `/incident {USAGE['oncall']}`.")
 
 
 def _declare(args: list[str]) -> Request:

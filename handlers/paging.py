@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 from uuid import uuid4
 
 import structlog
@@ -21,10 +20,12 @@ from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidValue, Severity, TimelineEntry
 from domain.escalation import Policy, Position, Target, TargetKind, advance
+from domain.rotation import Override, Rotation, Shift, upcoming
 from domain.timeline import EntryKind
 from handlers import blocks
 from handlers.flows import Services
 from handlers.slack import describe_failure
+from storage.overrides import OverrideStore
 from storage.pages import PageStatus, PageStore
 from storage.timers import Timer, TimerStore
 
@@ -34,20 +35,29 @@ LEASE = timedelta(seconds=30)
 _MAX_ROUNDS = 10
 
 
-class OnCallResolver(Protocol):
-    def __call__(self, rotation: str, at: datetime) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class Pager:
     services: Services
     pages: PageStore
     timers: TimerStore
-    on_call: OnCallResolver
+    overrides: OverrideStore
+    rotations: Mapping[str, Rotation] = field(default_factory=dict)
     policies: Mapping[str, Policy] = field(default_factory=dict)
     service_policies: Mapping[str, str] = field(default_factory=dict)
     default_policy: str | None = None
     page_on_declare: frozenset[Severity] = frozenset()
+
+    async def shifts(self, rotation: str, at: datetime, count: int = 2) -> list[Shift]:
+        """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
+        overrides = await self.overrides.ending_after(rotation, at)
+        return upcoming(self.rotations[rotation], overrides, at, count)
+
+    async def take_over(self, override: Override, actor: str) -> None:
+        """Store an override (`/incident oncall override`)."""
+        if override.rotation not in self.rotations:
+            raise InvalidValue(f"There is no rotation `{override.rotation}`. Rotations: {', '.join(self.rotations)}.")
+        await self.overrides.add(override, actor, self.services.clock())
+        log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
 
     def policy_for(self, service: str | None) -> Policy | None:
         name = self.service_policies.get(service or "", self.default_policy)
@@ -142,7 +152,7 @@ class Pager:
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
         slack, paged = self.services.slack, []
-        for user in self._users(targets):
+        for user in await self._users(targets):
             if not await self.services.seen.first_time("paged", f"{page_id}:{position.round}:{position.step}:{user}"):
                 continue
             paged.append(user)
@@ -164,12 +174,12 @@ class Pager:
         log.info("paged", users=paged, page_id=page_id)
         return paged
 
-    def _users(self, targets: tuple[Target, ...]) -> list[str]:
+    async def _users(self, targets: tuple[Target, ...]) -> list[str]:
         users: list[str] = []
         for target in targets:
             user = target.name if target.kind is TargetKind.USER else None
-            if target.kind is TargetKind.ROTATION:
-                user = self.on_call(target.name, self.services.clock())
+            if target.kind is TargetKind.ROTATION and target.name in self.rotations:
+                user = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
             if user and user not in users:
                 users.append(user)
         return users

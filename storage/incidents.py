@@ -24,7 +24,7 @@ class ConcurrentUpdate(Exception):
     """The incident's row changed since it was loaded: reload it and apply the change again."""
 
 
-class _UTCDateTime(TypeDecorator[datetime]):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp stored in UTC. SQLite drops the zone, so reads put UTC back."""
 
     impl = DateTime(timezone=True)
@@ -59,9 +59,9 @@ class IncidentRow(SQLModel, table=True):
     status: str = Field(sa_type=String)
     commander: str | None = Field(sa_type=String)
     declared_by: str | None = Field(sa_type=String)
-    declared_at: datetime = Field(sa_type=_UTCDateTime)
-    acknowledged_at: datetime | None = Field(sa_type=_UTCDateTime)
-    resolved_at: datetime | None = Field(sa_type=_UTCDateTime)
+    declared_at: datetime = Field(sa_type=UTCDateTime)
+    acknowledged_at: datetime | None = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(sa_type=UTCDateTime)
     summary: str = Field(sa_type=Text)
     roles: dict[str, str] = Field(sa_type=JSON)
     channel_id: str | None = Field(sa_type=String)

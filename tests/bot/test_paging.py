@@ -185,3 +185,48 @@ async def test_without_oncall_config_paging_is_explained(start_bot: Callable[...
     bot = await start_bot()
     incident = await bot.declare("Queue backlog sev1")
     assert "Paging is not set up" in await bot.command(f"page <@{ALICE}>", channel=incident["channel_id"])
+
+
+async def test_oncall_shows_now_and_next(bot: Bot) -> None:
+    """`/incident oncall` lists each rotation's on-call and who is next, with hand-off times."""
+    reply = await bot.command("oncall")
+    assert reply.startswith(f"*primary*: <@{PRIMARY}> until <!date^")
+    assert f"*secondary*: <@{SECONDARY}> until" in reply
+    assert reply.count("then") == 2
+    assert "*primary*" in await bot.command("oncall primary")
+
+
+async def test_override_is_stored_shown_and_paged(bot: Bot) -> None:
+    """An override takes the shift: it is shown, stored in SQL, and the rotation's pages go to its holder."""
+    reply = await bot.command(f"oncall override primary <@{MANAGER}> 2h")
+    assert reply.startswith(f"✓ <@{MANAGER}> is on call for *primary* until <!date^")
+    assert f"<@{MANAGER}> (override)" in await bot.command("oncall primary")
+    await bot.declare("Checkout is down sev1")
+    await tick(bot)
+    assert dms(bot) == [MANAGER]
+    bot.clock.advance(timedelta(hours=3))
+    assert f"*primary*: <@{PRIMARY}> until" in await bot.command("oncall primary")
+
+
+async def test_override_until_a_local_time(bot: Bot) -> None:
+    """`until 09:00` means the next 09:00 in the rotation's timezone (Berlin: 08:00 UTC in winter)."""
+    reply = await bot.command(f"oncall override secondary <@{ALICE}> until 09:00")
+    assert reply.endswith("|2026-11-25 08:00 UTC>.")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("oncall nope", "There is no rotation `nope`"),
+        (f"oncall override nope <@{ALICE}> 1h", "There is no rotation `nope`"),
+        ("oncall override primary bob 1h", "is not a Slack mention"),
+        (f"oncall override primary <@{ALICE}> 1y", "`1y` is not a duration"),
+        (f"oncall override primary <@{ALICE}> until tea", "`tea` is not a time"),
+        (f"oncall override primary <@{ALICE}> until 2020-01-01T00:00", "is in the past"),
+        ("oncall a b", "Wrong arguments for `oncall`"),
+    ],
+)
+async def test_bad_oncall_commands(bot: Bot, text: str, message: str) -> None:
+    """Bad oncall commands are answered with what is wrong and store nothing."""
+    assert message in await bot.command(text)
+    assert "(override)" not in await bot.command("oncall")

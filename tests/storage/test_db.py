@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
 from storage.incidents import IncidentRow
+from storage.overrides import OverrideRow
 
 
 @pytest.mark.parametrize(
@@ -90,9 +91,10 @@ def test_migrate_creates_the_sqlite_directory(tmp_path: Path):
 
 
 def test_migrations_match_the_model(database_url: str):
-    """The hand-written migration creates exactly the table IncidentRow describes."""
+    """The hand-written migrations create exactly the tables the models describe."""
     metadata = sqlalchemy.MetaData()
     IncidentRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    OverrideRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:
