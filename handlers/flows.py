@@ -199,6 +199,12 @@ async def perform(services: Services, incident: Incident, effects: Sequence[Effe
     """Carry out the Slack effects; returns `method: error` for each Slack call that failed."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
+        if incident.card_ts is None:  # its setup failed or its process died: resume it now
+            try:
+                incident = await open_channel(services, incident)
+            except SlackApiError as error:
+                log.warning("incident_setup_failed", failure=describe_failure(error))
+                failures.append(describe_failure(error))
         for effect in effects:
             try:
                 await _perform_one(services, incident, effect)

@@ -39,6 +39,17 @@ async def test_failed_channel_creation_keeps_the_incident_and_tells_the_user(bot
     assert told["response_type"] == "ephemeral"
 
 
+async def test_next_action_resumes_a_failed_setup(bot: Bot) -> None:
+    """After Slack refused the channel, the next action on the incident opens it, pins the card and announces."""
+    bot.slack.fail("conversations.create", "restricted_action")
+    await bot.command("declare Checkout is down sev1")
+    assert (await bot.command("#1 ack")).startswith("✓ #1")
+    stored = await bot.api("/api/incidents/1")
+    assert (stored["status"], stored["channel_name"]) == ("acknowledged", "inc-1-checkout-is-down")
+    assert len(bot.slack.calls_to("pins.add")) == 1
+    assert any(c.args["channel"] == bot.incidents_channel for c in bot.slack.calls_to("chat.postMessage"))
+
+
 async def test_failed_card_update_is_reported_but_state_is_kept(bot: Bot) -> None:
     """If chat.update fails, the acknowledgement is still stored and the user hears about the card."""
     channel = (await bot.declare())["channel_id"]
