@@ -20,6 +20,7 @@ from domain.rotation import Rotation
 from domain.severity import Severity
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(IncidentError):
@@ -44,8 +45,8 @@ def _zone(value: str) -> str:
 
 
 def _member(value: str) -> str:
-    if not _USER_ID.match(value):
-        raise ValueError(f"`{value}` is not a Slack user ID (U… or W…)")
+    if not _USER_ID.match(value) and not _EMAIL.match(value):
+        raise ValueError(f"`{value}` is neither a Slack user ID (U… or W…) nor an email address")
     return value
 
 
@@ -55,7 +56,9 @@ def _target(value: str) -> Target:
     except IncidentError as error:
         raise ValueError(str(error)) from None
     if target.kind is TargetKind.SERVICE:
-        raise ValueError("a policy step targets rotation:<name> or user:<Slack ID>, not a service")
+        raise ValueError("a policy step targets rotation:<name> or user:<Slack ID or email>, not a service")
+    if target.kind is TargetKind.USER:
+        _member(target.name)
     return target
 
 

@@ -46,6 +46,7 @@ class Pager:
     service_policies: Mapping[str, str] = field(default_factory=dict)
     default_policy: str | None = None
     page_on_declare: frozenset[Severity] = frozenset()
+    _emails: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     async def shifts(self, rotation: str, at: datetime, count: int = 2) -> list[Shift]:
         """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
@@ -180,9 +181,23 @@ class Pager:
             user = target.name if target.kind is TargetKind.USER else None
             if target.kind is TargetKind.ROTATION and target.name in self.rotations:
                 user = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
+            user = await self._slack_id(user) if user and "@" in user else user
             if user and user not in users:
                 users.append(user)
         return users
+
+    async def _slack_id(self, email: str) -> str | None:
+        """Config may name people by email: look them up in Slack once."""
+        if email not in self._emails:
+            try:
+                self._emails[email] = await self.services.slack.find_user(email)
+            except SlackApiError as error:
+                log.warning("user_lookup_failed", email=email, failure=describe_failure(error))
+                return None
+        user = self._emails[email]
+        if user is None:
+            log.warning("page_target_unknown", email=email)
+        return user
 
     async def _unanswered(self, incident: Incident, page_id: str) -> None:
         if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):

@@ -117,6 +117,16 @@ class SlackGateway:
         response = await self._client.conversations_open(users=user)
         return str(response["channel"]["id"])
 
+    async def find_user(self, email: str) -> str | None:
+        """The Slack user ID for an email address, or None if there is no such user."""
+        try:
+            response = await self._client.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            if error_code(error) == "users_not_found":
+                return None
+            raise
+        return str(response["user"]["id"])
+
     async def open_modal(self, trigger_id: str, view: Block) -> None:
         await self._client.views_open(trigger_id=trigger_id, view=dict(view))
 

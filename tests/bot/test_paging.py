@@ -230,3 +230,26 @@ async def test_bad_oncall_commands(bot: Bot, text: str, message: str) -> None:
     """Bad oncall commands are answered with what is wrong and store nothing."""
     assert message in await bot.command(text)
     assert "(override)" not in await bot.command("oncall")
+
+
+async def test_members_named_by_email_are_looked_up(start_bot: Callable[..., Awaitable[Bot]]) -> None:
+    """Rotation members given as emails are found with users.lookupByEmail (once) and paged; unknown ones are not."""
+    config = load_config(
+        {
+            "rotations": {"mail": {"members": ["carol@example.com"], "shift": "1d", "handoff": "2026-01-05T09:00"}},
+            "escalation_policies": {
+                "mail": {"steps": [{"targets": ["rotation:mail", "user:ghost@example.com"], "ack_timeout": "5m"}]}
+            },
+            "default_escalation_policy": "mail",
+            "page_on_declare": [1],
+        },
+        "test-oncall.yaml",
+    )
+    bot = await start_bot(oncall=config)
+    bot.slack.add_user("carol", email="carol@example.com", user_id="U0CAROL")
+    await bot.declare("Checkout is down sev1")
+    await bot.declare("Payments are down sev1")
+    await tick(bot)
+    assert dms(bot) == ["U0CAROL", "U0CAROL"]
+    lookups = sorted(c.args["email"] for c in bot.slack.calls_to("users.lookupByEmail"))
+    assert lookups == ["carol@example.com", "ghost@example.com"]

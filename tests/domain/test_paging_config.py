@@ -47,7 +47,11 @@ def broken(path: str, value: object) -> dict[str, Any]:
     [
         ("rotations.platform-primary.shift", "1y", "rotations.platform-primary.shift: `1y` is not a duration"),
         ("rotations.platform-primary.members", [], "rotations.platform-primary.members: List should have at least 1"),
-        ("rotations.platform-primary.members", ["bob"], "members.0: `bob` is not a Slack user ID"),
+        (
+            "rotations.platform-primary.members",
+            ["bob"],
+            "members.0: `bob` is neither a Slack user ID (U… or W…) nor an email",
+        ),
         ("rotations.platform-primary.timezone", "Mars/Olympus", "timezone: `Mars/Olympus` is not a timezone"),
         ("rotations.platform-primary.handoff", "monday", "rotations.platform-primary.handoff: Input should be"),
         ("rotations.platform-primary.handoff", "2026-01-05T09:00+01:00", "handoff: write the handoff as a local time"),
