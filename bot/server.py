@@ -2,12 +2,14 @@
 
 import asyncio
 import os
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -29,7 +31,8 @@ from handlers import alerts as alert_views
 from handlers.alert_worker import AlertWorker
 from handlers.http import is_loopback, presented_secret, secret_matches
 from handlers.outbox import SlackOutbox
-from handlers.paging import Pager
+from handlers.paging import PAGER, Pager
+from handlers.paging import routes as paging_routes
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
@@ -43,8 +46,9 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
-PAGER = web.AppKey("pager", Pager)
+WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 MAX_BODY = 1024 * 1024
+_ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,6 +72,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             web.get("/readyz", _readyz),
             *api_routes(),
             *alert_views.routes(token, settings.alert_max_body),
+            *paging_routes(),
         ]
     )
     return app
@@ -103,6 +108,9 @@ async def _resources(
     if oncall is not None:
         timers = TimerStore(redis, keys)
         pages = PageStore(redis, keys, timers)
+        secret = settings.page_ack_secret or settings.slack_signing_secret
+        app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
+        services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
         pager = Pager(
             services=services,
             pages=pages,
@@ -113,8 +121,12 @@ async def _resources(
             service_policies=oncall.service_policies,
             default_policy=oncall.default_policy,
             page_on_declare=oncall.page_on_declare,
+            webhooks=oncall.webhooks,
+            http=app[WEBHOOK_CLIENT],
+            ack_secret=secret.get_secret_value() if secret else None,
+            public_url=settings.public_url or f"http://localhost:{settings.port}",
         )
-        services = replace(services, pages=pages, on_declare=pager.on_declare)
+        services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     socket_mode = await _start_slack(app, settings, client, services, pager)
@@ -125,6 +137,8 @@ async def _resources(
         yield
     finally:
         await outbox.close()
+        if WEBHOOK_CLIENT in app:
+            await app[WEBHOOK_CLIENT].close()
         if socket_mode is not None:
             await socket_mode.close_async()  # type: ignore[no-untyped-call]
         await redis.aclose()
@@ -215,8 +229,8 @@ def _api_auth(settings: Settings) -> Middleware:
 
     @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
-            return await handler(request)
+        if not request.path.startswith("/api/") or _ACK_PATH.match(request.path):
+            return await handler(request)  # acknowledge links carry their own signed token
         if expected is None:
             if not is_loopback(request.remote):
                 return web.json_response(

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     card_update_interval: float = Field(default=1.0, ge=0, le=60)
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
+    public_url: str | None = None
+    page_ack_secret: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

@@ -6,7 +6,7 @@ Every error names the file, the key path and what is wrong, e.g.
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +72,12 @@ def _valid_target(value: str) -> str:
     return value
 
 
+def _webhook(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise ValueError(f"`{value}` is not an http(s) URL")
+    return value
+
+
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 Zone = Annotated[str, AfterValidator(_zone)]
 
@@ -86,6 +92,11 @@ class RotationConfig(_Strict):
     handoff: datetime
     timezone: Zone | None = None
     notify_webhook: str | None = None
+
+    @field_validator("notify_webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _webhook(value)
 
     @field_validator("handoff")
     @classmethod
@@ -105,6 +116,15 @@ class PolicyConfig(_Strict):
     repeat: int = Field(default=0, ge=0, le=10)
 
 
+class UserConfig(_Strict):
+    notify_webhook: str | None = None
+
+    @field_validator("notify_webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _webhook(value)
+
+
 class ServiceConfig(_Strict):
     escalation_policy: str
 
@@ -116,7 +136,7 @@ class OnCallConfig(_Strict):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     default_escalation_policy: str | None = None
     page_on_declare: list[Annotated[int, Field(ge=1, le=4)]] = Field(default_factory=list)
-    users: dict[str, dict[str, str]] = Field(default_factory=dict)
+    users: dict[str, UserConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> "OnCallConfig":
@@ -147,6 +167,7 @@ class OnCall:
     service_policies: Mapping[str, str]
     default_policy: str | None
     page_on_declare: frozenset[Severity]
+    webhooks: Mapping[str, str] = field(default_factory=dict)  # "user:<id or email>" / "rotation:<name>" → URL
 
 
 def load_config(data: object, source: str) -> OnCall:
@@ -161,6 +182,10 @@ def load_config(data: object, source: str) -> OnCall:
         service_policies={name: s.escalation_policy for name, s in config.services.items()},
         default_policy=config.default_escalation_policy,
         page_on_declare=frozenset(Severity(n) for n in config.page_on_declare),
+        webhooks={
+            **{f"rotation:{name}": r.notify_webhook for name, r in config.rotations.items() if r.notify_webhook},
+            **{f"user:{name}": u.notify_webhook for name, u in config.users.items() if u.notify_webhook},
+        },
     )
 
 

@@ -7,23 +7,30 @@ incident stops every page of it (see `flows.act`).
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import quote, urlencode
 from uuid import uuid4
 
+import aiohttp
 import structlog
+from aiohttp import web
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from structlog.contextvars import bound_contextvars
 
-from domain import Incident, InvalidValue, Severity, TimelineEntry
+from domain import Acknowledge, Incident, InvalidTransition, InvalidValue, Severity, TimelineEntry, Transition
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.rotation import Override, Rotation, Shift, upcoming
 from domain.timeline import EntryKind
-from handlers import blocks
+from handlers import blocks, flows
+from handlers.api import incident_json
 from handlers.flows import Services
+from handlers.http import json_error
 from handlers.slack import describe_failure
 from storage.overrides import OverrideStore
 from storage.pages import PageStatus, PageStore
@@ -46,7 +53,20 @@ class Pager:
     service_policies: Mapping[str, str] = field(default_factory=dict)
     default_policy: str | None = None
     page_on_declare: frozenset[Severity] = frozenset()
+    webhooks: Mapping[str, str] = field(default_factory=dict)
+    http: aiohttp.ClientSession | None = None
+    ack_secret: str | None = None
+    public_url: str = "http://localhost:3000"
     _emails: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    def ack_token(self, page_id: str, user: str) -> str:
+        """The signed token of an acknowledge URL handed to a notification webhook."""
+        assert self.ack_secret is not None
+        message = f"{page_id}:{user}".encode()
+        return hmac.new(self.ack_secret.encode(), message, hashlib.sha256).hexdigest()
+
+    def valid_ack(self, page_id: str, user: str, token: str) -> bool:
+        return self.ack_secret is not None and hmac.compare_digest(self.ack_token(page_id, user), token)
 
     async def shifts(self, rotation: str, at: datetime, count: int = 2) -> list[Shift]:
         """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
@@ -153,11 +173,13 @@ class Pager:
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
         slack, paged = self.services.slack, []
-        for user in await self._users(targets):
+        for user, webhook in await self._users(targets):
             if not await self.services.seen.first_time("paged", f"{page_id}:{position.round}:{position.step}:{user}"):
                 continue
             paged.append(user)
             await self._record(incident, EntryKind.PAGED, f"Paged <@{user}> ({why})")
+            if webhook:
+                self._call_webhook(webhook, incident, page_id, user)
             try:
                 dm = await slack.open_dm(user)
                 await slack.post(
@@ -175,16 +197,35 @@ class Pager:
         log.info("paged", users=paged, page_id=page_id)
         return paged
 
-    async def _users(self, targets: tuple[Target, ...]) -> list[str]:
-        users: list[str] = []
+    async def _users(self, targets: tuple[Target, ...]) -> list[tuple[str, str | None]]:
+        """The people to page, each with the notification webhook that applies to them (theirs, else the rotation's)."""
+        users: dict[str, str | None] = {}
         for target in targets:
-            user = target.name if target.kind is TargetKind.USER else None
+            named = target.name if target.kind is TargetKind.USER else None
             if target.kind is TargetKind.ROTATION and target.name in self.rotations:
-                user = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
-            user = await self._slack_id(user) if user and "@" in user else user
+                named = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
+            user = await self._slack_id(named) if named and "@" in named else named
             if user and user not in users:
-                users.append(user)
-        return users
+                users[user] = (
+                    self.webhooks.get(f"user:{user}")
+                    or self.webhooks.get(f"user:{named}")
+                    or (self.webhooks.get(str(target)) if target.kind is TargetKind.ROTATION else None)
+                )
+        return list(users.items())
+
+    def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str) -> None:
+        """POST the page to an SMS/phone gateway in the background, retried with backoff."""
+        if self.http is None or self.ack_secret is None:
+            log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
+            return
+        query = urlencode({"user": user, "token": self.ack_token(page_id, user)})
+        payload: dict[str, object] = {
+            "incident": incident_json(incident),
+            "user": user,
+            "page_id": page_id,
+            "acknowledge_url": f"{self.public_url.rstrip('/')}/api/pages/{quote(page_id)}/ack?{query}",
+        }
+        self.services.outbox.submit(f"webhook:{user}", lambda: _deliver(self.http, url, payload))
 
     async def _slack_id(self, email: str) -> str | None:
         """Config may name people by email: look them up in Slack once."""
@@ -217,7 +258,57 @@ class Pager:
         await self.services.timeline.append(incident.number, entry, once=once)
 
 
+PAGER = web.AppKey("pager", Pager)
+
+
+def routes() -> list[web.RouteDef]:
+    """`POST /api/pages/<id>/ack?user=…&token=…`: the acknowledge URL given to notification webhooks."""
+
+    async def acknowledge_page(request: web.Request) -> web.Response:
+        pager = request.app.get(PAGER)
+        if pager is None:
+            return json_error(404, "paging is not set up")
+        page_id, user = request.match_info["page_id"], request.query.get("user", "")
+        if not pager.valid_ack(page_id, user, request.query.get("token", "")):
+            return json_error(403, "the acknowledge link is not valid")
+        record = await pager.pages.get(page_id)
+        if record is None:
+            return json_error(404, f"there is no page {page_id}")
+        incident = await pager.services.incidents.get(record.number)
+        try:
+            transition = await flows.act(pager.services, incident, Acknowledge(user))
+        except InvalidTransition:  # acknowledged already (or resolved): only the paging stops
+            await pager.pages.stop_all(record.number)
+        else:
+            pager.services.outbox.submit(f"incident:{incident.number}", lambda: _perform(pager.services, transition))
+        return web.json_response({"status": "acknowledged", "incident": incident.number})
+
+    return [web.post("/api/pages/{page_id}/ack", acknowledge_page)]
+
+
+async def _perform(services: Services, transition: Transition) -> None:
+    await flows.perform(services, transition.incident, transition.effects)
+
+
 _PAGE, _DEADLINE = "page", "deadline"
+_WEBHOOK_ATTEMPTS = 4
+
+
+async def _deliver(http: aiohttp.ClientSession | None, url: str, payload: dict[str, object]) -> None:
+    """Up to four attempts, 1 s, 2 s and 4 s apart; any 2xx is delivered."""
+    assert http is not None
+    for attempt in range(_WEBHOOK_ATTEMPTS):
+        try:
+            async with http.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                if 200 <= response.status < 300:
+                    log.info("page_webhook_delivered", url=url, attempt=attempt + 1)
+                    return
+                problem = f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            problem = type(error).__name__
+        log.warning("page_webhook_failed", url=url, attempt=attempt + 1, problem=problem)
+        if attempt + 1 < _WEBHOOK_ATTEMPTS:
+            await asyncio.sleep(2**attempt)
 
 
 def _body(kind: str, position: Position) -> dict[str, object]:

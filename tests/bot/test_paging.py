@@ -5,13 +5,15 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
-from bot.server import PAGER
 from domain.paging_config import load_config
 from handlers.ids import ActionId
-from handlers.paging import LEASE
+from handlers.paging import LEASE, PAGER
 from tests.bot.harness import ALICE, Bot
 
 PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"
@@ -253,3 +255,44 @@ async def test_members_named_by_email_are_looked_up(start_bot: Callable[..., Awa
     assert dms(bot) == ["U0CAROL", "U0CAROL"]
     lookups = sorted(c.args["email"] for c in bot.slack.calls_to("users.lookupByEmail"))
     assert lookups == ["carol@example.com", "ghost@example.com"]
+
+
+async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
+    start_bot: Callable[..., Awaitable[Bot]],
+) -> None:
+    """A person's notify_webhook is POSTed the page (retried after a failure); its link acknowledges once."""
+    received: list[dict[str, Any]] = []
+
+    async def gateway(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=503 if len(received) == 1 else 200)
+
+    app = web.Application()
+    app.router.add_post("/sms", gateway)
+    async with TestServer(app, host="127.0.0.1") as server:
+        config = load_config(
+            {
+                "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
+                "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
+                "default_escalation_policy": "p",
+                "page_on_declare": [1],
+                "users": {PRIMARY: {"notify_webhook": str(server.make_url("/sms"))}},
+            },
+            "test-oncall.yaml",
+        )
+        bot = await start_bot(oncall=config)
+        await bot.declare("Checkout is down sev1")
+        await tick(bot)
+    assert len(received) == 2  # the 503 was retried
+    payload = received[-1]
+    assert (payload["user"], payload["incident"]["number"], payload["page_id"]) == (PRIMARY, 1, "1:declared")
+    link = urlsplit(payload["acknowledge_url"])
+    forged = link.query.replace("token=", "token=0")
+    assert (await bot.http.post(f"{link.path}?{forged}")).status == 403
+    assert (await bot.api("/api/incidents/1"))["acknowledged_at"] is None
+    response = await bot.http.post(f"{link.path}?{link.query}")
+    assert response.status == 200
+    await bot.settle()
+    stored = await bot.api("/api/incidents/1")
+    assert (stored["status"], stored["acknowledged_at"]) == ("acknowledged", "2026-11-25T03:00:00Z")
+    assert await tick(bot, timedelta(hours=1)) == 0
