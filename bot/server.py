@@ -1,6 +1,7 @@
 """The aiohttp application we own: Slack events, health, readiness and the JSON API in one process."""
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -167,6 +168,8 @@ async def _pager(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     stop = asyncio.Event()
+    with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
+        await pager.schedule_handoffs()
     task = asyncio.create_task(pager.run(stop))
     try:
         yield

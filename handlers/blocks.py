@@ -347,3 +347,7 @@ def oncall_text(rotation: str, shifts: Sequence[Shift]) -> str:
 
 def override_done(rotation: str, user: str, until: datetime) -> str:
     return f"✓ <@{user}> is on call for *{rotation}* until {_slack_date(until)}."
+
+
+def handoff_text(rotation: str, until: datetime) -> str:
+    return f"🔔 You are now on call for *{rotation}* until {_slack_date(until)}. Good luck, and thank you."

@@ -134,7 +134,33 @@ class Pager:
                 break
         return handled
 
+    async def schedule_handoffs(self) -> None:
+        """Arm each rotation's next hand-off notice (idempotent: every process may call it at start)."""
+        now = self.services.clock()
+        for name in self.rotations:
+            following = (await self.shifts(name, now, count=2))[1]
+            await self.timers.schedule(f"handoff:{name}", following.start, {"kind": _HANDOFF, "rotation": name})
+
+    async def _handoff(self, timer: Timer) -> None:
+        """DM the person whose shift starts now, once, and arm the next notice."""
+        name = str(timer.body["rotation"])
+        if name in self.rotations:
+            shift = (await self.shifts(name, self.services.clock(), count=1))[0]
+            user = await self._slack_id(shift.user) if "@" in shift.user else shift.user
+            if user and await self.services.seen.first_time("handoff", f"{name}:{shift.start.isoformat()}"):
+                try:
+                    dm = await self.services.slack.open_dm(user)
+                    await self.services.slack.post(dm, blocks.handoff_text(name, shift.end))
+                except SlackApiError as error:
+                    log.warning("handoff_notice_failed", failure=describe_failure(error))
+                log.info("handoff_notified", rotation=name, user=user)
+            await self.timers.schedule(timer.id, shift.end, {"kind": _HANDOFF, "rotation": name})
+        await self.timers.complete(timer.id)
+
     async def fire(self, timer: Timer) -> None:
+        if timer.body.get("kind") == _HANDOFF:
+            await self._handoff(timer)
+            return
         record = await self.pages.get(timer.id)
         policy = self.policies.get(record.policy) if record else None
         if record is None or policy is None or record.status is not PageStatus.ACTIVE:
@@ -290,7 +316,7 @@ async def _perform(services: Services, transition: Transition) -> None:
     await flows.perform(services, transition.incident, transition.effects)
 
 
-_PAGE, _DEADLINE = "page", "deadline"
+_PAGE, _DEADLINE, _HANDOFF = "page", "deadline", "handoff"
 _WEBHOOK_ATTEMPTS = 4
 
 

@@ -296,3 +296,17 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
     stored = await bot.api("/api/incidents/1")
     assert (stored["status"], stored["acknowledged_at"]) == ("acknowledged", "2026-11-25T03:00:00Z")
     assert await tick(bot, timedelta(hours=1)) == 0
+
+
+async def test_handoff_notice_reaches_the_incoming_on_call_once(bot: Bot) -> None:
+    """At a shift change the incoming on-call gets one DM, and the next notice is armed."""
+    await tick(bot)  # nothing due yet: the secondary's next hand-off is 2026-11-25 09:00 Berlin
+    assert dms(bot) == []
+    await tick(bot, timedelta(hours=5))  # 08:00 UTC = 09:00 Berlin
+    notices = [c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]
+    assert [n.args["text"].split("*")[1] for n in notices] == ["secondary"]
+    await tick(bot, timedelta(minutes=1))
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]) == 1
+    await tick(bot, timedelta(days=1))
+    later = [c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]
+    assert len(later) == 2
