@@ -7,7 +7,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import aiohttp
@@ -30,7 +30,9 @@ from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services, SlackGateway, api_routes, build_client
 from handlers import alerts as alert_views
 from handlers.alert_worker import AlertWorker
-from handlers.http import is_loopback, presented_secret, secret_matches
+from handlers.background import every
+from handlers.flows import move_timeline, resume_setups
+from handlers.http import is_loopback, json_error, presented_secret, secret_matches
 from handlers.outbox import SlackOutbox
 from handlers.paging import PAGER, Pager
 from handlers.paging import routes as paging_routes
@@ -64,7 +66,8 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
-    app.cleanup_ctx.append(_pager)
+    app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
+    app.cleanup_ctx.append(lambda app: _repair(app, settings.repair_interval))
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
         [
@@ -89,7 +92,7 @@ async def _resources(
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     client = build_client(token, settings.slack_api_url)
     keys = Keys(settings.redis_prefix)
-    outbox = SlackOutbox(settings.card_update_interval)
+    outbox = SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute)
     services = Services(
         incidents=IncidentStore(engine),
         timeline=TimelineStore(redis, keys),
@@ -161,7 +164,7 @@ async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def _pager(app: web.Application) -> AsyncIterator[None]:
+async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
     """Fire escalation deadlines in the background (every process takes part; each timer fires once)."""
     pager = app.get(PAGER)
     if pager is None:
@@ -170,7 +173,27 @@ async def _pager(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
         await pager.schedule_handoffs()
-    task = asyncio.create_task(pager.run(stop))
+    task = asyncio.create_task(pager.run(stop, interval))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def _repair(app: web.Application, interval: float) -> AsyncIterator[None]:
+    """Every `interval`, finish what a failure left half done: timeline entries still only in SQL, and
+    incidents stored without a Slack channel, card or announcement (those only while Slack is configured)."""
+
+    async def repair() -> None:
+        moved = await move_timeline(app[SERVICES])
+        if moved:
+            log.info("timeline_entries_recovered", entries=moved)
+        if BOLT in app:
+            await resume_setups(app[SERVICES])
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(every(timedelta(seconds=interval), stop, repair, "repair"))
     try:
         yield
     finally:
@@ -199,11 +222,11 @@ async def _slack_events(request: web.Request) -> web.Response:
     bolt = request.app.get(BOLT)
     if bolt is None:
         message = "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
-        return web.json_response({"error": message}, status=503)
+        return json_error(503, message)
     try:
         bolt_request = await to_bolt_request(request)
     except ValueError:  # Bolt parses JSON bodies and `payload=` forms before anything else
-        return web.json_response({"error": "the body is not a Slack request (malformed JSON payload)"}, status=400)
+        return json_error(400, "the body is not a Slack request (malformed JSON payload)")
     return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
 
@@ -236,12 +259,10 @@ def _api_auth(settings: Settings) -> Middleware:
             return await handler(request)  # acknowledge links carry their own signed token
         if expected is None:
             if not is_loopback(request.remote):
-                return web.json_response(
-                    {"error": "API_TOKEN is unset: the API answers loopback clients only"}, status=403
-                )
+                return json_error(403, "API_TOKEN is unset: the API answers loopback clients only")
             return await handler(request)
         if not secret_matches(presented_secret(request), expected):
-            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+            return json_error(401, "missing or wrong bearer token")
         return await handler(request)
 
     return api_auth

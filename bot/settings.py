@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     alert_auto_resolve: str = ""
     alert_max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     card_update_interval: float = Field(default=1.0, ge=0, le=60)
+    card_updates_per_minute: int = Field(default=50, ge=0, le=6000)
+    repair_interval: float = Field(default=30.0, gt=0, le=3600)
+    pager_interval: float = Field(default=0.5, gt=0, le=3600)
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
     public_url: str | None = None

@@ -20,6 +20,7 @@ class EntryKind(StrEnum):
     ALERT_RESOLVED = "alert_resolved"
     RUNBOOK = "runbook"
     PAGED = "paged"
+    PAGE_FAILED = "page_failed"
     ESCALATED = "escalated"
     UNANSWERED = "unanswered"
 

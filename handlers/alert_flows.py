@@ -8,7 +8,7 @@ that died mid-way) changes nothing twice.
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry, Transition
+from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
 from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, route
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
@@ -90,7 +90,7 @@ async def _incident_for(
             transition = await flows.act(services, latest, Reopen(None))
         except InvalidTransition:  # reopened meanwhile by someone else
             return await services.incidents.get(latest.number)
-        services.outbox.submit(_key(latest), lambda: _perform(services, transition))
+        flows.perform_later(services, transition)
         return transition.incident
     group_key = notification.group_key
     service = services.alert_policy.service(notification)
@@ -146,7 +146,7 @@ async def _all_resolved(services: Services, incident: Incident) -> None:
             transition = await flows.act(services, incident, Resolve(None, "All alerts resolved."))
         except InvalidTransition:
             return
-        services.outbox.submit(_key(incident), lambda: _perform(services, transition))
+        flows.perform_later(services, transition)
         log.info("incident_auto_resolved")
         return
     number = incident.number
@@ -186,10 +186,6 @@ async def _open_and_mark(services: Services, number: int, group_key: str) -> Non
         await services.slack.update(Message(services.alerts_channel, ts), incident.title, done)
 
 
-async def _perform(services: Services, transition: Transition) -> None:
-    await flows.perform(services, transition.incident, transition.effects)
-
-
 async def _post_in_channel(services: Services, number: int, text: str) -> None:
     incident = await services.incidents.get(number)
     if incident.channel_id:
@@ -208,4 +204,4 @@ def _declare_key(group_key: str, latest: Incident | None) -> str:
 
 
 def _key(incident: Incident) -> str:
-    return f"incident:{incident.number}"
+    return flows.incident_key(incident.number)

@@ -70,6 +70,11 @@ class AlertWorker:
 
     async def idle(self) -> None:
         """Wait until every admitted entry is processed and its Slack work is done (tests, shutdown)."""
+        await self.caught_up()
+        await self._services.outbox.drain()
+
+    async def caught_up(self) -> None:
+        """Wait until every admitted entry is processed: stored, with its Slack work handed to the outbox."""
         redis_has_work = True
         while redis_has_work:
             async with self._progress:
@@ -77,7 +82,6 @@ class AlertWorker:
                 redis_has_work = await self._services.alerts.pending() > 0
                 if redis_has_work:
                     await self._progress.wait_for(self._past(seen))
-        await self._services.outbox.drain()
 
     def _past(self, seen: int) -> Callable[[], bool]:
         return lambda: self._processed > seen

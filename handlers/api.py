@@ -7,6 +7,7 @@ from aiohttp import web
 
 from domain import Incident, IncidentNotFound, TimelineEntry
 from handlers.flows import Services
+from handlers.http import json_error
 
 JSON = dict[str, object]
 SERVICES = web.AppKey("services", Services)
@@ -50,7 +51,7 @@ def routes() -> list[web.RouteDef]:
         services = request.app[SERVICES]
         which = request.query.get("status", "open")
         if which not in {"open", "all"}:
-            return _error(400, "status must be `open` or `all`")
+            return json_error(400, "status must be `open` or `all`")
         incidents = await services.incidents.list(open_only=which == "open")
         return web.json_response({"incidents": [incident_json(i) for i in incidents]})
 
@@ -81,7 +82,3 @@ def routes() -> list[web.RouteDef]:
 
 def _dump(message: str) -> str:
     return json.dumps({"error": message})
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)

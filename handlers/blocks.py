@@ -114,7 +114,7 @@ def _by(user: str | None) -> str:
 
 
 def _card_buttons(incident: Incident) -> list[dict[str, object]]:
-    value = CardAction(number=incident.number).model_dump_json()
+    value = _card_value(incident)
     if incident.status is Status.RESOLVED:
         return [_button("Reopen", ActionId.REOPEN, value)]
     buttons: list[dict[str, object]] = []
@@ -137,6 +137,11 @@ def _card_buttons(incident: Incident) -> list[dict[str, object]]:
     }
     buttons.append(resolve)
     return buttons
+
+
+def _card_value(incident: Incident) -> str:
+    """What a button about the incident carries, parsed back by `CardAction` when it is clicked."""
+    return CardAction(number=incident.number).model_dump_json()
 
 
 def _button(text: str, action_id: ActionId, value: str, style: str | None = None) -> dict[str, object]:
@@ -295,7 +300,7 @@ def alert_group_declared(title: str, number: int, channel_id: str | None) -> lis
 
 
 def all_alerts_resolved(incident: Incident) -> list[Block]:
-    value = CardAction(number=incident.number).model_dump_json()
+    value = _card_value(incident)
     return [
         _section(f"✅ All alerts of incident #{incident.number} have resolved. Resolve the incident when you agree."),
         {"type": "actions", "elements": [_button("Resolve", ActionId.RESOLVE, value, style="primary")]},
@@ -324,13 +329,17 @@ def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list
         f"📟 *You are paged for {incident.severity.label} incident {incident_title(incident)}*{where}\n"
         f"{why}. Respond within {target.label}."
     )
-    value = CardAction(number=incident.number).model_dump_json()
+    value = _card_value(incident)
     button = _button("Acknowledge", ActionId.PAGE_ACKNOWLEDGE, value, style="primary")
     return [_section(text), {"type": "actions", "elements": [button]}]
 
 
-def paged_in_channel(users: Sequence[str], why: str) -> str:
-    return "📟 Paged " + ", ".join(f"<@{u}>" for u in users) + f" ({why})."
+def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = ()) -> str:
+    paged = ("📟 Paged " + ", ".join(f"<@{u}>" for u in users) + f" ({why}).") if users else ""
+    unreached = (
+        ("⚠️ Could not page " + ", ".join(f"<@{u}>" for u in failed) + ": Slack refused the DM.") if failed else ""
+    )
+    return "\n".join(line for line in (paged, unreached) if line)
 
 
 def nobody_acknowledged(incident: Incident) -> str:

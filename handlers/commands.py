@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from domain import Incident, IncidentError, Record
 from domain.rotation import Override
@@ -32,7 +31,6 @@ from handlers.grammar import (
 )
 from handlers.paging import Pager
 from handlers.payloads import SlashCommand
-from handlers.slack import describe_failure
 
 log = structlog.get_logger()
 
@@ -173,12 +171,8 @@ def _runbook_reply(services: flows.Services, name: str | None) -> str:
 
 
 async def _open_channel(services: flows.Services, incident: Incident) -> list[str]:
-    try:
-        await flows.open_channel(services, incident)
-    except SlackApiError as error:
-        log.warning("incident_setup_failed", incident=incident.number, failure=describe_failure(error))
-        return [describe_failure(error)]
-    return []
+    _, failure = await flows.try_open_channel(services, incident)
+    return [failure] if failure else []
 
 
 async def _open_modal(services: flows.Services, trigger_id: str) -> list[str]:

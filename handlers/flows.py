@@ -96,10 +96,11 @@ async def declare_incident(
 ) -> tuple[Incident, bool]:
     """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False)."""
     transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
-    incident, created = await services.incidents.add(transition.incident, idempotency_key)
+    entries = _entries(transition.effects)
+    incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
     with bound_contextvars(incident=incident.number):
         if created:
-            await _record(services, incident.number, transition.effects)
+            await move_timeline(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
             if services.on_declare is not None:
                 await services.on_declare(incident, service)
@@ -124,11 +125,11 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
         for _ in range(_SAVE_ATTEMPTS):
             transition = apply(incident, event, services.clock())
             try:
-                saved = await services.incidents.save(transition.incident)
+                saved = await services.incidents.save(transition.incident, _entries(transition.effects))
             except ConcurrentUpdate:
                 incident = await services.incidents.get(incident.number)
                 continue
-            await _record(services, saved.number, transition.effects)
+            await move_timeline(services, saved.number)
             log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
             if incident.acknowledged_at is None and saved.acknowledged_at is not None:
                 await _stop_pages(services, saved.number)
@@ -157,7 +158,7 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
         except InvalidTransition:
             log.info("message_capture_refused", status=incident.status.value)
             return False
-        entries = [effect.entry for effect in transition.effects if isinstance(effect, Record)]
+        entries = _entries(transition.effects)
         added = all([await services.timeline.append(incident.number, e, once=message.ts) for e in entries])
         log.info("message_captured" if added else "message_capture_repeated", message_ts=message.ts)
         return added
@@ -173,6 +174,16 @@ async def open_channel(services: Services, incident: Incident) -> Incident:
             return await _set_up(services, incident)
         finally:
             await services.seen.release("setup", str(incident.number))
+
+
+async def try_open_channel(services: Services, incident: Incident) -> tuple[Incident, str | None]:
+    """`open_channel`, with a Slack refusal logged and returned as `method: error` instead of raised."""
+    with bound_contextvars(incident=incident.number):
+        try:
+            return await open_channel(services, incident), None
+        except SlackApiError as error:
+            log.warning("incident_setup_failed", failure=describe_failure(error))
+            return incident, describe_failure(error)
 
 
 async def _set_up(services: Services, incident: Incident) -> Incident:
@@ -195,16 +206,28 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     return incident
 
 
+async def resume_setups(services: Services) -> int:
+    """Finish the Slack setup (channel, card, announcement) of incidents whose setup should have ended by now.
+
+    A process that died mid-setup, or a Slack that refused it, leaves an incident stored but without channel,
+    card or announcement; nobody would see it. Returns how many were set up now.
+    """
+    finished, announced = 0, services.incidents_channel is not None
+    for incident in await services.incidents.unfinished_setups(services.clock() - _SETUP_HOLD, announced):
+        done, failure = await try_open_channel(services, incident)
+        if failure is None and done.card_ts is not None and (done.announcement_ts is not None or not announced):
+            finished += 1
+            log.info("incident_setup_resumed", incident=incident.number)
+    return finished
+
+
 async def perform(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[str]:
     """Carry out the Slack effects; returns `method: error` for each Slack call that failed."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
         if incident.card_ts is None:  # its setup failed or its process died: resume it now
-            try:
-                incident = await open_channel(services, incident)
-            except SlackApiError as error:
-                log.warning("incident_setup_failed", failure=describe_failure(error))
-                failures.append(describe_failure(error))
+            incident, failure = await try_open_channel(services, incident)
+            failures += [failure] if failure else []
         for effect in effects:
             try:
                 await _perform_one(services, incident, effect)
@@ -212,6 +235,20 @@ async def perform(services: Services, incident: Incident, effects: Sequence[Effe
                 log.warning("slack_call_failed", failure=describe_failure(error))
                 failures.append(describe_failure(error))
     return failures
+
+
+def incident_key(number: int) -> str:
+    """The outbox queue of an incident's Slack work: its messages go out in order."""
+    return f"incident:{number}"
+
+
+def perform_later(services: Services, transition: Transition) -> None:
+    """Queue the transition's Slack effects behind the incident's earlier Slack work (failures are logged)."""
+
+    async def carry_out() -> None:
+        await perform(services, transition.incident, transition.effects)
+
+    services.outbox.submit(incident_key(transition.incident.number), carry_out)
 
 
 async def _perform_one(services: Services, incident: Incident, effect: Effect) -> None:
@@ -244,11 +281,22 @@ async def _card(services: Services, incident: Incident) -> list[blocks.Block]:
     return blocks.card(incident, services.targets, services.clock(), alerts)
 
 
-async def _record(services: Services, number: int, effects: Sequence[Effect]) -> list[TimelineEntry]:
-    entries = [effect.entry for effect in effects if isinstance(effect, Record)]
-    for entry in entries:
-        await services.timeline.append(number, entry)
-    return entries
+def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
+    return [effect.entry for effect in effects if isinstance(effect, Record)]
+
+
+async def move_timeline(services: Services, number: int | None = None) -> int:
+    """Move timeline entries stored with their changes in SQL to Redis (one incident's, or all); how many moved.
+
+    Each append is once-only by the entry's SQL id, so a move that is repeated (two processes, or a crash
+    between the append and forgetting the entry) adds nothing twice.
+    """
+    pending = await services.incidents.pending_entries(number)
+    for item in pending:
+        once = f"sql:{item.id}:{item.entry.kind.value}:{item.entry.at.isoformat()}"
+        await services.timeline.append(item.number, item.entry, once=once)
+    await services.incidents.entries_moved([item.id for item in pending])
+    return len(pending)
 
 
 async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:

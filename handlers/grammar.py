@@ -148,7 +148,7 @@ def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str
             return HelpRequest()
         case "runbook":
             if len(args) > 1:
-                raise UsageError(f"Wrong arguments for `runbook`: use `/incident {USAGE['runbook']}`.")
+                raise _wrong_arguments("runbook")
             return RunbookRequest(args[0] if args else None)
         case "timeline":
             return TimelineRequest(target)
@@ -192,14 +192,14 @@ def _valued_event(verb: str, args: list[str], actor: str) -> Event:
 def _oncall(args: list[str]) -> Request:
     if not args or args[0].lower() != "override":
         if len(args) > 1:
-            raise UsageError(f"Wrong arguments for `oncall`: use `/incident {USAGE['oncall']}`.")
+            raise _wrong_arguments("oncall")
         return OnCallRequest(args[0] if args else None)
     rest = args[1:]
     if len(rest) == 4 and rest[2].lower() == "until":
         return OverrideRequest(rest[0], _user(rest[1], "oncall"), None, rest[3])
     if len(rest) == 3:
         return OverrideRequest(rest[0], _user(rest[1], "oncall"), parse_duration(rest[2]), None)
-    raise UsageError(f"Wrong arguments for `oncall override`: use `/incident {USAGE['oncall']}`.")
+    raise _wrong_arguments("oncall", "oncall override")
 
 
 def _declare(args: list[str]) -> Request:
@@ -213,7 +213,11 @@ def _declare(args: list[str]) -> Request:
 
 def _expect_count(verb: str, args: list[str], count: int) -> None:
     if len(args) != count:
-        raise UsageError(f"Wrong arguments for `{verb}`: use `/incident {USAGE[verb]}`.")
+        raise _wrong_arguments(verb)
+
+
+def _wrong_arguments(verb: str, what: str | None = None) -> UsageError:
+    return UsageError(f"Wrong arguments for `{what or verb}`: use `/incident {USAGE[verb]}`.")
 
 
 def _user(token: str, verb: str) -> str:

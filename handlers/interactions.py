@@ -4,13 +4,11 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from domain import Acknowledge, ChangeSeverity, ChangeStatus, Event, IncidentError, Reopen, Resolve, Severity, Status
 from handlers import alert_flows, blocks, flows
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.payloads import BlockActions, ViewSubmission
-from handlers.slack import describe_failure
 
 log = structlog.get_logger()
 
@@ -30,10 +28,9 @@ def register(app: AsyncApp, services: flows.Services) -> None:
         text = f"Incident #{incident.number} follows this alert group."
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
-    for action_id in ActionId:
-        if action_id not in {ActionId.DECLARE_FROM_ALERTS, ActionId.PAGE_ACKNOWLEDGE}:
+    for action_id in ActionId:  # the card's buttons and selects, and the page DM's Acknowledge
+        if action_id is not ActionId.DECLARE_FROM_ALERTS:
             app.action(action_id)(handle_card_action)
-    app.action(ActionId.PAGE_ACKNOWLEDGE)(handle_card_action)  # the page DM's button acknowledges the incident
     app.action(ActionId.DECLARE_FROM_ALERTS)(handle_declare_from_alerts_action)
     app.view(CallbackId.DECLARE_MODAL)(handle_declare_modal_submission)
 
@@ -93,8 +90,6 @@ async def _declare_from_modal(services: flows.Services, payload: ViewSubmission,
         idempotency_key=f"view:{view.id}",
     )
     await ack()
-    try:
-        await flows.open_channel(services, incident)
-    except SlackApiError as error:
-        log.warning("incident_setup_failed", incident=incident.number, failure=describe_failure(error))
-        await services.slack.post(payload.user.id, blocks.slack_failed(incident.number, [describe_failure(error)]))
+    _, failure = await flows.try_open_channel(services, incident)
+    if failure:
+        await services.slack.post(payload.user.id, blocks.slack_failed(incident.number, [failure]))

@@ -1,8 +1,11 @@
 """Slack work after the fact: serial per incident, concurrent across incidents, card refreshes coalesced.
 
 An alert storm must not become a Slack storm: a burst of changes to one incident becomes at most one card
-update per `card_interval` (rendered from the latest state when it runs), and one incident waiting out a
-429 does not hold up another incident's messages.
+update per `card_interval` (rendered from the latest state when it runs); all refreshes together stay within
+a workspace budget (`chat.update` is a Tier 3 method: about 50 a minute, with bursts), taken in turn so every
+incident's card catches up; and one incident waiting out a 429 does not hold up another incident's messages.
+Only alert-driven refreshes are paced here: a person's own action updates its card at once, and pages are
+not outbox work at all.
 """
 
 import asyncio
@@ -19,13 +22,35 @@ log = structlog.get_logger()
 Job = Callable[[], Awaitable[None]]
 
 
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up. `reserve` takes one, and says how long to wait for it.
+
+    A reservation may run the bucket negative: callers queue up in time, first come first served.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._updated: float | None = None
+
+    def reserve(self, now: float) -> float:
+        if self._updated is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
+
 class SlackOutbox:
-    def __init__(self, card_interval: float = 1.0) -> None:
+    def __init__(self, card_interval: float = 1.0, updates_per_minute: int = 50, burst: int = 20) -> None:
         self._card_interval = card_interval
+        self._budget = TokenBucket(updates_per_minute / 60, burst) if updates_per_minute else None
         self._queues: dict[str, list[Job]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._refreshes: dict[str, Job] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
+        self._queued: set[str] = set()  # keys with a refresh submitted but not started
         self._last_refresh: dict[str, float] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -38,9 +63,12 @@ class SlackOutbox:
             self._runners[key] = asyncio.create_task(self._run(key))
 
     def refresh(self, key: str, job: Job) -> None:
-        """Run `job` (a card refresh) soon, at most once per interval per key; a newer job replaces a waiting one."""
+        """Run `job` (a card refresh) soon, at most once per interval per key and within the workspace budget.
+
+        A newer job replaces a waiting one, so a key never has more than one refresh waiting.
+        """
         self._refreshes[key] = job
-        if key in self._timers:
+        if key in self._timers or key in self._queued:
             return
         self._idle.clear()
         loop = asyncio.get_running_loop()
@@ -57,12 +85,21 @@ class SlackOutbox:
         await asyncio.gather(*self._timers.values(), *self._runners.values(), return_exceptions=True)
 
     async def _refresh_later(self, key: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
         await asyncio.sleep(delay)
-        self._last_refresh[key] = asyncio.get_running_loop().time()
-        job = self._refreshes.pop(key)
+        if self._budget is not None:
+            await asyncio.sleep(self._budget.reserve(loop.time()))
+        self._last_refresh[key] = loop.time()
         del self._timers[key]
-        self.submit(key, job)
-        self._settle()
+        self._queued.add(key)
+        self.submit(key, lambda: self._latest(key))
+
+    async def _latest(self, key: str) -> None:
+        """Run the newest refresh for `key`; one that arrives while this runs waits its turn again."""
+        self._queued.discard(key)
+        job = self._refreshes.pop(key, None)
+        if job is not None:
+            await job()
 
     async def _run(self, key: str) -> None:
         queue = self._queues[key]

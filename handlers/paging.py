@@ -6,32 +6,30 @@ incident stops every page of it (see `flows.act`).
 """
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
-from uuid import uuid4
 
 import aiohttp
 import structlog
 from aiohttp import web
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
 from structlog.contextvars import bound_contextvars
 
-from domain import Acknowledge, Incident, InvalidTransition, InvalidValue, Severity, TimelineEntry, Transition
+from domain import Acknowledge, Incident, InvalidTransition, InvalidValue, Severity, TimelineEntry
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.rotation import Override, Rotation, Shift, upcoming
 from domain.timeline import EntryKind
 from handlers import blocks, flows
 from handlers.api import incident_json
+from handlers.background import every
 from handlers.flows import Services
 from handlers.http import json_error
 from handlers.slack import describe_failure
+from storage import Progress
 from storage.overrides import OverrideStore
 from storage.pages import PageStatus, PageStore
 from storage.timers import Timer, TimerStore
@@ -79,6 +77,7 @@ class Pager:
             raise InvalidValue(f"There is no rotation `{override.rotation}`. Rotations: {', '.join(self.rotations)}.")
         await self.overrides.add(override, actor, self.services.clock())
         log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
+        await self._arm_handoff(override.rotation)  # the next hand-off may now be this override's end
 
     def policy_for(self, service: str | None) -> Policy | None:
         name = self.service_policies.get(service or "", self.default_policy)
@@ -112,15 +111,7 @@ class Pager:
 
     async def run(self, stop: asyncio.Event, interval: timedelta = timedelta(milliseconds=500)) -> None:
         """Handle due timers every `interval` until `stop` (so a deadline fires well within 2 s)."""
-        while not stop.is_set():
-            try:
-                await self.tick(self.services.clock())
-            except (RedisError, SQLAlchemyError, OSError) as error:
-                log.warning("pager_storage_unavailable", error=type(error).__name__)
-            except Exception:  # a background task boundary: log with an id and keep paging
-                log.exception("pager_tick_failed", error_id=uuid4().hex[:8])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+        await every(interval, stop, lambda: self.tick(self.services.clock()), "pager")
 
     async def tick(self, now: datetime) -> int:
         """Handle every due timer (a step to page, or a deadline that passed); the number handled."""
@@ -136,17 +127,19 @@ class Pager:
 
     async def schedule_handoffs(self) -> None:
         """Arm each rotation's next hand-off notice (idempotent: every process may call it at start)."""
-        now = self.services.clock()
         for name in self.rotations:
-            following = (await self.shifts(name, now, count=2))[1]
-            await self.timers.schedule(f"handoff:{name}", following.start, {"kind": _HANDOFF, "rotation": name})
+            await self._arm_handoff(name)
+
+    async def _arm_handoff(self, name: str) -> None:
+        following = (await self.shifts(name, self.services.clock(), count=2))[1]
+        await self.timers.schedule(f"handoff:{name}", following.start, {"kind": _HANDOFF, "rotation": name})
 
     async def _handoff(self, timer: Timer) -> None:
         """DM the person whose shift starts now, once, and arm the next notice."""
         name = str(timer.body["rotation"])
         if name in self.rotations:
             shift = (await self.shifts(name, self.services.clock(), count=1))[0]
-            user = await self._slack_id(shift.user) if "@" in shift.user else shift.user
+            user = await self._user_id(shift.user)
             if user and await self.services.seen.first_time("handoff", f"{name}:{shift.start.isoformat()}"):
                 try:
                     dm = await self.services.slack.open_dm(user)
@@ -176,7 +169,7 @@ class Pager:
         await self.timers.complete(timer.id)
 
     async def _page_step(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
-        """Page a step's people (each at most once), then set the step's deadline."""
+        """Page a step's people (each exactly once, see `_page_once`), then set the step's deadline."""
         await self.pages.move(page_id, position)
         if position != Position():
             text = f"Escalated to step {position.step + 1} of {policy.name}" + (
@@ -198,30 +191,65 @@ class Pager:
     async def _notify(
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
-        slack, paged = self.services.slack, []
+        paged: list[str] = []
+        failed: list[str] = []
         for user, webhook in await self._users(targets):
-            if not await self.services.seen.first_time("paged", f"{page_id}:{position.round}:{position.step}:{user}"):
-                continue
-            paged.append(user)
-            await self._record(incident, EntryKind.PAGED, f"Paged <@{user}> ({why})")
-            if webhook:
-                self._call_webhook(webhook, incident, page_id, user)
+            delivered = await self._page_once(incident, page_id, position, (user, webhook), why)
+            if delivered is not None:
+                (paged if delivered else failed).append(user)
+        if (paged or failed) and incident.channel_id:
             try:
-                dm = await slack.open_dm(user)
-                await slack.post(
-                    dm, f"Paged: {incident.title}", blocks.page_message(incident, self.services.targets, why)
-                )
-                if incident.channel_id:
-                    await slack.invite(incident.channel_id, [user])
-            except SlackApiError as error:
-                log.warning("page_delivery_failed", user=user, failure=describe_failure(error))
-        if paged and incident.channel_id:
-            try:
-                await slack.post(incident.channel_id, blocks.paged_in_channel(paged, why))
+                await self.services.slack.post(incident.channel_id, blocks.paged_in_channel(paged, why, failed))
             except SlackApiError as error:
                 log.warning("slack_call_failed", failure=describe_failure(error))
-        log.info("paged", users=paged, page_id=page_id)
+        log.info("paged", users=paged, failed=failed, page_id=page_id)
         return paged
+
+    async def _page_once(
+        self, incident: Incident, page_id: str, position: Position, who: tuple[str, str | None], why: str
+    ) -> bool | None:
+        """DM one page exactly once: True when sent now, False when Slack refused it, None when it was sent before.
+
+        The page is marked begun before the DM and done after it. A page begun but not done was cut off by a
+        process that died: its DM is looked for in the DM channel's history (by the page's metadata tag) and
+        sent only if it is not there.
+        """
+        (user, webhook), seen, slack = who, self.services.seen, self.services.slack
+        key = f"{page_id}:{position.round}:{position.step}:{user}"
+        tag = (_PAGE_TAG, key)
+        progress = await seen.begin("paged", key)
+        if progress is Progress.DONE:
+            return None
+        if webhook and progress is Progress.NEW:
+            self._call_webhook(webhook, incident, page_id, user)
+        try:
+            dm = await slack.open_dm(user)
+            if progress is Progress.STARTED and await self._was_sent(dm, tag):
+                log.info("page_found_delivered", user=user)
+            else:
+                page = blocks.page_message(incident, self.services.targets, why)
+                await slack.post(dm, f"Paged: {incident.title}", page, tag=tag)
+        except SlackApiError as error:
+            log.warning("page_delivery_failed", user=user, failure=describe_failure(error))
+            text = f"Could not page <@{user}>: {describe_failure(error)}"
+            await self._record(incident, EntryKind.PAGE_FAILED, text, once=f"page-failed:{key}")
+            return False
+        await seen.finish("paged", key)
+        await self._record(incident, EntryKind.PAGED, f"Paged <@{user}> ({why})", once=f"paged:{key}")
+        if incident.channel_id:
+            try:
+                await slack.invite(incident.channel_id, [user])
+            except SlackApiError as error:
+                log.warning("slack_call_failed", failure=describe_failure(error))
+        return True
+
+    async def _was_sent(self, dm: str, tag: tuple[str, str]) -> bool:
+        """Whether the DM history shows the page; if Slack will not say (no `im:history`), better twice than never."""
+        try:
+            return await self.services.slack.has_tagged(dm, tag)
+        except SlackApiError as error:
+            log.warning("page_history_unreadable", failure=describe_failure(error))
+            return False
 
     async def _users(self, targets: tuple[Target, ...]) -> list[tuple[str, str | None]]:
         """The people to page, each with the notification webhook that applies to them (theirs, else the rotation's)."""
@@ -230,7 +258,7 @@ class Pager:
             named = target.name if target.kind is TargetKind.USER else None
             if target.kind is TargetKind.ROTATION and target.name in self.rotations:
                 named = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
-            user = await self._slack_id(named) if named and "@" in named else named
+            user = await self._user_id(named) if named else None
             if user and user not in users:
                 users[user] = (
                     self.webhooks.get(f"user:{user}")
@@ -253,8 +281,11 @@ class Pager:
         }
         self.services.outbox.submit(f"webhook:{user}", lambda: _deliver(self.http, url, payload))
 
-    async def _slack_id(self, email: str) -> str | None:
-        """Config may name people by email: look them up in Slack once."""
+    async def _user_id(self, name: str) -> str | None:
+        """The Slack user ID of a config name: an ID as it is, an email looked up in Slack (once)."""
+        if "@" not in name:
+            return name
+        email = name
         if email not in self._emails:
             try:
                 self._emails[email] = await self.services.slack.find_user(email)
@@ -306,17 +337,14 @@ def routes() -> list[web.RouteDef]:
         except InvalidTransition:  # acknowledged already (or resolved): only the paging stops
             await pager.pages.stop_all(record.number)
         else:
-            pager.services.outbox.submit(f"incident:{incident.number}", lambda: _perform(pager.services, transition))
+            flows.perform_later(pager.services, transition)
         return web.json_response({"status": "acknowledged", "incident": incident.number})
 
     return [web.post("/api/pages/{page_id}/ack", acknowledge_page)]
 
 
-async def _perform(services: Services, transition: Transition) -> None:
-    await flows.perform(services, transition.incident, transition.effects)
-
-
 _PAGE, _DEADLINE, _HANDOFF = "page", "deadline", "handoff"
+_PAGE_TAG = "firebreak_page"  # the metadata event type of a page DM
 _WEBHOOK_ATTEMPTS = 4
 
 

@@ -95,9 +95,22 @@ class SlackGateway:
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._client.conversations_setTopic(channel=channel, topic=topic[:250])
 
-    async def post(self, channel: str, text: str, blocks: Sequence[Block] | None = None) -> Message:
-        response = await self._client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))
+    async def post(
+        self, channel: str, text: str, blocks: Sequence[Block] | None = None, tag: tuple[str, str] | None = None
+    ) -> Message:
+        """Post a message; `tag` (kind, key) goes with it as message metadata, for `has_tagged` to find."""
+        metadata = {"event_type": tag[0], "event_payload": {"key": tag[1]}} if tag else None
+        response = await self._client.chat_postMessage(
+            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata
+        )
         return Message(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def has_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> bool:
+        """Whether one of the newest `within` messages in `channel` was posted with `tag`."""
+        response = await self._client.conversations_history(channel=channel, limit=within, include_all_metadata=True)
+        wanted = {"event_type": tag[0], "event_payload": {"key": tag[1]}}
+        messages: list[dict[str, object]] = response.get("messages", [])
+        return any(message.get("metadata") == wanted for message in messages)
 
     async def update(self, message: Message, text: str, blocks: Sequence[Block] | None = None) -> None:
         await self._client.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=_blocks(blocks))

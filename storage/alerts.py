@@ -12,6 +12,7 @@ from redis.typing import EncodableT, FieldT, StreamIdT
 from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification
 from domain.severity import Severity
 from storage.keys import Keys
+from storage.replies import text
 
 # Mark each alert state of the group as seen; queue the notification only if one of them is new.
 # KEYS: seen-set, inbox stream. ARGV: seen TTL (s), group key, payload, tokens...
@@ -52,7 +53,7 @@ class AlertStore:
         keys = [self._keys.alert_group(group, "seen"), self._keys.alert_inbox()]
         args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, *tokens]
         entry_id = await self._admit(keys=keys, args=args)
-        return _text(entry_id) if entry_id else None
+        return text(entry_id) if entry_id else None
 
     async def ensure_consumer_group(self) -> None:
         try:
@@ -86,7 +87,7 @@ class AlertStore:
     async def state(self, group_key: str) -> GroupState:
         """The group's alerts as last seen, with its title, severity and Alertmanager's truncatedAlerts."""
         raw = await self._redis.hgetall(self._keys.alert_group(group_key, "alerts"))
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         truncated, title, severity = (fields.pop(name, "") for name in _META)
         return GroupState(
             records=tuple(_record(value) for value in fields.values()),
@@ -109,7 +110,7 @@ class AlertStore:
     async def message(self, group_key: str) -> str | None:
         """The ts of the group's message in the alerts channel, if one was posted."""
         value = await self._redis.get(self._keys.alert_group(group_key, "message"))
-        return _text(value) if value else None
+        return text(value) if value else None
 
     async def set_message(self, group_key: str, ts: str) -> None:
         await self._redis.set(self._keys.alert_group(group_key, "message"), ts)
@@ -153,14 +154,10 @@ class InboxReader:
             await self._redis.client_unblock(self._client_id)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _entry(entry_id: bytes | str, fields: _Fields) -> InboxEntry:
-    values = {_text(k): _text(v) for k, v in fields.items()}
+    values = {text(k): text(v) for k, v in fields.items()}
     return InboxEntry(
-        id=_text(entry_id),
+        id=text(entry_id),
         notification=Notification.model_validate_json(values["payload"]),
         new_tokens=frozenset(json.loads(values["new"])),
     )

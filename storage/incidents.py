@@ -1,14 +1,29 @@
 """Incidents in SQL: the `incidents` table and the queries flows need.
 
 Each call uses one short session. `save` refuses lost updates: it writes only if the row still has the
-revision the incident was loaded with.
+revision the incident was loaded with. The timeline entries a change records are written in the same
+transaction to `timeline_outbox`, and moved to Redis after: a change is never stored without its entries.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, TypeDecorator, insert, update
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    delete,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -18,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import IncidentNotFound
 from domain.incident import Incident, Status
 from domain.severity import Severity
+from domain.timeline import EntryKind, TimelineEntry
 
 
 class ConcurrentUpdate(Exception):
@@ -73,20 +89,47 @@ class IncidentRow(SQLModel, table=True):
     revision: int
 
 
+class TimelineOutboxRow(SQLModel, table=True):
+    """A timeline entry stored with the change it records, until it is in Redis. Schema: migration 0004."""
+
+    __tablename__ = "timeline_outbox"
+    __table_args__ = (Index("ix_timeline_outbox_number", "number"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(sa_type=String)
+    actor: str | None = Field(default=None, sa_type=String)
+    text: str = Field(sa_type=Text)
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """A timeline entry waiting in SQL; `id` makes its append to Redis idempotent."""
+
+    id: int
+    number: int
+    entry: TimelineEntry
+
+
 class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
-    async def add(self, incident: Incident, idempotency_key: str | None = None) -> tuple[Incident, bool]:
-        """Store a new incident; the database assigns its number. True if stored, False if the key existed."""
+    async def add(
+        self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
+    ) -> tuple[Incident, bool]:
+        """Store a new incident (with its timeline `entries`); the database assigns its number.
+
+        True if stored, False if the key existed (then nothing is written)."""
         if idempotency_key is not None:
             existing = await self._first(col(IncidentRow.idempotency_key) == idempotency_key)
             if existing is not None:
                 return existing, False
         try:
-            return await self._insert(incident, idempotency_key), True
+            return await self._insert(incident, idempotency_key, entries), True
         except IntegrityError:
             if idempotency_key is None:
                 raise
@@ -118,8 +161,10 @@ class IncidentStore:
             row = (await session.exec(statement)).first()
         return None if row is None else _incident(row)
 
-    async def save(self, incident: Incident) -> Incident:
-        """Write every field if the row is still at `incident.revision`; returns it with the next revision."""
+    async def save(self, incident: Incident, entries: Sequence[TimelineEntry] = ()) -> Incident:
+        """Write every field (and the change's timeline `entries`) if the row is still at `incident.revision`.
+
+        Returns the incident with its next revision."""
         statement = (
             update(IncidentRow)
             .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
@@ -128,10 +173,46 @@ class IncidentStore:
         )
         async with self._sessions.begin() as session:
             row = (await session.exec(statement)).scalar_one_or_none()
+            if isinstance(row, IncidentRow):
+                await _stage(session, row.number, entries)
         if isinstance(row, IncidentRow):
             return _incident(row)
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
+
+    async def unfinished_setups(self, declared_before: datetime, announced: bool = False) -> list[Incident]:
+        """Open incidents declared before this instant whose channel or card (or, with `announced`, whose
+        announcement) never made it to Slack."""
+        missing: ColumnElement[bool] = col(IncidentRow.card_ts).is_(None)
+        if announced:
+            missing = or_(missing, col(IncidentRow.announcement_ts).is_(None))
+        statement = (
+            select(IncidentRow)
+            .where(
+                col(IncidentRow.status) != Status.RESOLVED.value,
+                missing,
+                col(IncidentRow.declared_at) < declared_before,
+            )
+            .order_by(col(IncidentRow.number))
+        )
+        async with self._sessions() as session:
+            rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
+        return [_incident(row) for row in rows]
+
+    async def pending_entries(self, number: int | None = None) -> list[PendingEntry]:
+        """Timeline entries not yet moved to Redis (of one incident, or all), oldest first."""
+        statement = select(TimelineOutboxRow).order_by(col(TimelineOutboxRow.id))
+        if number is not None:
+            statement = statement.where(col(TimelineOutboxRow.number) == number)
+        async with self._sessions() as session:
+            rows: Sequence[TimelineOutboxRow] = (await session.exec(statement)).all()
+        return [_pending(row) for row in rows]
+
+    async def entries_moved(self, ids: Sequence[int]) -> None:
+        """Forget pending entries that are in Redis now."""
+        if ids:
+            async with self._sessions.begin() as session:
+                await session.exec(delete(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(ids)))
 
     async def list(self, open_only: bool) -> list[Incident]:
         """Incidents newest first; with `open_only`, those not resolved."""
@@ -142,7 +223,9 @@ class IncidentStore:
             rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
         return [_incident(row) for row in rows]
 
-    async def _insert(self, incident: Incident, idempotency_key: str | None) -> Incident:
+    async def _insert(
+        self, incident: Incident, idempotency_key: str | None, entries: Sequence[TimelineEntry]
+    ) -> Incident:
         statement = (
             insert(IncidentRow)
             .values(**_values(incident), idempotency_key=idempotency_key, revision=1)
@@ -150,12 +233,27 @@ class IncidentStore:
         )
         async with self._sessions.begin() as session:
             row = (await session.exec(statement)).scalar_one()
+            await _stage(session, row.number, entries)
         return _incident(row)
 
     async def _first(self, condition: ColumnElement[bool]) -> Incident | None:
         async with self._sessions() as session:
             row = (await session.exec(select(IncidentRow).where(condition))).first()
         return None if row is None else _incident(row)
+
+
+async def _stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry]) -> None:
+    """Write a change's timeline entries in the change's own transaction."""
+    rows = [
+        {"number": number, "at": _utc(e.at), "kind": e.kind.value, "actor": e.actor, "text": e.text} for e in entries
+    ]
+    if rows:
+        await session.exec(insert(TimelineOutboxRow), params=rows)
+
+
+def _pending(row: TimelineOutboxRow) -> PendingEntry:
+    assert row.id is not None
+    return PendingEntry(row.id, row.number, TimelineEntry(row.at, EntryKind(row.kind), row.actor, row.text))
 
 
 def _values(incident: Incident) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from redis.typing import EncodableT, FieldT
 
 from domain.escalation import Position
 from storage.keys import Keys
+from storage.replies import text
 from storage.timers import TimerStore
 
 # KEYS: page hash. ARGV: new status. Stop only an active page: true exactly once.
@@ -62,7 +63,7 @@ class PageStore:
         raw = await self._redis.hgetall(self._keys.page(page_id))
         if not raw:
             return None
-        data = {_text(k): _text(v) for k, v in raw.items()}
+        data = {text(k): text(v) for k, v in raw.items()}
         return PageRecord(
             id=page_id,
             number=int(data["number"]),
@@ -83,9 +84,5 @@ class PageStore:
 
     async def stop_all(self, number: int) -> list[str]:
         """Acknowledge every active page of the incident; the ids of those this call stopped."""
-        ids = sorted(_text(i) for i in await self._redis.smembers(self._keys.incident_set(number, "pages")))
+        ids = sorted(text(i) for i in await self._redis.smembers(self._keys.incident_set(number, "pages")))
         return [page_id for page_id in ids if await self.finish(page_id, PageStatus.ACKNOWLEDGED)]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

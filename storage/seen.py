@@ -1,10 +1,19 @@
-"""Idempotency markers and short claims in Redis: `SET NX` on a natural key."""
+"""Idempotency markers, two-phase markers and short claims in Redis: `SET NX` on a natural key."""
 
 from datetime import timedelta
+from enum import Enum
+from typing import cast
 
 from redis.asyncio import Redis
 
 from storage.keys import Keys
+from storage.replies import text
+
+
+class Progress(Enum):
+    NEW = "new"  # nobody began this work
+    STARTED = "started"  # begun and not finished: under way elsewhere, or its process died
+    DONE = "done"
 
 
 class SeenStore:
@@ -16,6 +25,18 @@ class SeenStore:
     async def first_time(self, scope: str, token: str) -> bool:
         """True exactly once per (scope, token) within the TTL: a Slack retry or double submit sees False."""
         return bool(await self._redis.set(self._keys.seen(scope, token), 1, nx=True, ex=self._ttl))
+
+    async def begin(self, scope: str, token: str) -> Progress:
+        """Mark work on (scope, token) as started; says what the marker was before: new, started or done."""
+        key = self._keys.seen(scope, token)
+        before = await self._redis.set(key, Progress.STARTED.value, nx=True, ex=self._ttl, get=True)
+        if before is None:
+            return Progress.NEW
+        return Progress(text(cast(bytes | str, before)))  # SET ... GET answers the old value
+
+    async def finish(self, scope: str, token: str) -> None:
+        """Mark work begun with `begin` as done."""
+        await self._redis.set(self._keys.seen(scope, token), Progress.DONE.value, ex=self._ttl)
 
     async def claim(self, scope: str, token: str, hold: timedelta) -> bool:
         """Take a short exclusive claim (released by `release` or after `hold`)."""

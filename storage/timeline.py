@@ -8,6 +8,7 @@ from redis.typing import EncodableT, FieldT
 
 from domain.timeline import EntryKind, TimelineEntry
 from storage.keys import Keys
+from storage.replies import text
 
 # KEYS[1] = once-set, KEYS[2] = stream; ARGV = token, at, kind, actor, text.
 # SADD and XADD run as one script, so a token is never recorded without its entry (or the reverse).
@@ -50,7 +51,7 @@ class TimelineStore:
             last_id = page[-1][0] if page else None
             if len(page) < _PAGE or last_id is None:
                 break
-            start = f"({_text(last_id)}"
+            start = f"({text(last_id)}"
         return sorted(entries, key=lambda entry: entry.at)
 
     async def delete(self, number: int) -> None:
@@ -71,15 +72,10 @@ def _fields(entry: TimelineEntry) -> dict[FieldT, EncodableT]:
 
 
 def _entry(fields: Mapping[bytes | str, bytes | str]) -> TimelineEntry:
-    values = {_text(key): _text(value) for key, value in fields.items()}
+    values = {text(key): text(value) for key, value in fields.items()}
     return TimelineEntry(
         at=datetime.fromisoformat(values["at"]).astimezone(UTC),
         kind=EntryKind(values["kind"]),
         actor=values["actor"] or None,
         text=values["text"],
     )
-
-
-def _text(value: bytes | str) -> str:
-    """Decode a reply whether or not the client was built with `decode_responses=True`."""
-    return value.decode() if isinstance(value, bytes) else value

@@ -13,6 +13,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from storage.keys import Keys
+from storage.replies import text
 
 # KEYS: due, leased, body. ARGV: now (s), lease (s), limit.
 _CLAIM = """
@@ -64,7 +65,7 @@ class TimerStore:
         """Take the timers due at `now` (and those whose holder's lease expired) for `lease`."""
         keys = [self._keys.timers("due"), self._keys.timers("leased"), self._keys.timers("body")]
         reply = await self._claim(keys=keys, args=[now.timestamp(), lease.total_seconds(), limit])
-        flat = [item.decode() if isinstance(item, bytes) else str(item) for item in cast(list[object], reply)]
+        flat = [text(item) for item in cast(list[bytes | str], reply)]
         return [Timer(flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     async def complete(self, timer_id: str) -> None:

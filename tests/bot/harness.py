@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -19,10 +18,10 @@ from slack_sdk.signature import SignatureVerifier
 from bot.server import WORKER
 from handlers.ids import BlockId
 from tests.fakes.slack_api import FakeSlack
+from tests.fixtures import ALERTMANAGER as FIXTURES
 
 SIGNING_SECRET = "test-signing-secret"
 ALERTMANAGER_TOKEN = "test-webhook-token"  # what the shared fixtures were captured with
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 GENERAL = "C0GENERAL"
 

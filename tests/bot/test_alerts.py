@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from handlers.ids import ActionId
-from tests.bot.harness import ALERTMANAGER_TOKEN, BOB, FIXTURES, Bot
+from tests.bot.harness import ALERTMANAGER_TOKEN, BOB, Bot
+from tests.fixtures import ALERTMANAGER as FIXTURES
 
 CHECKOUT_GROUP = '{}:{alertname="CheckoutHighErrorRate"}'
 DISK_GROUP = '{}:{alertname="NodeDiskSpaceLow"}'

@@ -1,6 +1,7 @@
 """Paging and escalation through the running bot: pages go out once, escalate on time, stop on acknowledgement."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -45,7 +46,8 @@ CONFIG = load_config(
 
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
-    return await start_bot(oncall=CONFIG)
+    """A bot whose own pager loop stays out of the way: the tests fire timers with `tick`."""
+    return await start_bot(oncall=CONFIG, pager_interval=3600)
 
 
 async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
@@ -57,11 +59,11 @@ async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
 
 
 def dms(bot: Bot) -> list[str]:
-    """Who got a page DM, in order (the bot opens a DM only to page)."""
-    pages = [c for c in bot.slack.calls_to("chat.postMessage") if str(c.args["text"]).startswith("Paged:")]
-    opened = [c.args["users"] for c in bot.slack.calls_to("conversations.open") if c.ok]
-    assert len(pages) == len(opened)
-    return opened
+    """Who got a page DM, in order (hand-off notices and other DMs are not pages)."""
+    posts = bot.slack.calls_to("chat.postMessage")
+    return [
+        str(bot.slack.dm_user(c.args["channel"])) for c in posts if c.ok and str(c.args["text"]).startswith("Paged:")
+    ]
 
 
 async def kinds(bot: Bot, number: int = 1) -> list[str]:
@@ -155,6 +157,63 @@ async def test_a_pager_that_dies_mid_page_loses_nothing(bot: Bot) -> None:
     assert await tick(bot, timedelta(seconds=2)) == 1
     assert dms(bot) == [PRIMARY]
     assert taken.id == "1:declared"
+
+
+async def fire_and_die_during(bot: Bot, method: str) -> None:
+    """Fire the due page timer, and kill that work once Slack has carried out `method` but before its reply
+    arrives: a process killed at the worst moment, holding the timer's lease."""
+    release, earlier = bot.slack.hold(method), len(bot.slack.calls_to(method))
+    pager = bot.http.app[PAGER]
+    [timer] = await pager.timers.claim(bot.clock(), LEASE)
+    dying = asyncio.create_task(pager.fire(timer))
+    await bot.slack.wait_for(method, earlier + 1)
+    dying.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await dying
+    release.set()
+
+
+@pytest.mark.parametrize(("held", "slack_got_the_page"), [("conversations.open", False), ("chat.postMessage", True)])
+async def test_a_pager_killed_while_paging_pages_exactly_once(bot: Bot, held: str, slack_got_the_page: bool) -> None:
+    """A process dies while a page DM is on its way. The process that takes the timer over sends the DM if Slack
+    never got it, and does not send it again if Slack did (it finds the page's tag in the DM history)."""
+    await bot.declare("Checkout is down sev1")  # its page waits on a timer that no pager has fired yet
+    await bot.settle()  # the channel and card are set up
+    await fire_and_die_during(bot, held)
+    assert dms(bot) == ([PRIMARY] if slack_got_the_page else [])
+    assert await tick(bot, LEASE + timedelta(seconds=1)) == 1
+    assert dms(bot) == [PRIMARY]
+    assert (await kinds(bot)).count("paged") == 1
+    history = bot.slack.calls_to("conversations.history")
+    assert [c.args["include_all_metadata"] for c in history] == ["1"]  # only the takeover had to look
+
+
+async def test_without_dm_history_a_takeover_pages_again_rather_than_not_at_all(bot: Bot) -> None:
+    """An app installed without `im:history` cannot tell whether the dead process's DM went out: it sends it."""
+    await bot.declare("Checkout is down sev1")
+    await bot.settle()
+    await fire_and_die_during(bot, "chat.postMessage")
+    bot.slack.fail("conversations.history", "missing_scope")
+    assert await tick(bot, LEASE + timedelta(seconds=1)) == 1
+    assert dms(bot) == [PRIMARY, PRIMARY]
+    assert (await kinds(bot)).count("paged") == 1
+
+
+async def test_a_page_slack_refuses_is_on_the_timeline_and_in_the_channel(bot: Bot) -> None:
+    """A DM Slack refuses is not reported as a page: the timeline and the incident channel say who was not reached."""
+    await bot.declare("Checkout is down sev1")
+    await bot.settle()
+    bot.slack.fail("chat.postMessage", "internal_error")  # the next post is the page DM
+    channel = (await bot.api("/api/incidents/1"))["channel_id"]
+    assert await tick(bot) == 1
+    assert dms(bot) == []
+    events = (await bot.api("/api/incidents/1/timeline"))["events"]
+    assert [e["text"] for e in events if e["kind"] == "page_failed"] == [
+        f"Could not page <@{PRIMARY}>: chat.postMessage: internal_error"
+    ]
+    assert "paged" not in [e["kind"] for e in events]
+    said = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == channel and c.ok]
+    assert f"⚠️ Could not page <@{PRIMARY}>: Slack refused the DM." in said
 
 
 @pytest.mark.parametrize(
@@ -310,3 +369,13 @@ async def test_handoff_notice_reaches_the_incoming_on_call_once(bot: Bot) -> Non
     await tick(bot, timedelta(days=1))
     later = [c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]
     assert len(later) == 2
+
+
+async def test_the_on_call_back_from_an_override_gets_the_handoff_notice(bot: Bot) -> None:
+    """An override's end is a hand-off too: the person whose shift resumes is told, once."""
+    await bot.command(f"oncall override primary <@{MANAGER}> 2h")
+    await tick(bot, timedelta(hours=2))
+    notices = [c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]
+    assert [bot.slack.dm_user(n.args["channel"]) for n in notices] == [PRIMARY]
+    await tick(bot, timedelta(minutes=1))
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]) == 1

@@ -3,7 +3,6 @@
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,8 @@ from domain.alerts import (
     title,
 )
 from domain.timeline import EntryKind
+from tests.fixtures import ALERTMANAGER as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 

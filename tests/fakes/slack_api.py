@@ -36,6 +36,7 @@ class Call:
     args: dict[str, Any]
     token: str | None
     error: str | None = None  # the error the fake answered with; None when it answered ok
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def ok(self) -> bool:
@@ -85,6 +86,7 @@ class FakeSlack:
         self._ims: dict[str, str] = {}  # sorted, comma-joined user ids -> D... (G... for several users)
         self._homes: dict[str, str] = {}  # user id -> Home tab view id
         self._failures: dict[str, list[_Failure]] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self._ids = itertools.count(1)
         self._last_ts = 0
         self._recorded = asyncio.Condition()
@@ -129,6 +131,16 @@ class FakeSlack:
         if status == 429 and retry_after is None:
             retry_after = 1
         self._failures.setdefault(method, []).extend([_Failure(error, status, retry_after)] * times)
+
+    def dm_user(self, conversation: str) -> str | None:
+        """The person in a one-to-one DM the bot opened, or None if `conversation` is not one."""
+        return next((users for users, im in self._ims.items() if im == conversation and "," not in users), None)
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Carry out the next call of `method` but hold its reply until the returned event is set (or the caller
+        gives up): the moment a process dies after Slack did the work, before it heard so."""
+        self._holds[method] = asyncio.Event()
+        return self._holds[method]
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
         """Wait until `count` successful calls of `method` were recorded and return them."""
@@ -191,6 +203,8 @@ class FakeSlack:
         token = rules.bearer_token(request.headers.get("Authorization")) or (str(form_token) if form_token else None)
         status, body, headers = self._answer(method, args, token, parse_error)
         await self._record(Call(method, args, token, None if body["ok"] else str(body["error"])))
+        if held := self._holds.pop(method, None):
+            await held.wait()
         return web.json_response(body, status=status, headers=headers)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
@@ -366,6 +380,8 @@ class FakeSlack:
             if channel == conversation and message.get("thread_ts", ts) == ts and wanted(Decimal(ts))
         ]
         found.sort(key=lambda message: Decimal(message["ts"]), reverse=True)
+        if not rules.flag(args, "include_all_metadata"):
+            found = [{k: v for k, v in message.items() if k != "metadata"} for message in found]
         page, cursor = rules.paginate(found, args, default=100, maximum=999)
         return {"messages": page, "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
 

@@ -2,7 +2,6 @@
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -10,8 +9,7 @@ from domain import Severity
 from domain.alerts import AlertPolicy, GroupState, Notification
 from storage.alerts import AlertStore
 from storage.keys import Keys
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "alertmanager"
+from tests.fixtures import ALERTMANAGER as FIXTURES
 
 
 def load(name: str) -> Notification:

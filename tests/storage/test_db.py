@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
-from storage.incidents import IncidentRow
+from storage.incidents import IncidentRow, TimelineOutboxRow
 from storage.overrides import OverrideRow
 
 
@@ -95,6 +95,7 @@ def test_migrations_match_the_model(database_url: str):
     metadata = sqlalchemy.MetaData()
     IncidentRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     OverrideRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    TimelineOutboxRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:

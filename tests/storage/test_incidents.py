@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.errors import IncidentNotFound
 from domain.incident import Incident, Status
 from domain.severity import Severity
+from domain.timeline import EntryKind, TimelineEntry
 from storage.incidents import ConcurrentUpdate, IncidentStore
 
 MakeIncident = Callable[..., Incident]
@@ -205,3 +206,29 @@ async def test_save_of_an_unknown_number_raises_incident_not_found(
     """Saving an incident that was never stored raises IncidentNotFound, not ConcurrentUpdate."""
     with pytest.raises(IncidentNotFound, match="#9"):
         await incident_store.save(make_incident(number=9, revision=1))
+
+
+async def test_a_change_and_its_timeline_entries_are_stored_together(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Entries ride in the change's transaction; a refused save stores none; moved entries are forgotten."""
+    declared = TimelineEntry(LATER, EntryKind.DECLARED, "U1", "Declared")
+    stored, _ = await incident_store.add(make_incident(), entries=[declared])
+    acked = TimelineEntry(LATER, EntryKind.ACKNOWLEDGED, "U2", "Acknowledged")
+    saved = await incident_store.save(replace(stored, status=Status.ACKNOWLEDGED, acknowledged_at=LATER), [acked])
+    with pytest.raises(ConcurrentUpdate):
+        await incident_store.save(
+            replace(stored, status=Status.RESOLVED), [TimelineEntry(LATER, EntryKind.RESOLVED, None, "x")]
+        )
+    pending = await incident_store.pending_entries(saved.number)
+    assert [item.entry for item in pending] == [declared, acked]
+    assert await incident_store.pending_entries(saved.number + 1) == []
+    await incident_store.entries_moved([pending[0].id])
+    assert [item.entry for item in await incident_store.pending_entries()] == [acked]
+
+
+async def test_a_repeated_declaration_stores_no_entries(incident_store: IncidentStore, make_incident: MakeIncident):
+    entry = TimelineEntry(LATER, EntryKind.DECLARED, "U1", "Declared")
+    await incident_store.add(make_incident(), idempotency_key="trigger-1", entries=[entry])
+    await incident_store.add(make_incident(), idempotency_key="trigger-1", entries=[entry])
+    assert len(await incident_store.pending_entries()) == 1

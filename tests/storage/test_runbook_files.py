@@ -11,7 +11,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 
 
 def test_shipped_runbooks_cover_the_fixture_alerts() -> None:
-    """The three shipped runbooks parse and cover the alerts of the shared Alertmanager fixtures."""
+    """The three shipped runbooks parse and cover the alerts of the real Alertmanager fixtures."""
     books = load_runbooks(SHIPPED)
     assert len(books.names()) == 3
     for alertname in ["CheckoutHighErrorRate", "NodeDiskSpaceLow", "PostgresReplicationLag"]:

@@ -1,0 +1,53 @@
+"""Use-case flows against real SQL and Redis, with a Redis that is down where a test needs one."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from domain import Acknowledge, Severity
+from domain.timeline import EntryKind
+from handlers import flows
+from handlers.flows import Services
+from handlers.outbox import SlackOutbox
+from handlers.slack import SlackGateway
+from storage import IncidentStore, Keys, SeenStore, TimelineStore
+from storage.alerts import AlertStore
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def services(incidents: IncidentStore, redis: Redis, keys: Keys, timeline: TimelineStore) -> Services:
+    return Services(
+        incidents=incidents,
+        timeline=timeline,
+        seen=SeenStore(redis, keys),
+        slack=SlackGateway(AsyncWebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/api/")),
+        clock=lambda: NOW,
+        alerts=AlertStore(redis, keys),
+        outbox=SlackOutbox(),
+    )
+
+
+async def test_a_change_whose_timeline_append_fails_keeps_its_entry_until_redis_is_back(
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore
+) -> None:
+    """SQL took the acknowledgement, Redis was down for its timeline entry: the entry waits in SQL, then moves."""
+    working = services(incident_store, redis, keys, timeline_store)
+    incident, _ = await flows.declare_incident(working, title="Checkout", severity=Severity.SEV1, declared_by="U1")
+    down = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)  # nothing listens on port 9
+    try:
+        broken = replace(working, timeline=TimelineStore(down, keys))
+        with pytest.raises(RedisConnectionError):
+            await flows.act(broken, incident, Acknowledge("U2"))
+    finally:
+        await down.aclose()
+    assert (await incident_store.get(incident.number)).acknowledged_at == NOW
+    assert [e.kind for e in await timeline_store.read(incident.number)] == [EntryKind.DECLARED]
+    assert await flows.move_timeline(working) == 1
+    assert await flows.move_timeline(working) == 0
+    kinds = [e.kind for e in await timeline_store.read(incident.number)]
+    assert kinds == [EntryKind.DECLARED, EntryKind.ACKNOWLEDGED]

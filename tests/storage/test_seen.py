@@ -1,0 +1,39 @@
+"""Idempotency markers in Redis: once-only, two-phase and claims."""
+
+import asyncio
+from datetime import timedelta
+
+from redis.asyncio import Redis
+
+from storage import Keys, Progress, SeenStore
+
+
+async def test_first_time_is_true_once(redis: Redis, keys: Keys) -> None:
+    seen = SeenStore(redis, keys)
+    assert [await seen.first_time("event", "Ev1") for _ in range(3)] == [True, False, False]
+    assert await seen.first_time("event", "Ev2")
+
+
+async def test_begin_says_what_came_before(redis: Redis, keys: Keys) -> None:
+    """New, then started (by whoever began it, alive or dead), then done once finished."""
+    seen = SeenStore(redis, keys)
+    assert await seen.begin("paged", "p1") is Progress.NEW
+    assert await seen.begin("paged", "p1") is Progress.STARTED
+    await seen.finish("paged", "p1")
+    assert await seen.begin("paged", "p1") is Progress.DONE
+    assert await seen.begin("paged", "p2") is Progress.NEW
+
+
+async def test_concurrent_begins_let_one_start(redis: Redis, keys: Keys) -> None:
+    seen = SeenStore(redis, keys)
+    results = await asyncio.gather(*(seen.begin("paged", "p1") for _ in range(10)))
+    assert results.count(Progress.NEW) == 1
+
+
+async def test_a_claim_is_exclusive_until_released(redis: Redis, keys: Keys) -> None:
+    seen = SeenStore(redis, keys)
+    hold = timedelta(seconds=60)
+    assert await seen.claim("setup", "1", hold)
+    assert not await seen.claim("setup", "1", hold)
+    await seen.release("setup", "1")
+    assert await seen.claim("setup", "1", hold)
