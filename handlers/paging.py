@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
@@ -37,7 +38,7 @@ from storage.timers import Timer, TimerStore
 log = structlog.get_logger()
 
 LEASE = timedelta(seconds=30)
-_MAX_ROUNDS = 10
+_MAX_PER_TICK = 1000  # then the loop's other work (and `stop`) gets a turn
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Pager:
     http: aiohttp.ClientSession | None = None
     ack_secret: str | None = None
     public_url: str = "http://localhost:3000"
+    renew_every: timedelta = LEASE / 3
     _emails: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def ack_token(self, page_id: str, user: str) -> str:
@@ -111,19 +113,41 @@ class Pager:
 
     async def run(self, stop: asyncio.Event, interval: timedelta = timedelta(milliseconds=500)) -> None:
         """Handle due timers every `interval` until `stop` (so a deadline fires well within 2 s)."""
-        await every(interval, stop, lambda: self.tick(self.services.clock()), "pager")
+        await every(interval, stop, self.tick, "pager")
 
-    async def tick(self, now: datetime) -> int:
-        """Handle every due timer (a step to page, or a deadline that passed); the number handled."""
+    async def tick(self) -> int:
+        """Handle every due timer (a step to page, or a deadline that passed); the number handled.
+
+        Timers are claimed one at a time, each when its work starts, so that its lease covers its own work
+        only: a batch claimed at once would let the last ones' leases run out while the first were worked on,
+        and another process would then take them too.
+        """
         handled = 0
-        for _ in range(_MAX_ROUNDS):  # a deadline schedules the next step due now: take it in the same tick
-            due = await self.timers.claim(now, LEASE)
-            for timer in due:
-                await self.fire(timer)
-            handled += len(due)
+        while handled < _MAX_PER_TICK:  # a deadline schedules the next step due now: taken in the same tick
+            due = await self.timers.claim(self.services.clock(), LEASE, limit=1)
             if not due:
                 break
+            await self._fire_holding(due[0])
+            handled += 1
         return handled
+
+    async def _fire_holding(self, timer: Timer) -> None:
+        """Fire `timer`, renewing its lease while the work lasts (Slack retrying a 429 can take a while): a live
+        holder's timer is never handed to another process, only a dead one's."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.renew_every.total_seconds())
+                try:
+                    await self.timers.extend(timer.id, self.services.clock() + LEASE)
+                except RedisError as error:  # the lease may run out: at worst another process takes over
+                    log.warning("timer_lease_not_renewed", timer=timer.id, error=str(error))
+
+        renewing = asyncio.create_task(renew())
+        try:
+            await self.fire(timer)
+        finally:
+            renewing.cancel()
 
     async def schedule_handoffs(self) -> None:
         """Arm each rotation's next hand-off notice (idempotent: every process may call it at start)."""

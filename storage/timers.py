@@ -74,6 +74,16 @@ class TimerStore:
         if removed:
             await self._redis.hdel(self._keys.timers("body"), timer_id)
 
+    async def extend(self, timer_id: str, until: datetime) -> None:
+        """Renew a claimed timer's lease to `until` (its holder is alive and still working); a timer that is not
+        claimed (completed, or rescheduled by that work) is left alone."""
+        await self._redis.zadd(self._keys.timers("leased"), {timer_id: until.timestamp()}, xx=True)
+
+    async def lease_of(self, timer_id: str) -> datetime | None:
+        """When the lease on a claimed timer runs out; None if nobody holds it."""
+        score = await self._redis.zscore(self._keys.timers("leased"), timer_id)
+        return None if score is None else datetime.fromtimestamp(float(score), UTC)
+
     async def next_due(self) -> datetime | None:
         first = await self._redis.zrange(self._keys.timers("due"), 0, 0, withscores=True)
         return datetime.fromtimestamp(float(first[0][1]), UTC) if first else None

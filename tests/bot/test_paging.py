@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +54,7 @@ async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
 async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
     """Move the clock on and let the pager handle what is due."""
     bot.clock.advance(after)
-    handled: int = await bot.http.app[PAGER].tick(bot.clock())
+    handled: int = await bot.http.app[PAGER].tick()
     await bot.settle()
     return handled
 
@@ -142,9 +143,33 @@ async def test_concurrent_ticks_page_once(bot: Bot) -> None:
     await bot.declare("Checkout is down sev1")
     await bot.declare("Payments are down sev2")
     pager = bot.http.app[PAGER]
-    await asyncio.gather(*(pager.tick(bot.clock()) for _ in range(5)))
+    await asyncio.gather(*(pager.tick() for _ in range(5)))
     await bot.settle()
     assert sorted(dms(bot)) == [PRIMARY, PRIMARY]
+
+
+async def test_a_live_pager_keeps_its_timer_however_long_slack_takes(bot: Bot) -> None:
+    """A pager stuck on Slack for longer than a lease renews it: another pager leaves that page alone (it would
+    send the DM a second time) and takes only the next incident's page, whose lease had not begun."""
+    await bot.declare("Checkout is down sev1")
+    await bot.declare("Payments are down sev2")
+    await bot.settle()
+    pager = bot.http.app[PAGER]
+    slow, release = replace(pager, renew_every=timedelta(milliseconds=20)), bot.slack.hold("conversations.open")
+    slow_tick = asyncio.create_task(slow.tick())
+    await bot.slack.wait_for("conversations.open")  # the slow pager is paging incident 1 ...
+    bot.clock.advance(LEASE + timedelta(seconds=1))  # ... for longer than a lease
+    for _ in range(250):  # bounded: 5 s
+        lease = await pager.timers.lease_of("1:declared")
+        if lease is not None and lease > bot.clock():
+            break
+        await asyncio.sleep(0.02)
+    assert await pager.tick() == 1  # the other pager takes incident 2's page only
+    release.set()
+    assert await slow_tick == 1
+    await bot.settle()
+    assert sorted(dms(bot)) == [PRIMARY, PRIMARY]
+    assert [(await kinds(bot, number)).count("paged") for number in (1, 2)] == [1, 1]
 
 
 async def test_a_pager_that_dies_mid_page_loses_nothing(bot: Bot) -> None:

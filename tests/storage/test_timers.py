@@ -63,3 +63,21 @@ async def test_rescheduled_while_held_is_kept(redis: Redis, keys: Keys) -> None:
     await timers.complete("t")
     [timer] = await timers.claim(T0 + timedelta(minutes=10), LEASE)
     assert timer.body == {"step": 1}
+
+
+async def test_a_renewed_lease_keeps_the_timer_and_renewal_claims_nothing(redis: Redis, keys: Keys) -> None:
+    """A live holder renews its lease past the old expiry; renewing a timer nobody holds (completed, or moved
+    back to due by its own work) neither claims it nor keeps it from being handed out."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("held", T0, {})
+    await timers.schedule("rescheduled", T0, {})
+    await timers.claim(T0, LEASE)
+    await timers.extend("held", T0 + 2 * LEASE)
+    assert await timers.lease_of("held") == T0 + 2 * LEASE
+    await timers.schedule("rescheduled", T0 + LEASE, {"step": 1})
+    await timers.extend("rescheduled", T0 + 2 * LEASE)
+    assert await timers.lease_of("rescheduled") is None
+    assert [t.id for t in await timers.claim(T0 + LEASE + timedelta(seconds=1), LEASE)] == ["rescheduled"]
+    await timers.complete("held")
+    await timers.extend("held", T0 + 3 * LEASE)
+    assert await timers.lease_of("held") is None
