@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.durations import parse_duration
-from domain.errors import IncidentError
+from domain.errors import IncidentError, InvalidValue
 from domain.escalation import Policy, Step, Target, TargetKind
 from domain.rotation import Rotation
 from domain.severity import Severity
@@ -168,6 +168,17 @@ class OnCall:
     default_policy: str | None
     page_on_declare: frozenset[Severity]
     webhooks: Mapping[str, str] = field(default_factory=dict)  # "user:<id or email>" / "rotation:<name>" → URL
+
+    def rotation(self, name: str) -> Rotation:
+        """The rotation called `name`; InvalidValue, naming the rotations there are, if there is none."""
+        if name not in self.rotations:
+            raise InvalidValue(f"There is no rotation `{name}`. Rotations: {', '.join(sorted(self.rotations))}.")
+        return self.rotations[name]
+
+    def policy_for(self, service: str | None) -> Policy | None:
+        """The service's escalation policy, else the default one; None when neither is configured."""
+        name = self.service_policies.get(service or "", self.default_policy)
+        return self.policies.get(name) if name else None
 
 
 def load_config(data: object, source: str) -> OnCall:

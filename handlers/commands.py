@@ -129,16 +129,11 @@ def _pager(pager: Pager | None) -> Pager:
 async def _oncall(services: flows.Services, pager: Pager, request: OnCallRequest | OverrideRequest, actor: str) -> str:
     now = services.clock()
     if isinstance(request, OverrideRequest):
-        rotation = pager.rotations.get(request.rotation)
-        if rotation is None:
-            raise UsageError(f"There is no rotation `{request.rotation}`. Rotations: {', '.join(pager.rotations)}.")
+        rotation = pager.oncall.rotation(request.rotation)
         end = now + request.length if request.length else _until(request.until or "", rotation.timezone, now)
         await pager.take_over(Override(request.rotation, request.user, now, end), actor)
         return blocks.override_done(request.rotation, request.user, end)
-    names = [request.rotation] if request.rotation else sorted(pager.rotations)
-    unknown = [name for name in names if name not in pager.rotations]
-    if unknown:
-        raise UsageError(f"There is no rotation `{unknown[0]}`. Rotations: {', '.join(pager.rotations)}.")
+    names = [request.rotation] if request.rotation else sorted(pager.oncall.rotations)
     return "\n".join([blocks.oncall_text(name, await pager.shifts(name, now)) for name in names])
 
 

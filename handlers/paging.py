@@ -8,7 +8,6 @@ incident stops every page of it (see `flows.act`).
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
@@ -20,9 +19,10 @@ from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
-from domain import Acknowledge, Incident, InvalidTransition, InvalidValue, Severity, TimelineEntry
+from domain import Acknowledge, Incident, InvalidTransition, InvalidValue, TimelineEntry
 from domain.escalation import Policy, Position, Target, TargetKind, advance
-from domain.rotation import Override, Rotation, Shift, upcoming
+from domain.paging_config import OnCall
+from domain.rotation import Override, Shift, upcoming
 from domain.timeline import EntryKind
 from handlers import blocks, flows
 from handlers.api import incident_json
@@ -47,12 +47,7 @@ class Pager:
     pages: PageStore
     timers: TimerStore
     overrides: OverrideStore
-    rotations: Mapping[str, Rotation] = field(default_factory=dict)
-    policies: Mapping[str, Policy] = field(default_factory=dict)
-    service_policies: Mapping[str, str] = field(default_factory=dict)
-    default_policy: str | None = None
-    page_on_declare: frozenset[Severity] = frozenset()
-    webhooks: Mapping[str, str] = field(default_factory=dict)
+    oncall: OnCall
     http: aiohttp.ClientSession | None = None
     ack_secret: str | None = None
     public_url: str = "http://localhost:3000"
@@ -70,25 +65,20 @@ class Pager:
 
     async def shifts(self, rotation: str, at: datetime, count: int = 2) -> list[Shift]:
         """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
-        overrides = await self.overrides.ending_after(rotation, at)
-        return upcoming(self.rotations[rotation], overrides, at, count)
+        known = self.oncall.rotation(rotation)  # InvalidValue if there is no such rotation
+        return upcoming(known, await self.overrides.ending_after(rotation, at), at, count)
 
     async def take_over(self, override: Override, actor: str) -> None:
         """Store an override (`/incident oncall override`)."""
-        if override.rotation not in self.rotations:
-            raise InvalidValue(f"There is no rotation `{override.rotation}`. Rotations: {', '.join(self.rotations)}.")
+        self.oncall.rotation(override.rotation)  # InvalidValue if there is no such rotation
         await self.overrides.add(override, actor, self.services.clock())
         log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
         await self._arm_handoff(override.rotation)  # the next hand-off may now be this override's end
 
-    def policy_for(self, service: str | None) -> Policy | None:
-        name = self.service_policies.get(service or "", self.default_policy)
-        return self.policies.get(name) if name else None
-
     async def on_declare(self, incident: Incident, service: str | None) -> None:
         """Page automatically when an incident is declared at a paging severity."""
-        policy = self.policy_for(service)
-        if incident.severity in self.page_on_declare and policy is not None:
+        policy = self.oncall.policy_for(service)
+        if incident.severity in self.oncall.page_on_declare and policy is not None:
             await self.escalate(incident, policy, f"{incident.number}:declared")
 
     async def escalate(self, incident: Incident, policy: Policy, page_id: str) -> bool:
@@ -101,7 +91,7 @@ class Pager:
     async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:
         """`/incident page`: a service escalates through its policy; a user or rotation is paged once."""
         if target.kind is TargetKind.SERVICE:
-            policy = self.policy_for(target.name) if target.name in self.service_policies else None
+            policy = self.oncall.policy_for(target.name) if target.name in self.oncall.service_policies else None
             if policy is None:
                 raise InvalidValue(f"No escalation policy covers service `{target.name}` (see ONCALL_CONFIG).")
             return await self.escalate(incident, policy, page_id)
@@ -151,7 +141,7 @@ class Pager:
 
     async def schedule_handoffs(self) -> None:
         """Arm each rotation's next hand-off notice (idempotent: every process may call it at start)."""
-        for name in self.rotations:
+        for name in self.oncall.rotations:
             await self._arm_handoff(name)
 
     async def _arm_handoff(self, name: str) -> None:
@@ -161,7 +151,7 @@ class Pager:
     async def _handoff(self, timer: Timer) -> None:
         """DM the person whose shift starts now, once, and arm the next notice."""
         name = str(timer.body["rotation"])
-        if name in self.rotations:
+        if name in self.oncall.rotations:
             shift = (await self.shifts(name, self.services.clock(), count=1))[0]
             user = await self._user_id(shift.user)
             if user and await self.services.seen.first_time("handoff", f"{name}:{shift.start.isoformat()}"):
@@ -179,7 +169,7 @@ class Pager:
             await self._handoff(timer)
             return
         record = await self.pages.get(timer.id)
-        policy = self.policies.get(record.policy) if record else None
+        policy = self.oncall.policies.get(record.policy) if record else None
         if record is None or policy is None or record.status is not PageStatus.ACTIVE:
             await self.timers.complete(timer.id)
             return
@@ -280,14 +270,14 @@ class Pager:
         users: dict[str, str | None] = {}
         for target in targets:
             named = target.name if target.kind is TargetKind.USER else None
-            if target.kind is TargetKind.ROTATION and target.name in self.rotations:
+            if target.kind is TargetKind.ROTATION and target.name in self.oncall.rotations:
                 named = (await self.shifts(target.name, self.services.clock(), count=1))[0].user
             user = await self._user_id(named) if named else None
             if user and user not in users:
                 users[user] = (
-                    self.webhooks.get(f"user:{user}")
-                    or self.webhooks.get(f"user:{named}")
-                    or (self.webhooks.get(str(target)) if target.kind is TargetKind.ROTATION else None)
+                    self.oncall.webhooks.get(f"user:{user}")
+                    or self.oncall.webhooks.get(f"user:{named}")
+                    or (self.oncall.webhooks.get(str(target)) if target.kind is TargetKind.ROTATION else None)
                 )
         return list(users.items())
 

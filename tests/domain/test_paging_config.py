@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from domain import Severity
+from domain import InvalidValue, Severity
 from domain.paging_config import ConfigError, load_config
 from storage.paging_config_file import read_oncall
 
@@ -25,6 +25,15 @@ def test_example_loads() -> None:
     assert len(config.policies["platform"].steps) == 2
     assert config.service_policies["checkout"] == "payments"
     assert config.page_on_declare == {Severity.SEV1, Severity.SEV2}
+
+
+def test_policy_for_a_service_falls_back_to_the_default_and_unknown_rotations_are_named() -> None:
+    config = read_oncall(ROOT / "oncall.example.yaml")
+    policies = [config.policy_for(service) for service in ("checkout", "search", None)]
+    assert [policy.name if policy else None for policy in policies] == ["payments", "platform", "platform"]
+    assert config.rotation("platform-primary").name == "platform-primary"
+    with pytest.raises(InvalidValue, match=r"no rotation `nope`\. Rotations: platform-primary, platform-secondary"):
+        config.rotation("nope")
 
 
 def broken(path: str, value: object) -> dict[str, Any]:
