@@ -67,7 +67,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
-    app.cleanup_ctx.append(lambda app: _repair(app, settings.repair_interval))
+    app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
         [
@@ -165,18 +165,13 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
     if pager is None:
         yield
         return
-    stop = asyncio.Event()
     with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
         await pager.schedule_handoffs()
-    task = asyncio.create_task(pager.run(stop, interval))
-    try:
+    async with _every(interval, pager.tick, "pager"):
         yield
-    finally:
-        stop.set()
-        await task
 
 
-async def _repair(app: web.Application, interval: float) -> AsyncIterator[None]:
+async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
     """Every `interval`, finish what a failure left half done: timeline entries still only in SQL, and
     incidents stored without a Slack channel, card or announcement (those only while Slack is configured)."""
 
@@ -187,8 +182,15 @@ async def _repair(app: web.Application, interval: float) -> AsyncIterator[None]:
         if BOLT in app:
             await resume_setups(app[SERVICES])
 
+    async with _every(interval, repair, "repair"):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
+    """Run `work` now and every `interval` in the background while the context is open."""
     stop = asyncio.Event()
-    task = asyncio.create_task(every(timedelta(seconds=interval), stop, repair, "repair"))
+    task = asyncio.create_task(every(interval, stop, work, loop))
     try:
         yield
     finally:

@@ -26,7 +26,6 @@ from domain.rotation import Override, Shift, upcoming
 from domain.timeline import EntryKind
 from handlers import blocks, flows
 from handlers.api import incident_json
-from handlers.background import every
 from handlers.flows import Services
 from handlers.http import json_error
 from handlers.slack import describe_failure
@@ -101,12 +100,9 @@ class Pager:
             await self.pages.finish(page_id, PageStatus.EXHAUSTED)  # one-off: nothing to escalate
         return created
 
-    async def run(self, stop: asyncio.Event, interval: timedelta = timedelta(milliseconds=500)) -> None:
-        """Handle due timers every `interval` until `stop` (so a deadline fires well within 2 s)."""
-        await every(interval, stop, self.tick, "pager")
-
     async def tick(self) -> int:
-        """Handle every due timer (a step to page, or a deadline that passed); the number handled.
+        """Handle every due timer (a step to page, or a deadline that passed); the number handled. Every
+        process runs it every `PAGER_INTERVAL` (0.5 s), so a deadline fires well within 2 s.
 
         Timers are claimed one at a time, each when its work starts, so that its lease covers its own work
         only: a batch claimed at once would let the last ones' leases run out while the first were worked on,
