@@ -94,7 +94,10 @@ async def declare_incident(
     source_group_key: str | None = None,
     service: str | None = None,
 ) -> tuple[Incident, bool]:
-    """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False)."""
+    """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False).
+
+    The declare hook (paging) runs for a repeat too: it is idempotent, and a first attempt may have died after
+    storing the incident and before paging (a redelivered alert notification then pages)."""
     transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
     entries = _entries(transition.effects)
     incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
@@ -102,10 +105,10 @@ async def declare_incident(
         if created:
             await move_timeline(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
-            if services.on_declare is not None:
-                await services.on_declare(incident, service)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
+        if services.on_declare is not None:
+            await services.on_declare(incident, service)
     return incident, created
 
 

@@ -81,10 +81,9 @@ class Pager:
             await self.escalate(incident, policy, f"{incident.number}:declared")
 
     async def escalate(self, incident: Incident, policy: Policy, page_id: str) -> bool:
-        """Start `policy` for the incident under `page_id`; False if that page exists already."""
-        _, created = await self.pages.create(page_id, incident.number, policy.name)
-        if created:
-            await self.timers.schedule(page_id, self.services.clock(), _body(_PAGE, Position()))
+        """Start `policy` for the incident under `page_id`, its first step due now; False if that page exists."""
+        first = (self.services.clock(), _body(_PAGE, Position()))
+        _, created = await self.pages.create(page_id, incident.number, policy.name, first)
         return created
 
     async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:

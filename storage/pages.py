@@ -1,9 +1,11 @@
 """Pages and escalations in Redis: created once, moved step by step, stopped once."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from domain.escalation import Position
@@ -41,8 +43,11 @@ class PageStore:
         self._timers = timers
         self._finish = redis.register_script(_FINISH)
 
-    async def create(self, page_id: str, number: int, policy: str) -> tuple[PageRecord, bool]:
-        """Start a page under a natural id; starting it again returns the first one (False)."""
+    async def create(
+        self, page_id: str, number: int, policy: str, first: tuple[datetime, dict[str, object]] | None = None
+    ) -> tuple[PageRecord, bool]:
+        """Start a page under a natural id, with its `first` timer (due, body) in the same transaction, so a page
+        never exists without what drives it. Starting it again returns the first one (False) and changes nothing."""
         key = self._keys.page(page_id)
         fields: dict[FieldT, EncodableT] = {
             "number": number,
@@ -51,10 +56,20 @@ class PageStore:
             "round": 0,
             "status": PageStatus.ACTIVE.value,
         }
-        created = bool(await self._redis.hsetnx(key, "number", number))
-        if created:
-            await self._redis.hset(key, mapping=fields)
-            await self._redis.sadd(self._keys.incident_set(number, "pages"), page_id)
+        created = False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if not await pipe.exists(key):
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, mapping=fields)
+                    pipe.sadd(self._keys.incident_set(number, "pages"), page_id)
+                    if first is not None:
+                        self._timers.queue(pipe, page_id, *first)
+                    await pipe.execute()
+                    created = True
+            except WatchError:  # another process started it first
+                pass
         record = await self.get(page_id)
         assert record is not None
         return record, created

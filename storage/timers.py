@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from storage.keys import Keys
 from storage.replies import text
@@ -49,10 +50,14 @@ class TimerStore:
     async def schedule(self, timer_id: str, due: datetime, body: dict[str, object]) -> None:
         """Set (or move) a timer; scheduling the same id again replaces it."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._keys.timers("body"), timer_id, json.dumps(body))
-            pipe.zrem(self._keys.timers("leased"), timer_id)
-            pipe.zadd(self._keys.timers("due"), {timer_id: due.timestamp()})
+            self.queue(pipe, timer_id, due, body)
             await pipe.execute()
+
+    def queue(self, pipe: "Pipeline", timer_id: str, due: datetime, body: dict[str, object]) -> None:
+        """Add `schedule`'s commands to a transaction of the caller's, to set a timer with other writes at once."""
+        pipe.hset(self._keys.timers("body"), timer_id, json.dumps(body))
+        pipe.zrem(self._keys.timers("leased"), timer_id)
+        pipe.zadd(self._keys.timers("due"), {timer_id: due.timestamp()})
 
     async def cancel(self, timer_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

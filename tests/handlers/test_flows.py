@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from domain import Acknowledge, Severity
+from domain import Acknowledge, Incident, Severity
 from domain.timeline import EntryKind
 from handlers import flows
 from handlers.flows import Services
@@ -51,3 +51,27 @@ async def test_a_change_whose_timeline_append_fails_keeps_its_entry_until_redis_
     assert await flows.move_timeline(working) == 0
     kinds = [e.kind for e in await timeline_store.read(incident.number)]
     assert kinds == [EntryKind.DECLARED, EntryKind.ACKNOWLEDGED]
+
+
+async def test_a_declaration_repeated_after_its_paging_failed_pages(
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore
+) -> None:
+    """The first attempt stored the incident and died before paging; the repeat (a redelivered alert) pages."""
+    paged: list[int] = []
+
+    async def on_declare(incident: Incident, service: str | None) -> None:
+        if not paged:
+            paged.append(0)
+            raise RedisConnectionError("the process died here")
+        paged.append(incident.number)
+
+    declaring = replace(services(incident_store, redis, keys, timeline_store), on_declare=on_declare)
+    with pytest.raises(RedisConnectionError):
+        await flows.declare_incident(
+            declaring, title="Checkout", severity=Severity.SEV1, declared_by=None, idempotency_key="k"
+        )
+    incident, created = await flows.declare_incident(
+        declaring, title="Checkout", severity=Severity.SEV1, declared_by=None, idempotency_key="k"
+    )
+    assert not created
+    assert paged == [0, incident.number]
