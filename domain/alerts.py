@@ -51,7 +51,7 @@ class Alert(_Tolerant):
     @property
     def token(self) -> str:
         """What makes this alert state new: repeats carry the same (fingerprint, status, startsAt)."""
-        return f"{self.fingerprint}:{self.status.value}:{self.starts_at.isoformat()}"
+        return _state_token(self.fingerprint, self.status, self.starts_at)
 
     @property
     def where(self) -> str:
@@ -180,7 +180,11 @@ class AlertRecord:
     @property
     def token(self) -> str:
         """The same token as `Alert.token` for the alert state this record holds."""
-        return f"{self.fingerprint}:{self.status.value}:{self.starts_at.isoformat()}"
+        return _state_token(self.fingerprint, self.status, self.starts_at)
+
+
+def _state_token(fingerprint: str, status: AlertStatus, starts_at: datetime) -> str:
+    return f"{fingerprint}:{status.value}:{starts_at.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -232,18 +236,23 @@ def alert_entries(notification: Notification, new_tokens: frozenset[str]) -> lis
     """One timeline entry per new alert state, stamped with the alert's own time, with its once-token."""
     entries = []
     for alert in notification.alerts:
-        if alert.token not in new_tokens:
-            continue
-        summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-        detail = f"{alert.name} on {alert.where}" + (f": {summary}" if summary else "")
-        if alert.status is AlertStatus.FIRING:
-            entry = TimelineEntry(alert.starts_at, EntryKind.ALERT_FIRING, None, f"Firing: {detail}")
-        else:
-            entry = TimelineEntry(
-                alert.ends_at or alert.starts_at, EntryKind.ALERT_RESOLVED, None, f"Resolved: {detail}"
-            )
-        entries.append((f"alert:{alert.token}", entry))
+        if alert.token in new_tokens:
+            summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+            at = alert.starts_at if alert.status is AlertStatus.FIRING else alert.ends_at or alert.starts_at
+            entries.append((f"alert:{alert.token}", _entry(alert.status, at, alert.name, alert.where, summary)))
     return entries
+
+
+def record_entries(records: Sequence[AlertRecord]) -> list[TimelineEntry]:
+    """What a group's alerts did before an incident followed it (a group declared by hand), as timeline entries."""
+    return [_entry(r.status, r.starts_at, r.name, r.where) for r in records]
+
+
+def _entry(status: AlertStatus, at: datetime, name: str, where: str, summary: str = "") -> TimelineEntry:
+    detail = f"{name} on {where}" + (f": {summary}" if summary else "")
+    if status is AlertStatus.FIRING:
+        return TimelineEntry(at, EntryKind.ALERT_FIRING, None, f"Firing: {detail}")
+    return TimelineEntry(at, EntryKind.ALERT_RESOLVED, None, f"Resolved: {detail}")
 
 
 def merge_records(known: Sequence[AlertRecord], notification: Notification) -> list[AlertRecord]:

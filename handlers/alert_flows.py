@@ -9,7 +9,7 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
-from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, route
+from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers import blocks, flows
@@ -66,15 +66,10 @@ async def declare_from_group(services: Services, group_key: str, user: str) -> I
         description=f"Declared from Alertmanager group `{group_key}`.",
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
+        earlier=record_entries(state.records),
     )
     if created:
-        with bound_contextvars(incident=incident.number):
-            for record in state.records:
-                kind = EntryKind.ALERT_FIRING if record.status is AlertStatus.FIRING else EntryKind.ALERT_RESOLVED
-                text = f"{'Firing' if kind is EntryKind.ALERT_FIRING else 'Resolved'}: {record.name} on {record.where}"
-                entry = TimelineEntry(record.starts_at, kind, None, text)
-                await services.timeline.append(incident.number, entry, once=f"alert:{record.token}")
-            services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
+        services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
     return incident
 
 
