@@ -4,10 +4,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
 from domain.alerts import AlertPolicy
+from domain.errors import where_and_what
 from storage import async_url
 
 MANIFEST_HINT = "create the Slack app from manifest.yml (see README: 'Create the Slack app')"
@@ -197,10 +199,9 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("\n".join(_describe(e) for e in error.errors())) from None
 
 
-def _describe(error: object) -> str:
-    assert isinstance(error, dict)
-    name = str(error["loc"][0]).upper() if error.get("loc") else "settings"
-    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+def _describe(error: ErrorDetails) -> str:
+    name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+    _, message = where_and_what(error)
     given = error.get("input")
     shown = (
         "" if "token" in name.lower() or "secret" in name.lower() or isinstance(given, dict) else f" (got {given!r})"

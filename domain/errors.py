@@ -1,5 +1,7 @@
 """Typed errors raised by the incident model. Their messages are safe to show to users."""
 
+from pydantic_core import ErrorDetails
+
 
 class IncidentError(Exception):
     """Base class: something the user asked for is not possible. The message says why."""
@@ -18,3 +20,9 @@ class IncidentNotFound(IncidentError):
 
 class InvalidValue(IncidentError):
     """A severity, status, duration or similar value could not be understood."""
+
+
+def where_and_what(error: ErrorDetails) -> tuple[str, str]:
+    """Where one of pydantic's validation errors is (`alerts.0.fingerprint`, "" for the whole input) and what it
+    says, without pydantic's `Value error, ` prefix: the message our validators wrote."""
+    return ".".join(str(part) for part in error["loc"]), error["msg"].removeprefix("Value error, ")

@@ -12,9 +12,10 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from domain.durations import parse_duration
-from domain.errors import IncidentError, InvalidValue
+from domain.errors import IncidentError, InvalidValue, where_and_what
 from domain.escalation import Policy, Step, Target, TargetKind
 from domain.rotation import Rotation
 from domain.severity import Severity
@@ -72,14 +73,15 @@ def _valid_target(value: str) -> str:
     return value
 
 
-def _webhook(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("https://", "http://")):
+def _webhook(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
         raise ValueError(f"`{value}` is not an http(s) URL")
     return value
 
 
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 Zone = Annotated[str, AfterValidator(_zone)]
+Webhook = Annotated[str, AfterValidator(_webhook)]
 
 
 class _Strict(BaseModel):
@@ -91,12 +93,7 @@ class RotationConfig(_Strict):
     shift: Duration
     handoff: datetime
     timezone: Zone | None = None
-    notify_webhook: str | None = None
-
-    @field_validator("notify_webhook")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _webhook(value)
+    notify_webhook: Webhook | None = None
 
     @field_validator("handoff")
     @classmethod
@@ -117,12 +114,7 @@ class PolicyConfig(_Strict):
 
 
 class UserConfig(_Strict):
-    notify_webhook: str | None = None
-
-    @field_validator("notify_webhook")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _webhook(value)
+    notify_webhook: Webhook | None = None
 
 
 class ServiceConfig(_Strict):
@@ -210,7 +202,6 @@ def _policy(name: str, config: PolicyConfig) -> Policy:
     return Policy(name, steps, config.repeat)
 
 
-def _describe(source: str, error: Mapping[str, object]) -> str:
-    path = ".".join(str(part) for part in error.get("loc", ()) if isinstance(part, str | int))  # type: ignore[attr-defined]
-    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+def _describe(source: str, error: ErrorDetails) -> str:
+    path, message = where_and_what(error)
     return f"{source}: {path}: {message}" if path else f"{source}: {message}"

@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from domain.alerts import Notification
+from domain.errors import where_and_what
 from handlers.api import SERVICES
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
 
@@ -55,8 +56,7 @@ def _refusal(request: web.Request, token: str | None, max_body: int) -> web.Resp
 def _describe(error: ValidationError) -> str:
     """The first problem, naming where it is: `alerts.0.fingerprint: Field required`."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    problem = first["msg"].removeprefix("Value error, ")
+    where, problem = where_and_what(first)
     if first["type"] == "json_invalid":
         return f"the body is not valid JSON: {problem}"
     return f"{where}: {problem}" if where else problem

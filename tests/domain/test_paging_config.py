@@ -73,6 +73,8 @@ def broken(path: str, value: object) -> dict[str, Any]:
         ("default_escalation_policy", "nope", "default_escalation_policy: no policy `nope`"),
         ("page_on_declare", [5], "page_on_declare.0: Input should be less than or equal to 4"),
         ("timezone", "Nowhere", "timezone: `Nowhere` is not a timezone"),
+        ("rotations.platform-primary.notify_webhook", "sms.example", "notify_webhook: `sms.example` is not an http"),
+        ("users", {"U0AAA": {"notify_webhook": "ftp://x"}}, "users.U0AAA.notify_webhook: `ftp://x` is not an http"),
     ],
 )
 def test_errors_name_file_key_and_problem(path: str, value: object, message: str) -> None:
