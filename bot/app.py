@@ -1,4 +1,4 @@
-"""The Bolt AsyncApp: built here, listeners registered by `handlers.register`."""
+"""The Bolt AsyncApp: built here, with every capability's listeners and the command router wired in."""
 
 import logging
 
@@ -6,7 +6,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Pager, Services, register
+from handlers import Services, alerts, incidents, paging
+from handlers.command import CommandRouter
+from handlers.paging import Pager
+from handlers.slack import middleware
 
 
 def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None) -> AsyncApp:
@@ -19,5 +22,11 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Service
         logger=logging.getLogger("slack_bolt"),
         raise_error_for_unhandled_request=False,
     )
-    register(app, services, pager)
+    middleware.register(app, services.seen)
+    router = CommandRouter(settings.incident_command)
+    incidents.register(app, router, services)
+    alerts.register(app, router, services)
+    paging.register(app, router, services, pager)
+    router.register(app)
+    middleware.register_fallbacks(app)  # last: it answers what no capability registered
     return app

@@ -24,18 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_bolt_app
+from bot.background import every
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
 from domain.paging_config import OnCall
-from handlers import SERVICES, Clock, Services, SlackGateway, api_routes, build_client
-from handlers import alerts as alert_views
-from handlers.alert_worker import AlertWorker
-from handlers.background import every
-from handlers.flows import move_timeline, resume_setups
+from handlers import SERVICES, Clock, Services
+from handlers.alerts import AlertWorker, webhook
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
-from handlers.outbox import SlackOutbox
-from handlers.paging import PAGER, Pager
-from handlers.paging import routes as paging_routes
+from handlers.incidents import api
+from handlers.incidents.flows import move_timeline, resume_setups
+from handlers.paging import PAGER, Pager, ack, build_pager
+from handlers.slack import SlackGateway, SlackOutbox, build_client
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
@@ -74,9 +73,9 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             web.post("/slack/events", _slack_events),
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
-            *api_routes(),
-            *alert_views.routes(token, settings.alert_max_body),
-            *paging_routes(),
+            *api.routes(),
+            *webhook.routes(token, settings.alert_max_body),
+            *ack.routes(),
         ]
     )
     return app
@@ -115,12 +114,11 @@ async def _resources(
         secret = settings.page_ack_secret or settings.slack_signing_secret
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
         services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
-        pager = Pager(
-            services=services,
-            pages=pages,
-            timers=timers,
-            overrides=OverrideStore(engine),
-            oncall=oncall,
+        pager = build_pager(
+            services,
+            timers,
+            OverrideStore(engine),
+            oncall,
             http=app[WEBHOOK_CLIENT],
             ack_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url or f"http://localhost:{settings.port}",
@@ -166,7 +164,7 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
         yield
         return
     with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
-        await pager.schedule_handoffs()
+        await pager.handoffs.schedule_all()
     async with _every(interval, pager.tick, "pager"):
         yield
 

@@ -1,7 +1,7 @@
 """Firebreak's pure incident model: no I/O, no clocks, nothing of ours."""
 
 from domain.durations import format_duration, parse_duration
-from domain.errors import IncidentError, IncidentNotFound, InvalidTransition, InvalidValue
+from domain.errors import IncidentError, IncidentNotFound, InvalidTransition, InvalidValue, NotAnIncidentChannel
 from domain.incident import (
     COMMANDER,
     OPEN_STATUSES,
@@ -11,6 +11,7 @@ from domain.incident import (
     Announce,
     AssignRole,
     CaptureMessage,
+    Change,
     ChangeSeverity,
     ChangeStatus,
     Effect,
@@ -41,6 +42,7 @@ __all__ = [
     "Announce",
     "AssignRole",
     "CaptureMessage",
+    "Change",
     "ChangeSeverity",
     "ChangeStatus",
     "Effect",
@@ -52,6 +54,7 @@ __all__ = [
     "InvalidTransition",
     "InvalidValue",
     "InviteToChannel",
+    "NotAnIncidentChannel",
     "PostInChannel",
     "PostUpdate",
     "Record",

@@ -18,6 +18,10 @@ class IncidentNotFound(IncidentError):
         super().__init__(f"There is no incident {what}.")
 
 
+class NotAnIncidentChannel(IncidentError):
+    """A command that needs an incident was typed outside any incident channel, without a number."""
+
+
 class InvalidValue(IncidentError):
     """A severity, status, duration or similar value could not be understood."""
 

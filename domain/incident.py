@@ -142,16 +142,29 @@ class RefreshCard:
     """Re-render the pinned incident card in place."""
 
 
+class Change(StrEnum):
+    """What a message about the incident tells; the handlers word it."""
+
+    UPDATE = "update"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
 @dataclass(frozen=True)
 class PostInChannel:
-    text: str
+    """Post a message about the change in the incident channel; `detail` is the person's text, if any."""
+
+    change: Change
+    detail: str = ""
 
 
 @dataclass(frozen=True)
 class Announce:
-    """Post in the announcement channel (INCIDENTS_CHANNEL)."""
+    """Post a message about the change in the announcement channel (INCIDENTS_CHANNEL)."""
 
-    text: str
+    change: Change
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,7 +263,7 @@ def _change_severity(incident: Incident, event: Event, now: datetime) -> Transit
     text = f"Severity {incident.severity.label} → {event.severity.label}"
     effects: tuple[Effect, ...] = (_entry(now, EntryKind.SEVERITY_CHANGED, event.actor, text), RefreshCard())
     if event.severity < incident.severity:
-        effects += (Announce(f"Incident #{incident.number} escalated to {event.severity.label}: {incident.title}"),)
+        effects += (Announce(Change.ESCALATED),)
     return Transition(updated, effects)
 
 
@@ -276,13 +289,12 @@ def _add_note(incident: Incident, event: Event, now: datetime) -> Transition:
 def _post_update(incident: Incident, event: Event, now: datetime) -> Transition:
     assert isinstance(event, PostUpdate)
     text = _required(event.text, "update")
-    heading = f"Update on incident #{incident.number} ({incident.severity.label}, {incident.status.value})"
     return Transition(
         incident,
         (
             _entry(now, EntryKind.UPDATE, event.actor, text),
-            PostInChannel(f"*{heading}*\n{text}"),
-            Announce(f"*{heading}: {incident.title}*\n{text}"),
+            PostInChannel(Change.UPDATE, text),
+            Announce(Change.UPDATE, text),
         ),
     )
 
@@ -298,18 +310,18 @@ def _resolve(incident: Incident, event: Event, now: datetime) -> Transition:
         summary=summary or incident.summary,
     )
     text = f"Resolved: {summary}" if summary else "Resolved"
-    announcement = f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{summary}" if summary else "")
     return Transition(
-        updated, (_entry(now, EntryKind.RESOLVED, event.actor, text), RefreshCard(), Announce(announcement))
+        updated,
+        (_entry(now, EntryKind.RESOLVED, event.actor, text), RefreshCard(), Announce(Change.RESOLVED, summary)),
     )
 
 
 def _reopen(incident: Incident, event: Event, now: datetime) -> Transition:
     assert isinstance(event, Reopen)
     updated = replace(incident, status=Status.INVESTIGATING, resolved_at=None)
-    announcement = f"Incident #{incident.number} reopened: {incident.title}"
     return Transition(
-        updated, (_entry(now, EntryKind.REOPENED, event.actor, "Reopened"), RefreshCard(), Announce(announcement))
+        updated,
+        (_entry(now, EntryKind.REOPENED, event.actor, "Reopened"), RefreshCard(), Announce(Change.REOPENED)),
     )
 
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.server import WORKER
-from handlers.ids import BlockId
+from handlers.slack import BlockId
 from tests.fakes.slack_api import FakeSlack
 from tests.fixtures import ALERTMANAGER as FIXTURES
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from handlers.ids import ActionId
+from handlers.slack import ActionId
 from tests.bot.harness import GENERAL, SIGNING_SECRET, Bot
 
 

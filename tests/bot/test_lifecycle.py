@@ -3,7 +3,7 @@
 import json
 from datetime import timedelta
 
-from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.slack import ActionId, BlockId, CallbackId
 from tests.bot.harness import ALICE, BOB, CAROL, GENERAL, Bot
 
 

@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from domain.paging_config import load_config
-from handlers.ids import ActionId
 from handlers.paging import LEASE, PAGER
+from handlers.slack import ActionId
 from tests.bot.harness import ALICE, Bot
 
 PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import structlog
 
-from handlers.ids import ActionId
+from handlers.slack import ActionId
 from tests.bot.harness import BOB, CAROL, Bot
 
 

@@ -147,7 +147,7 @@ def test_resolve_keeps_summary_and_announces() -> None:
     """Resolving stores the summary, records it and announces the resolution."""
     result = apply(make(Status.MONITORING), Resolve("U2", "  rolled back v2.3 "), NOW)
     assert result.incident.summary == "rolled back v2.3"
-    assert any(isinstance(e, Announce) and "rolled back v2.3" in e.text for e in result.effects)
+    assert any(isinstance(e, Announce) and "rolled back v2.3" in e.detail for e in result.effects)
 
 
 def test_reopen_clears_resolution() -> None:

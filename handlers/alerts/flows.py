@@ -12,8 +12,9 @@ from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
 from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
-from handlers import blocks, flows
-from handlers.flows import Services
+from handlers.alerts import messages
+from handlers.incidents import flows
+from handlers.services import Services
 from handlers.slack import Message
 from storage.alerts import InboxEntry
 
@@ -124,9 +125,9 @@ async def _runbook(
 ) -> None:
     runbook = services.runbooks.find(alertname, labels, services.alert_policy.service_labels)
     if runbook is not None:
-        text, noted = blocks.runbook_message(alertname, runbook.title, slack_text(runbook)), runbook.title
+        text, noted = messages.runbook_message(alertname, runbook.title, slack_text(runbook)), runbook.title
     elif url:
-        text, noted = blocks.runbook_link(alertname, url), url
+        text, noted = messages.runbook_link(alertname, url), url
     else:
         return
     entry = TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}")
@@ -160,7 +161,7 @@ def _post_group(services: Services, group_key: str) -> None:
 async def _render_group(services: Services, group_key: str) -> None:
     assert services.alerts_channel is not None
     state = await services.alerts.state(group_key)
-    message = blocks.alert_group_message(state.title, state.severity, state.summary, group_key)
+    message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
     ts = await services.alerts.message(group_key)
     if ts is None:
         posted = await services.slack.post(services.alerts_channel, state.title, message)
@@ -177,7 +178,7 @@ async def _open_and_mark(services: Services, number: int, group_key: str) -> Non
     incident = await flows.open_channel(services, await services.incidents.get(number))
     ts = await services.alerts.message(group_key)
     if ts is not None and services.alerts_channel is not None:
-        done = blocks.alert_group_declared(incident.title, number, incident.channel_id)
+        done = messages.alert_group_declared(incident.title, number, incident.channel_id)
         await services.slack.update(Message(services.alerts_channel, ts), incident.title, done)
 
 
@@ -190,12 +191,11 @@ async def _post_in_channel(services: Services, number: int, text: str) -> None:
 async def _post_all_resolved(services: Services, number: int) -> None:
     incident = await services.incidents.get(number)
     if incident.channel_id:
-        await services.slack.post(incident.channel_id, "All alerts resolved", blocks.all_alerts_resolved(incident))
+        await services.slack.post(incident.channel_id, "All alerts resolved", messages.all_alerts_resolved(incident))
 
 
 def _declare_key(group_key: str, latest: Incident | None) -> str:
-    """Two workers declaring for the same group at once agree on this key, so only one incident is stored."""
-    return f"alerts:{group_key}:after:{latest.number if latest else 0}"
+    return flows.IdempotencyKey.alert_group(group_key, latest.number if latest else 0)
 
 
 def _key(incident: Incident) -> str:

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from handlers.outbox import Job, SlackOutbox, TokenBucket
+from handlers.slack.outbox import Job, SlackOutbox, TokenBucket
 
 
 @pytest.mark.parametrize(

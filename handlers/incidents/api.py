@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from domain import Incident, IncidentNotFound, TimelineEntry
-from handlers.flows import Services
 from handlers.http import json_error
+from handlers.services import SERVICES
 
 JSON = dict[str, object]
-SERVICES = web.AppKey("services", Services)
 
 
 def iso(at: datetime | None) -> str | None:

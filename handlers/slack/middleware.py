@@ -1,25 +1,28 @@
-"""Cross-cutting Bolt middleware: log context, Slack retry de-duplication, and the one error handler."""
+"""Cross-cutting Bolt middleware: log context, Slack retry de-duplication, the one error handler, and the
+fallbacks that answer an action or view no capability registered."""
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
 import structlog
 from pydantic import ValidationError
-from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
-from handlers import blocks, flows
-from handlers.slack import describe_failure
+from handlers.slack import messages
+from handlers.slack.gateway import describe_failure
+from storage import SeenStore
 
 log = structlog.get_logger()
 
 Next = Callable[[], Awaitable[BoltResponse | None]]
 
 
-def register(app: AsyncApp, services: flows.Services) -> None:
+def register(app: AsyncApp, seen: SeenStore) -> None:
     async def bind_log_context(body: dict[str, Any], next_: Next) -> BoltResponse | None:
         clear_contextvars()
         bind_contextvars(
@@ -35,7 +38,7 @@ def register(app: AsyncApp, services: flows.Services) -> None:
         repeated = (
             body.get("type") == "event_callback"
             and isinstance(event_id, str)
-            and not await services.seen.first_time("event", event_id)
+            and not await seen.first_time("event", event_id)
         )
         if repeated:
             log.info("slack_event_repeated", event_id=event_id)
@@ -53,17 +56,39 @@ def register(app: AsyncApp, services: flows.Services) -> None:
             return
         if isinstance(error, SlackApiError):
             log.warning("slack_call_failed", failure=describe_failure(error))
-            text = f"⚠️ Slack refused a call ({describe_failure(error)}). Nothing stored was lost; please try again."
+            text = messages.slack_refused(describe_failure(error))
         else:
             error_id = uuid4().hex[:8]
             log.exception("listener_failed", error_id=error_id)
-            text = blocks.unexpected_error(error_id)
+            text = messages.unexpected_error(error_id)
         if respond is not None and respond.response_url:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
     app.middleware(bind_log_context)
     app.middleware(skip_repeated_events)
     app.error(handle_listener_error)
+
+
+def register_fallbacks(app: AsyncApp) -> None:
+    """Answer actions and views that no capability registered; call it after every capability's `register`.
+
+    Bolt runs the first listener that matches, so these catch-alls only see what nobody else claimed."""
+
+    async def handle_unknown_action(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action_id = ((body.get("actions") or [{}])[0] or {}).get("action_id")
+        log.warning("slack_action_unknown", action_id=str(action_id)[:100])
+        if respond.response_url:
+            await respond(
+                text=messages.unknown_interaction("button"), response_type="ephemeral", replace_original=False
+            )
+
+    async def handle_unknown_view(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        log.warning("slack_view_unknown", callback_id=str((body.get("view") or {}).get("callback_id"))[:100])
+
+    app.action(re.compile(".*"))(handle_unknown_action)
+    app.view(re.compile(".*"))(handle_unknown_view)
 
 
 def _request_id(body: dict[str, Any]) -> str:

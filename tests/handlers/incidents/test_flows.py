@@ -10,10 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from domain import Acknowledge, Incident, Severity
 from domain.timeline import EntryKind
-from handlers import flows
-from handlers.flows import Services
-from handlers.outbox import SlackOutbox
-from handlers.slack import SlackGateway
+from handlers import Services
+from handlers.incidents import flows
+from handlers.slack import SlackGateway, SlackOutbox
 from storage import IncidentStore, Keys, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 

@@ -1,4 +1,4 @@
-"""The `/incident` grammar: command text in, a typed request out. Pure; no Slack, no storage."""
+"""The slash command grammar: command text in, a typed request out. Pure; no Slack, no storage."""
 
 import re
 from dataclasses import dataclass
@@ -38,7 +38,7 @@ class DeclareRequest:
 
 @dataclass(frozen=True)
 class DeclareModalRequest:
-    """`/incident declare` with no title: open the declaration modal."""
+    """`declare` with no title: open the declaration modal."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,9 @@ USAGE = {
 _TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
 
 
-def parse(text: str, actor: str) -> Request:
-    """Parse the text after `/incident`, typed by `actor`, or raise UsageError saying what is wrong."""
+def parse(text: str, actor: str, command: str = "/incident") -> Request:
+    """Parse the text after `command` (the configured slash command), typed by `actor`, or raise UsageError
+    saying what is wrong."""
     words = text.split()
     target = None
     if words and (match := _TARGET.match(words[0])):
@@ -131,75 +132,105 @@ def parse(text: str, actor: str) -> Request:
         return HelpRequest() if target is None else TimelineRequest(target)
     verb, args = words[0].lower(), words[1:]
     if verb not in USAGE:
-        raise UsageError(f"`{words[0]}` is not an /incident subcommand. Try `/incident help`.")
+        raise UsageError(f"`{words[0]}` is not an {command} subcommand. Try `{command} help`.")
     if target is not None and verb in _TARGETLESS:
-        raise UsageError(f"`{verb}` does not take an incident number: use `/incident {USAGE[verb]}`.")
+        raise UsageError(f"`{verb}` does not take an incident number: use `{command} {USAGE[verb]}`.")
     rest = text.split(None, 2 if target is not None else 1)[-1] if args else ""
-    return _build(verb, args, rest, target, actor)
+    return _build(_Words(verb, args, rest, target, actor, command))
 
 
-def _build(verb: str, args: list[str], rest: str, target: int | None, actor: str) -> Request:
-    match verb:
+@dataclass(frozen=True)
+class _Words:
+    """One command being parsed: its verb and arguments, and the configured command name for messages."""
+
+    verb: str
+    args: list[str]
+    rest: str  # the text after the verb, as typed
+    target: int | None
+    actor: str
+    command: str
+
+    def expect(self, count: int) -> None:
+        if len(self.args) != count:
+            raise self.wrong()
+
+    def wrong(self, what: str | None = None) -> UsageError:
+        return UsageError(f"Wrong arguments for `{what or self.verb}`: use `{self.command} {USAGE[self.verb]}`.")
+
+    def user(self, token: str) -> str:
+        match = _MENTION.match(token)
+        if match is None:
+            raise UsageError(
+                f"`{token}` is not a Slack mention: use `{self.command} {USAGE[self.verb]}` with a real @mention."
+            )
+        return match.group(1)
+
+
+def _build(words: _Words) -> Request:
+    match words.verb:
         case "declare":
-            return _declare(args)
+            return _declare(words.args)
         case "list":
             return ListRequest()
         case "help":
             return HelpRequest()
         case "runbook":
-            if len(args) > 1:
-                raise _wrong_arguments("runbook")
-            return RunbookRequest(args[0] if args else None)
+            if len(words.args) > 1:
+                raise words.wrong()
+            return RunbookRequest(words.args[0] if words.args else None)
         case "timeline":
-            return TimelineRequest(target)
+            return TimelineRequest(words.target)
         case "page":
-            _expect_count(verb, args, 1)
-            return PageRequest(target, Target.parse(args[0]))
+            words.expect(1)
+            return PageRequest(words.target, Target.parse(words.args[0]))
         case "oncall":
-            return _oncall(args)
+            return _oncall(words)
         case _:
-            return EventRequest(target, _event(verb, args, rest, actor))
+            return EventRequest(words.target, _event(words))
 
 
-def _event(verb: str, args: list[str], rest: str, actor: str) -> Event:
+def _event(words: _Words) -> Event:
+    verb, actor = words.verb, words.actor
     simple: dict[str, Event] = {"ack": Acknowledge(actor), "reopen": Reopen(actor)}
     if verb in simple:
-        _expect_count(verb, args, 0)
+        words.expect(0)
         return simple[verb]
     if verb == "resolve":
-        return Resolve(actor, rest)
+        return Resolve(actor, words.rest)
     if verb in {"note", "update"}:
-        if not rest.strip():
-            raise UsageError(f"Write the {verb} after the subcommand: `/incident {USAGE[verb]}`.")
-        return AddNote(actor, rest) if verb == "note" else PostUpdate(actor, rest)
-    return _valued_event(verb, args, actor)
+        if not words.rest.strip():
+            raise UsageError(f"Write the {verb} after the subcommand: `{words.command} {USAGE[verb]}`.")
+        return AddNote(actor, words.rest) if verb == "note" else PostUpdate(actor, words.rest)
+    return _valued_event(words)
 
 
-def _valued_event(verb: str, args: list[str], actor: str) -> Event:
+def _valued_event(words: _Words) -> Event:
+    verb, args, actor = words.verb, words.args, words.actor
     if verb == "status":
-        _expect_count(verb, args, 1)
+        words.expect(1)
         return ChangeStatus(actor, Status.parse(args[0]))
     if verb == "sev":
-        _expect_count(verb, args, 1)
+        words.expect(1)
         return ChangeSeverity(actor, Severity.parse(args[0]))
     if verb == "lead":
-        _expect_count(verb, args, 1)
-        return AssignRole(actor, COMMANDER, _user(args[0], verb))
-    _expect_count(verb, args, 2)
-    return AssignRole(actor, args[0], _user(args[1], verb))
+        words.expect(1)
+        return AssignRole(actor, COMMANDER, words.user(args[0]))
+    words.expect(2)
+    return AssignRole(actor, args[0], words.user(args[1]))
 
 
-def _oncall(args: list[str]) -> Request:
+def _oncall(words: _Words) -> Request:
+    args = words.args
     if not args or args[0].lower() != "override":
         if len(args) > 1:
-            raise _wrong_arguments("oncall")
+            raise words.wrong()
         return OnCallRequest(args[0] if args else None)
     rest = args[1:]
     if len(rest) == 4 and rest[2].lower() == "until":
-        return OverrideRequest(rest[0], _user(rest[1], "oncall"), None, rest[3])
+        return OverrideRequest(rest[0], words.user(rest[1]), None, rest[3])
     if len(rest) == 3:
-        return OverrideRequest(rest[0], _user(rest[1], "oncall"), parse_duration(rest[2]), None)
-    raise _wrong_arguments("oncall", "oncall override")
+        return OverrideRequest(rest[0], words.user(rest[1]), parse_duration(rest[2]), None)
+    raise words.wrong("oncall override")
 
 
 def _declare(args: list[str]) -> Request:
@@ -209,19 +240,3 @@ def _declare(args: list[str]) -> Request:
     if len(args) > 1 and Severity.is_token(args[-1]):
         severity, args = Severity.parse(args[-1]), args[:-1]
     return DeclareRequest(" ".join(args), severity)
-
-
-def _expect_count(verb: str, args: list[str], count: int) -> None:
-    if len(args) != count:
-        raise _wrong_arguments(verb)
-
-
-def _wrong_arguments(verb: str, what: str | None = None) -> UsageError:
-    return UsageError(f"Wrong arguments for `{what or verb}`: use `/incident {USAGE[verb]}`.")
-
-
-def _user(token: str, verb: str) -> str:
-    match = _MENTION.match(token)
-    if match is None:
-        raise UsageError(f"`{token}` is not a Slack mention: use `/incident {USAGE[verb]}` with a real @mention.")
-    return match.group(1)

@@ -15,7 +15,7 @@ from uuid import uuid4
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from handlers.slack import describe_failure
+from handlers.slack.gateway import describe_failure
 
 log = structlog.get_logger()
 

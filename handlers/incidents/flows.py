@@ -5,9 +5,8 @@ before acknowledging Slack. The performing half (`open_channel`, `perform`) call
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Protocol
+from dataclasses import replace
+from datetime import timedelta
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -19,13 +18,12 @@ from domain import (
     Effect,
     Event,
     Incident,
-    IncidentError,
     InvalidTransition,
     InviteToChannel,
+    NotAnIncidentChannel,
     PostInChannel,
     Record,
     RefreshCard,
-    ResponseTargets,
     Severity,
     TimelineEntry,
     Transition,
@@ -33,14 +31,11 @@ from domain import (
     channel_name,
     declare,
 )
-from domain.alerts import AlertPolicy
-from domain.runbooks import Runbooks
-from handlers import blocks
-from handlers.outbox import SlackOutbox
-from handlers.slack import FetchedMessage, Message, SlackGateway, describe_failure
-from storage import ConcurrentUpdate, IncidentStore, SeenStore, TimelineStore
-from storage.alerts import AlertStore
-from storage.pages import PageStore
+from handlers.incidents import messages
+from handlers.services import Services
+from handlers.slack import FetchedMessage, Message, describe_failure
+from handlers.slack.blocks import Block
+from storage import ConcurrentUpdate
 
 log = structlog.get_logger()
 
@@ -48,39 +43,21 @@ _SAVE_ATTEMPTS = 3
 _SETUP_HOLD = timedelta(seconds=60)
 
 
-class Clock(Protocol):
-    def __call__(self) -> datetime: ...
+class IdempotencyKey:
+    """The natural keys that make a repeated declaration find the first incident, written in one place."""
 
+    @staticmethod
+    def command(trigger_id: str) -> str:
+        return f"command:{trigger_id}"
 
-class DeclareHook(Protocol):
-    """Called once an incident is stored (paging on declare)."""
+    @staticmethod
+    def view(view_id: str) -> str:
+        return f"view:{view_id}"
 
-    async def __call__(self, incident: Incident, service: str | None) -> None: ...
-
-
-class NotAnIncidentChannel(IncidentError):
-    """A command that needs an incident was typed outside any incident channel, without a number."""
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything the flows need, built once by `bot` and passed in."""
-
-    incidents: IncidentStore
-    timeline: TimelineStore
-    seen: SeenStore
-    slack: SlackGateway
-    clock: Clock
-    alerts: AlertStore
-    outbox: SlackOutbox
-    targets: ResponseTargets = field(default_factory=ResponseTargets)
-    incidents_channel: str | None = None
-    command: str = "/incident"
-    alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
-    runbooks: Runbooks = field(default_factory=lambda: Runbooks.from_texts({}))
-    alerts_channel: str | None = None
-    pages: PageStore | None = None
-    on_declare: DeclareHook | None = None
+    @staticmethod
+    def alert_group(group_key: str, after: int) -> str:
+        """Two workers declaring for one alert group at once agree on this key (`after`: the group's latest)."""
+        return f"alerts:{group_key}:after:{after}"
 
 
 async def declare_incident(
@@ -197,16 +174,16 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
         channel = await slack.create_channel(channel_name(incident.number, incident.title))
         incident = await _save_refs(services, incident, channel_id=channel.id, channel_name=channel.name)
         log.info("incident_channel_opened", channel=channel.name)
-        await slack.set_topic(channel.id, blocks.topic(incident))
+        await slack.set_topic(channel.id, messages.topic(incident))
         if incident.declared_by:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
     if incident.card_ts is None:
-        card = await slack.post(incident.channel_id, blocks.card_text(incident), await _card(services, incident))
+        card = await slack.post(incident.channel_id, messages.card_text(incident), await _card(services, incident))
         incident = await _save_refs(services, incident, card_ts=card.ts)
         await slack.pin(card)
     if incident.announcement_ts is None and services.incidents_channel:
-        posted = await slack.post(services.incidents_channel, blocks.announcement(incident))
+        posted = await slack.post(services.incidents_channel, messages.announcement(incident))
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
 
@@ -261,10 +238,10 @@ async def _perform_one(services: Services, incident: Incident, effect: Effect) -
     match effect:
         case RefreshCard() if channel and incident.card_ts:
             await refresh_card(services, incident.number)
-        case PostInChannel(text=text) if channel:
-            await slack.post(channel, text)
-        case Announce(text=text) if services.incidents_channel:
-            await slack.post(services.incidents_channel, text)
+        case PostInChannel(change=change, detail=detail) if channel:
+            await slack.post(channel, messages.change_in_channel(incident, change, detail))
+        case Announce(change=change, detail=detail) if services.incidents_channel:
+            await slack.post(services.incidents_channel, messages.change_announcement(incident, change, detail))
         case InviteToChannel(user=user) if channel:
             await slack.invite(channel, [user])
         case _:
@@ -276,14 +253,14 @@ async def refresh_card(services: Services, number: int) -> None:
     incident = await services.incidents.get(number)
     if incident.channel_id and incident.card_ts:
         message = Message(incident.channel_id, incident.card_ts)
-        await services.slack.update(message, blocks.card_text(incident), await _card(services, incident))
+        await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
 
 
-async def _card(services: Services, incident: Incident) -> list[blocks.Block]:
+async def _card(services: Services, incident: Incident) -> list[Block]:
     alerts = None
     if incident.source_group_key is not None:
         alerts = (await services.alerts.state(incident.source_group_key)).summary
-    return blocks.card(incident, services.targets, services.clock(), alerts)
+    return messages.card(incident, services.targets, services.clock(), alerts)
 
 
 def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:

@@ -1,12 +1,14 @@
-"""Block Kit builders: what the card and the texts show."""
+"""The incident's message builders: what the card and the texts show."""
 
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from domain import Incident, ResponseTargets, Severity, Status
-from handlers import blocks
-from handlers.ids import ActionId
+from handlers.incidents import messages
+from handlers.incidents.messages import CardAction
+from handlers.slack import ActionId
+from handlers.slack.blocks import Block
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -23,14 +25,14 @@ def make(**overrides: object) -> Incident:
     return replace(incident, **overrides)  # type: ignore[arg-type]
 
 
-def _action_ids(card: list[blocks.Block]) -> list[str]:
+def _action_ids(card: list[Block]) -> list[str]:
     actions = next(b for b in card if b["type"] == "actions")
     return [str(e["action_id"]) for e in actions["elements"]]  # type: ignore[attr-defined]
 
 
 def test_card_shows_target_status_commander_and_elapsed() -> None:
     """The card shows severity with its response target, status, commander and elapsed time."""
-    card = blocks.card(make(commander="U9"), ResponseTargets(), T0 + timedelta(minutes=7))
+    card = messages.card(make(commander="U9"), ResponseTargets(), T0 + timedelta(minutes=7))
     text = json.dumps(card, ensure_ascii=False)
     assert "#42 Checkout is down" in text
     assert "SEV-1: respond within 15 min" in text
@@ -41,7 +43,7 @@ def test_card_shows_target_status_commander_and_elapsed() -> None:
 
 def test_declared_card_offers_every_action() -> None:
     """A new incident's card has Acknowledge, status, severity and Resolve controls."""
-    card = blocks.card(make(), ResponseTargets(), T0)
+    card = messages.card(make(), ResponseTargets(), T0)
     assert _action_ids(card) == [
         ActionId.ACKNOWLEDGE,
         ActionId.CHANGE_STATUS,
@@ -52,14 +54,14 @@ def test_declared_card_offers_every_action() -> None:
 
 def test_acknowledged_card_drops_acknowledge() -> None:
     """Once acknowledged, the Acknowledge button goes away."""
-    card = blocks.card(make(status=Status.ACKNOWLEDGED, acknowledged_at=T0), ResponseTargets(), T0)
+    card = messages.card(make(status=Status.ACKNOWLEDGED, acknowledged_at=T0), ResponseTargets(), T0)
     assert ActionId.ACKNOWLEDGE not in _action_ids(card)
 
 
 def test_resolved_card_offers_reopen_only() -> None:
     """A resolved card shows its summary and offers only Reopen."""
     incident = make(status=Status.RESOLVED, acknowledged_at=T0, resolved_at=T0 + timedelta(hours=2), summary="rb")
-    card = blocks.card(incident, ResponseTargets(), T0 + timedelta(days=1))
+    card = messages.card(incident, ResponseTargets(), T0 + timedelta(days=1))
     assert _action_ids(card) == [ActionId.REOPEN]
     assert "Duration*\\n2 h" in json.dumps(card)
     assert "*Summary:* rb" in json.dumps(card)
@@ -67,22 +69,22 @@ def test_resolved_card_offers_reopen_only() -> None:
 
 def test_select_values_round_trip() -> None:
     """A select option's value carries the incident number and the choice."""
-    card = blocks.card(make(), ResponseTargets(), T0)
+    card = messages.card(make(), ResponseTargets(), T0)
     actions = next(b for b in card if b["type"] == "actions")
     select = actions["elements"][1]  # type: ignore[index]
-    state, choice = blocks.parse_select_value(select["options"][0]["value"])
+    state, choice = CardAction.parse_option(select["options"][0]["value"])
     assert (state.number, choice) == (42, "acknowledged")
 
 
 def test_long_title_fits_header_limit() -> None:
     """Header text stays within Slack's 150 characters."""
-    card = blocks.card(make(title="x" * 400), ResponseTargets(), T0)
+    card = messages.card(make(title="x" * 400), ResponseTargets(), T0)
     assert len(card[0]["text"]["text"]) <= 150  # type: ignore[index]
 
 
 def test_timeline_and_list_text() -> None:
     """Timeline and list replies name the incident and its entries."""
-    assert "No open incidents" in blocks.list_text([], T0)
-    listed = blocks.list_text([make(channel_id="C1")], T0 + timedelta(hours=1))
+    assert "No open incidents" in messages.list_text([], T0)
+    listed = messages.list_text([make(channel_id="C1")], T0 + timedelta(hours=1))
     assert "SEV-1 #42 Checkout is down: declared, 1 h in <#C1>" in listed
-    assert blocks.timeline_text(make(), []).startswith("*Timeline of #42 Checkout is down*")
+    assert messages.timeline_text(make(), []).startswith("*Timeline of #42 Checkout is down*")

@@ -5,16 +5,16 @@ from typing import Any
 import structlog
 from slack_bolt.async_app import AsyncApp
 
-from handlers import flows
-from handlers.payloads import PinAdded, ReactionAdded
-from handlers.slack import FetchedMessage
+from handlers.incidents import flows
+from handlers.services import Services
+from handlers.slack import FetchedMessage, PinAdded, ReactionAdded
 
 log = structlog.get_logger()
 
 CAPTURE_REACTION = "pushpin"
 
 
-def register(app: AsyncApp, services: flows.Services) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     async def handle_reaction_added_event(event: dict[str, Any]) -> None:
         reaction = ReactionAdded.model_validate(event)
         if reaction.reaction != CAPTURE_REACTION or reaction.item.type != "message":

@@ -15,7 +15,7 @@ from domain import (
     Severity,
     Status,
 )
-from handlers.grammar import (
+from handlers.command.grammar import (
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,

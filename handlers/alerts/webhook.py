@@ -7,8 +7,8 @@ from redis.exceptions import RedisError
 
 from domain.alerts import Notification
 from domain.errors import where_and_what
-from handlers.api import SERVICES
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
+from handlers.services import SERVICES
 
 log = structlog.get_logger()
 

@@ -14,8 +14,8 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from handlers import alert_flows
-from handlers.flows import Services
+from handlers.alerts import flows as alert_flows
+from handlers.services import Services
 from storage.alerts import InboxEntry, InboxReader
 
 log = structlog.get_logger()

@@ -1,0 +1,64 @@
+"""The incident subcommands: declare, the events (ack, status, note, ...), timeline and list."""
+
+from domain import Incident, Record
+from handlers.command import (
+    CommandRouter,
+    Decision,
+    DeclareModalRequest,
+    DeclareRequest,
+    EventRequest,
+    ListRequest,
+    TimelineRequest,
+)
+from handlers.incidents import flows, messages
+from handlers.services import Services
+from handlers.slack import SlashCommand
+
+
+def register(router: CommandRouter, services: Services) -> None:
+    async def declare(command: SlashCommand, request: DeclareRequest) -> Decision:
+        incident, _ = await flows.declare_incident(
+            services,
+            title=request.title,
+            severity=request.severity,
+            declared_by=command.user_id,
+            idempotency_key=flows.IdempotencyKey.command(command.trigger_id),
+        )
+        return Decision(messages.declared_reply(incident), incident.number, lambda: _open_channel(services, incident))
+
+    async def declare_in_modal(command: SlashCommand, request: DeclareModalRequest) -> Decision:
+        async def open_modal() -> list[str]:
+            await services.slack.open_modal(command.trigger_id, messages.declare_modal())
+            return []
+
+        return Decision("", follow_up=open_modal)
+
+    async def change(command: SlashCommand, request: EventRequest) -> Decision:
+        incident = await flows.find_incident(services, request.target, command.channel_id)
+        transition = await flows.act(services, incident, request.event)
+        done = next((e.entry.text for e in transition.effects if isinstance(e, Record)), "Done")
+        return Decision(
+            messages.done_reply(incident.number, done),
+            incident.number,
+            lambda: flows.perform(services, transition.incident, transition.effects),
+        )
+
+    async def timeline(command: SlashCommand, request: TimelineRequest) -> Decision:
+        incident = await flows.find_incident(services, request.target, command.channel_id)
+        entries = await services.timeline.read(incident.number)
+        return Decision(messages.timeline_text(incident, entries), incident.number)
+
+    async def list_open(command: SlashCommand, request: ListRequest) -> Decision:
+        open_incidents = await services.incidents.list(open_only=True)
+        return Decision(messages.list_text(open_incidents, services.clock()))
+
+    router.add(DeclareRequest, declare)
+    router.add(DeclareModalRequest, declare_in_modal)
+    router.add(EventRequest, change)
+    router.add(TimelineRequest, timeline)
+    router.add(ListRequest, list_open)
+
+
+async def _open_channel(services: Services, incident: Incident) -> list[str]:
+    _, failure = await flows.try_open_channel(services, incident)
+    return [failure] if failure else []

@@ -1,0 +1,254 @@
+"""The incident's messages: the card, announcements, replies, the timeline and list texts, the declare modal.
+
+Pure functions, data in and dicts out. `CardAction` is the value an incident's buttons carry, serialised and
+parsed here only.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain import Change, Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
+from domain.alerts import AlertRecord, AlertSummary
+from handlers.slack import ActionId, BlockId, CallbackId
+from handlers.slack.blocks import Block, actions, button, by, mrkdwn, plain, section, select, slack_date
+
+_STATUS_EMOJI = {
+    Status.DECLARED: "🚨",
+    Status.ACKNOWLEDGED: "👀",
+    Status.INVESTIGATING: "🔎",
+    Status.IDENTIFIED: "🎯",
+    Status.MONITORING: "📈",
+    Status.RESOLVED: "✅",
+}
+_SHOWN_ALERTS = 5
+_TEXT_LIMIT = 39000
+
+
+class CardAction(BaseModel):
+    """The state a button about an incident carries in its `value`, parsed back when it is clicked."""
+
+    number: int
+
+    def value(self) -> str:
+        return self.model_dump_json()
+
+    def option(self, choice: str) -> str:
+        """A select option's value: the card state and the option chosen."""
+        return f"{self.value()}|{choice}"
+
+    @classmethod
+    def parse_option(cls, value: str) -> tuple["CardAction", str]:
+        """Split a select option's value back into the card state and the chosen option."""
+        state, _, choice = value.rpartition("|")
+        return cls.model_validate_json(state), choice
+
+
+def card_value(incident: Incident) -> str:
+    """What a button about the incident carries."""
+    return CardAction(number=incident.number).value()
+
+
+def incident_title(incident: Incident) -> str:
+    return f"#{incident.number} {incident.title}"
+
+
+def card_text(incident: Incident) -> str:
+    """Notification text of the card (and its fallback)."""
+    return f"{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
+
+
+def card(
+    incident: Incident, targets: ResponseTargets, now: datetime, alerts: AlertSummary | None = None
+) -> list[Block]:
+    """The pinned incident card: title, severity and target, status, commander, elapsed time, alerts, buttons."""
+    emoji = _STATUS_EMOJI[incident.status]
+    header = f"{emoji} {incident_title(incident)}"
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(header[:150])},
+        {"type": "section", "fields": _fields(incident, targets, now)},
+    ]
+    if incident.description:
+        blocks.append(section(incident.description))
+    if alerts is not None:
+        blocks.append(section(alert_lines(alerts)))
+    if incident.summary and incident.status is Status.RESOLVED:
+        blocks.append(section(f"*Summary:* {incident.summary}"))
+    blocks.append(actions(*_card_buttons(incident), block_id=BlockId.CARD_ACTIONS))
+    return blocks
+
+
+def _fields(incident: Incident, targets: ResponseTargets, now: datetime) -> list[dict[str, object]]:
+    target = targets.of(incident.severity)
+    commander = f"<@{incident.commander}>" if incident.commander else "_unassigned_"
+    end = incident.resolved_at or now
+    elapsed_label = "Duration" if incident.resolved_at else "Elapsed"
+    response = f"respond within {target.label}"
+    if incident.acknowledged_at is None:
+        response += f" (by {slack_date(target.due(incident.declared_at))})"
+    fields = [
+        mrkdwn(f"*Severity*\n{incident.severity.label}: {response}"),
+        mrkdwn(f"*Status*\n{incident.status.value}"),
+        mrkdwn(f"*Commander*\n{commander}"),
+        mrkdwn(f"*{elapsed_label}*\n{format_duration(end - incident.declared_at)}"),
+        mrkdwn(f"*Declared*\n{slack_date(incident.declared_at)}" + by(incident.declared_by)),
+    ]
+    other_roles = {role: user for role, user in incident.roles.items() if role != "commander"}
+    if other_roles:
+        fields.append(mrkdwn("*Roles*\n" + ", ".join(f"{r}: <@{u}>" for r, u in sorted(other_roles.items()))))
+    return fields
+
+
+def _card_buttons(incident: Incident) -> list[dict[str, object]]:
+    state = CardAction(number=incident.number)
+    if incident.status is Status.RESOLVED:
+        return [button("Reopen", ActionId.REOPEN, state.value())]
+    buttons: list[dict[str, object]] = []
+    if incident.acknowledged_at is None:
+        buttons.append(button("Acknowledge", ActionId.ACKNOWLEDGE, state.value(), style="primary"))
+    statuses = [s for s in Status if s not in {incident.status, Status.DECLARED, Status.RESOLVED}]
+    buttons.append(
+        select("Change status", ActionId.CHANGE_STATUS, [(s.value, state.option(s.value)) for s in statuses])
+    )
+    severities = [s for s in Severity if s is not incident.severity]
+    buttons.append(
+        select("Change severity", ActionId.CHANGE_SEVERITY, [(s.label, state.option(str(s.value))) for s in severities])
+    )
+    buttons.append(resolve_button(incident, confirm=True))
+    return buttons
+
+
+def resolve_button(incident: Incident, confirm: bool, style: str = "danger") -> dict[str, object]:
+    resolve = button("Resolve", ActionId.RESOLVE, card_value(incident), style=style)
+    if confirm:
+        resolve["confirm"] = {
+            "title": plain("Resolve this incident?"),
+            "text": plain(f"Incident #{incident.number} will be marked resolved."),
+            "confirm": plain("Resolve"),
+            "deny": plain("Cancel"),
+        }
+    return resolve
+
+
+def announcement(incident: Incident) -> str:
+    return (
+        f"🚨 {incident.severity.label} incident declared: *{incident_title(incident)}*{by(incident.declared_by)}"
+        f"\nJoin <#{incident.channel_id}> to help."
+    )
+
+
+def change_in_channel(incident: Incident, change: Change, detail: str) -> str:
+    """A change posted in the incident channel (today: a status update)."""
+    return (
+        f"*{_update_heading(incident)}*\n{detail}"
+        if change is Change.UPDATE
+        else change_announcement(incident, change, detail)
+    )
+
+
+def change_announcement(incident: Incident, change: Change, detail: str) -> str:
+    """A change posted in the announcement channel."""
+    match change:
+        case Change.UPDATE:
+            return f"*{_update_heading(incident)}: {incident.title}*\n{detail}"
+        case Change.ESCALATED:
+            return f"Incident #{incident.number} escalated to {incident.severity.label}: {incident.title}"
+        case Change.RESOLVED:
+            return f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{detail}" if detail else "")
+        case Change.REOPENED:
+            return f"Incident #{incident.number} reopened: {incident.title}"
+
+
+def _update_heading(incident: Incident) -> str:
+    return f"Update on incident #{incident.number} ({incident.severity.label}, {incident.status.value})"
+
+
+def topic(incident: Incident) -> str:
+    return f"{incident.severity.label} | {incident.status.value} | {incident.title}"
+
+
+def declared_reply(incident: Incident) -> str:
+    return f"Declared incident #{incident.number} ({incident.severity.label}): {incident.title}. Opening its channel…"
+
+
+def done_reply(number: int, done: str) -> str:
+    return f"✓ #{number}: {done}"
+
+
+def timeline_text(incident: Incident, entries: Sequence[TimelineEntry]) -> str:
+    lines = [f"*Timeline of {incident_title(incident)}*"]
+    for entry in entries:
+        lines.append(f"• {slack_date(entry.at)} {entry.kind.value}{by(entry.actor)}: {entry.text}")
+    text = "\n".join(lines)
+    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+
+
+def list_text(incidents: Sequence[Incident], now: datetime) -> str:
+    if not incidents:
+        return "No open incidents. 🎉"
+    lines = ["*Open incidents*"]
+    for incident in incidents:
+        where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+        age = format_duration(now - incident.declared_at)
+        lines.append(f"• {incident.severity.label} {incident_title(incident)}: {incident.status.value}, {age}{where}")
+    return "\n".join(lines)
+
+
+def action_refused(error: str) -> str:
+    return f"⚠️ {error}"
+
+
+def declare_modal(severity: Severity = Severity.SEV3) -> Block:
+    options = [{"text": plain(s.label), "value": str(s.value)} for s in Severity]
+    initial = next(o for o in options if o["value"] == str(severity.value))
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.DECLARE_MODAL,
+        "title": plain("Declare an incident"),
+        "submit": plain("Declare"),
+        "close": plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BlockId.TITLE,
+                "label": plain("Title"),
+                "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150},
+            },
+            {
+                "type": "input",
+                "block_id": BlockId.SEVERITY,
+                "label": plain("Severity"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": options,
+                    "initial_option": initial,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": BlockId.DESCRIPTION,
+                "optional": True,
+                "label": plain("Description"),
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2900},
+            },
+        ],
+    }
+
+
+def alert_lines(summary: AlertSummary) -> str:
+    """`🔥 2 firing · ✅ 1 resolved` with the first few alerts and Alertmanager's "and N more" (shown on the card)."""
+    counts = [f"🔥 {len(summary.firing)} firing"]
+    if summary.resolved:
+        counts.append(f"✅ {len(summary.resolved)} resolved")
+    lines = ["*Alerts:* " + " · ".join(counts)]
+    lines += [_alert_line(record) for record in summary.firing[:_SHOWN_ALERTS]]
+    hidden = max(0, len(summary.firing) - _SHOWN_ALERTS) + summary.truncated
+    if hidden:
+        lines.append(f"and {hidden} more")
+    return "\n".join(lines)
+
+
+def _alert_line(record: AlertRecord) -> str:
+    return f"• `{record.name}` on {record.where}"

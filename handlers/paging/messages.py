@@ -1,0 +1,90 @@
+"""Paging messages: the page DM, the channel notice, "nobody acknowledged", on-call texts and hand-offs."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from domain import Incident, ResponseTargets
+from domain.rotation import Shift
+from handlers.incidents.messages import card_value, incident_title
+from handlers.slack import ActionId
+from handlers.slack.blocks import Block, actions, button, section, slack_date
+
+
+def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list[Block]:
+    """The DM a paged person gets: what, how bad, how soon, and an Acknowledge button."""
+    target = targets.of(incident.severity)
+    where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+    text = (
+        f"📟 *You are paged for {incident.severity.label} incident {incident_title(incident)}*{where}\n"
+        f"{why}. Respond within {target.label}."
+    )
+    acknowledge = button("Acknowledge", ActionId.PAGE_ACKNOWLEDGE, card_value(incident), style="primary")
+    return [section(text), actions(acknowledge)]
+
+
+def page_notification(incident: Incident) -> str:
+    return f"Paged: {incident.title}"
+
+
+def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = ()) -> str:
+    paged = ("📟 Paged " + ", ".join(f"<@{u}>" for u in users) + f" ({why}).") if users else ""
+    unreached = (
+        ("⚠️ Could not page " + ", ".join(f"<@{u}>" for u in failed) + ": Slack refused the DM.") if failed else ""
+    )
+    return "\n".join(line for line in (paged, unreached) if line)
+
+
+def paged_by(actor: str) -> str:
+    return f"paged by <@{actor}>"
+
+
+def by_policy(policy: str) -> str:
+    return f"escalation policy {policy}"
+
+
+def escalated(step: int, policy: str, round_: int) -> str:
+    return f"Escalated to step {step + 1} of {policy}" + (f" (repeat {round_})" if round_ else "")
+
+
+def paged_entry(user: str, why: str) -> str:
+    return f"Paged <@{user}> ({why})"
+
+
+def page_failed_entry(user: str, failure: str) -> str:
+    return f"Could not page <@{user}>: {failure}"
+
+
+def nobody_acknowledged(incident: Incident) -> str:
+    return f"🚨 Nobody acknowledged incident {incident_title(incident)} after the whole escalation policy."
+
+
+def paging_reply(whom: str, number: int) -> str:
+    return f"📟 Paging {whom} for #{number}."
+
+
+def paging_not_set_up() -> str:
+    return "Paging is not set up: write an on-call config (ONCALL_CONFIG, see oncall.example.yaml)."
+
+
+def oncall_text(rotation: str, shifts: Sequence[Shift]) -> str:
+    """`*primary*: <@U1> until <date>, then <@U2> until <date>` — dates in each reader's own timezone."""
+    parts = [
+        f"<@{shift.user}>{' (override)' if shift.override else ''} until {slack_date(shift.end)}" for shift in shifts
+    ]
+    return f"*{rotation}*: " + ", then ".join(parts)
+
+
+def override_done(rotation: str, user: str, until: datetime) -> str:
+    return f"✓ <@{user}> is on call for *{rotation}* until {slack_date(until)}."
+
+
+def handoff_text(rotation: str, until: datetime) -> str:
+    return f"🔔 You are now on call for *{rotation}* until {slack_date(until)}. Good luck, and thank you."
+
+
+def not_a_time(text: str) -> str:
+    return f"`{text}` is not a time: use 09:00 or 2026-11-26T09:00 (in the rotation's timezone)."
+
+
+def in_the_past(text: str) -> str:
+    return f"`{text}` is in the past."

@@ -1,0 +1,165 @@
+"""Paging: page people by rotation or by name, escalate until someone acknowledges, never page twice.
+
+A page is stored first (under a natural id), then its people are messaged, then its deadline is set as a
+durable timer. `fire` handles a due timer: a step to page, a deadline that passed ("nobody acknowledged" at
+the end), or a rotation's hand-off. Acknowledging the incident stops every page of it (see `flows.act`).
+Who is on call lives in `directory`, delivering each DM once in `delivery`, hand-off notices in `handoffs`.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from structlog.contextvars import bound_contextvars
+
+from domain import Incident, InvalidValue
+from domain.escalation import Policy, Position, Target, TargetKind, advance
+from domain.paging_config import OnCall
+from domain.rotation import Override
+from domain.timeline import EntryKind
+from handlers.paging import messages
+from handlers.paging.delivery import PageDelivery
+from handlers.paging.directory import OnCallDirectory
+from handlers.paging.handoffs import Handoffs
+from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
+from handlers.services import Services
+from handlers.slack import describe_failure
+from storage.pages import PageStatus, PageStore
+from storage.timers import Timer, TimerStore
+
+log = structlog.get_logger()
+
+_MAX_PER_TICK = 1000  # then the loop's other work (and `stop`) gets a turn
+
+
+@dataclass(frozen=True)
+class Pager:
+    services: Services
+    pages: PageStore
+    timers: TimerStore
+    directory: OnCallDirectory
+    delivery: PageDelivery
+    handoffs: Handoffs
+    renew_every: timedelta = LEASE / 3
+
+    @property
+    def oncall(self) -> OnCall:
+        return self.directory.oncall
+
+    async def take_over(self, override: Override, actor: str) -> None:
+        """Store an override (`oncall override`)."""
+        await self.directory.add_override(override, actor)
+        log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
+        await self.handoffs.arm(override.rotation)  # the next hand-off may now be this override's end
+
+    async def on_declare(self, incident: Incident, service: str | None) -> None:
+        """Page automatically when an incident is declared at a paging severity."""
+        policy = self.oncall.policy_for(service)
+        if incident.severity in self.oncall.page_on_declare and policy is not None:
+            await self.escalate(incident, policy, PageId.declared(incident.number))
+
+    async def escalate(self, incident: Incident, policy: Policy, page_id: str) -> bool:
+        """Start `policy` for the incident under `page_id`, its first step due now; False if that page exists."""
+        first = (self.services.clock(), TimerBody.at(TimerKind.PAGE, Position()).dump())
+        _, created = await self.pages.create(page_id, incident.number, policy.name, first)
+        return created
+
+    async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:
+        """`page`: a service escalates through its policy; a user or rotation is paged once."""
+        if target.kind is TargetKind.SERVICE:
+            policy = self.oncall.policy_for(target.name) if target.name in self.oncall.service_policies else None
+            if policy is None:
+                raise InvalidValue(f"No escalation policy covers service `{target.name}` (see ONCALL_CONFIG).")
+            return await self.escalate(incident, policy, page_id)
+        _, created = await self.pages.create(page_id, incident.number, "")
+        if created:
+            await self.delivery.notify(incident, page_id, Position(), (target,), messages.paged_by(actor))
+            await self.pages.finish(page_id, PageStatus.EXHAUSTED)  # one-off: nothing to escalate
+        return created
+
+    async def tick(self) -> int:
+        """Handle every due timer; the number handled. Every process runs it every `PAGER_INTERVAL` (0.5 s),
+        so a deadline fires well within 2 s.
+
+        Timers are claimed one at a time, each when its work starts, so that its lease covers its own work
+        only: a batch claimed at once would let the last ones' leases run out while the first were worked on,
+        and another process would then take them too.
+        """
+        handled = 0
+        while handled < _MAX_PER_TICK:  # a deadline schedules the next step due now: taken in the same tick
+            due = await self.timers.claim(self.services.clock(), LEASE, limit=1)
+            if not due:
+                break
+            await self._fire_holding(due[0])
+            handled += 1
+        return handled
+
+    async def _fire_holding(self, timer: Timer) -> None:
+        """Fire `timer`, renewing its lease while the work lasts (Slack retrying a 429 can take a while): a live
+        holder's timer is never handed to another process, only a dead one's."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.renew_every.total_seconds())
+                try:
+                    await self.timers.extend(timer.id, self.services.clock() + LEASE)
+                except RedisError as error:  # the lease may run out: at worst another process takes over
+                    log.warning("timer_lease_not_renewed", timer=timer.id, error=str(error))
+
+        renewing = asyncio.create_task(renew())
+        try:
+            await self.fire(timer)
+        finally:
+            renewing.cancel()
+
+    async def fire(self, timer: Timer) -> None:
+        body = TimerBody.parse(timer.body)
+        if body.kind is TimerKind.HANDOFF:
+            await self.handoffs.fire(timer, body)
+            return
+        record = await self.pages.get(timer.id)
+        policy = self.oncall.policies.get(record.policy) if record else None
+        if record is None or policy is None or record.status is not PageStatus.ACTIVE:
+            await self.timers.complete(timer.id)
+            return
+        incident = await self.services.incidents.get(record.number)
+        with bound_contextvars(incident=incident.number, page=record.id):
+            if body.kind is TimerKind.PAGE:
+                await self._page_step(incident, record.id, policy, body.position)
+            else:
+                await self._deadline(incident, record.id, policy, body.position)
+        await self.timers.complete(timer.id)
+
+    async def _page_step(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
+        """Page a step's people (each exactly once), then set the step's deadline."""
+        await self.pages.move(page_id, position)
+        if position != Position():
+            text = messages.escalated(position.step, policy.name, position.round)
+            await self.delivery.record(incident, EntryKind.ESCALATED, text, once=f"page:{page_id}:{position}")
+        step = policy.steps[position.step]
+        await self.delivery.notify(incident, page_id, position, step.targets, messages.by_policy(policy.name))
+        due = self.services.clock() + step.ack_timeout
+        await self.timers.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
+
+    async def _deadline(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
+        following = advance(policy, position)
+        if following is None:
+            await self._unanswered(incident, page_id)
+            return
+        await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+
+    async def _unanswered(self, incident: Incident, page_id: str) -> None:
+        if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):
+            return
+        text = messages.nobody_acknowledged(incident)
+        await self.delivery.record(incident, EntryKind.UNANSWERED, "Nobody acknowledged the page")
+        for channel in (incident.channel_id, self.services.incidents_channel):
+            if channel:
+                try:
+                    await self.services.slack.post(channel, text)
+                except SlackApiError as error:
+                    log.warning("slack_call_failed", failure=describe_failure(error))
+        log.warning("page_unanswered", page_id=page_id)

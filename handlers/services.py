@@ -1,0 +1,51 @@
+"""What every capability receives: `Services`, the `Clock`, and the app key under which `bot` stores them.
+
+Services carries the shared Slack edge (gateway and outbox) beside storage, so it imports `handlers.slack`."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from aiohttp import web
+
+from domain import Incident, ResponseTargets
+from domain.alerts import AlertPolicy
+from domain.runbooks import Runbooks
+from handlers.slack import SlackGateway, SlackOutbox
+from storage import IncidentStore, SeenStore, TimelineStore
+from storage.alerts import AlertStore
+from storage.pages import PageStore
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class DeclareHook(Protocol):
+    """Called once an incident is stored (paging on declare); passed in by `bot`."""
+
+    async def __call__(self, incident: Incident, service: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the flows need, built once by `bot` and passed in."""
+
+    incidents: IncidentStore
+    timeline: TimelineStore
+    seen: SeenStore
+    slack: SlackGateway
+    clock: Clock
+    alerts: AlertStore
+    outbox: SlackOutbox
+    targets: ResponseTargets = field(default_factory=ResponseTargets)
+    incidents_channel: str | None = None
+    command: str = "/incident"
+    alert_policy: AlertPolicy = field(default_factory=AlertPolicy)
+    runbooks: Runbooks = field(default_factory=lambda: Runbooks.from_texts({}))
+    alerts_channel: str | None = None
+    pages: PageStore | None = None
+    on_declare: DeclareHook | None = None
+
+
+SERVICES = web.AppKey("services", Services)
