@@ -7,6 +7,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
@@ -20,9 +21,16 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "check-config"], help="default: run"
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "check-config", "postmortem"],
+        help="default: run; `postmortem export <number> [--format md|json]` prints a postmortem",
     )
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rest and args.command != "postmortem":
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -44,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except SQLAlchemyError as error:
         print(f"firebreak: cannot migrate DATABASE_URL: {error.__class__.__name__}: {error.args[0]}", file=sys.stderr)
         return 1
+    if args.command == "postmortem":
+        return postmortem_command(settings, args.rest)
     if args.command == "run":
         _serve(settings, oncall)
     return 0

@@ -34,11 +34,14 @@ from handlers.http import is_loopback, json_error, presented_secret, secret_matc
 from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
 from handlers.paging import PAGER, Pager, ack, build_pager
+from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
+from handlers.postmortems import api as postmortem_api
 from handlers.slack import SlackGateway, SlackOutbox, build_client
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
 from storage.pages import PageStore
+from storage.postmortems import PostmortemStore
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
 
@@ -49,6 +52,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
+REMINDERS = web.AppKey("reminders", Reminders)
 MAX_BODY = 1024 * 1024
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
@@ -67,6 +71,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
+    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
         [
@@ -74,6 +79,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api.routes(),
+            *postmortem_api.routes(),
             *webhook.routes(token, settings.alert_max_body),
             *ack.routes(),
         ]
@@ -126,6 +132,14 @@ async def _resources(
         services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
+    pms = Postmortems(
+        services,
+        PostmortemStore(engine),
+        TimerStore(redis, keys, family=FAMILY),
+        settings.postmortem_policy,
+        settings.postmortem_digest,
+    )
+    app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
     socket_mode = await _start_slack(app, settings, client, services, pager)
     if settings.alertmanager_token is None:
         log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
@@ -184,6 +198,15 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         yield
 
 
+async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
+    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once)."""
+    reminders = app[REMINDERS]
+    with contextlib.suppress(RedisError, OSError):  # Redis down at start: the digest is armed on a later start
+        await reminders.arm_digest()
+    async with _every(interval, reminders.tick, "reminders"):
+        yield
+
+
 @contextlib.asynccontextmanager
 async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
     """Run `work` now and every `interval` in the background while the context is open."""
@@ -203,7 +226,7 @@ async def _start_slack(
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager)
+    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS])
     app[BOLT] = bolt
     if settings.slack_app_token is None:
         return None

@@ -2,6 +2,7 @@
 
 from handlers.command.grammar import (
     USAGE,
+    ActionsRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
@@ -10,6 +11,8 @@ from handlers.command.grammar import (
     OnCallRequest,
     OverrideRequest,
     PageRequest,
+    PostmortemRequest,
+    PostmortemsRequest,
     Request,
     RunbookRequest,
     TimelineRequest,
@@ -20,6 +23,7 @@ from handlers.command.router import CommandRouter, Decision
 
 __all__ = [
     "USAGE",
+    "ActionsRequest",
     "CommandRouter",
     "Decision",
     "DeclareModalRequest",
@@ -30,6 +34,8 @@ __all__ = [
     "OnCallRequest",
     "OverrideRequest",
     "PageRequest",
+    "PostmortemRequest",
+    "PostmortemsRequest",
     "Request",
     "RunbookRequest",
     "TimelineRequest",

@@ -14,6 +14,7 @@ from domain import (
     CaptureMessage,
     ChangeSeverity,
     ChangeStatus,
+    Close,
     EntryKind,
     Event,
     Incident,
@@ -46,7 +47,7 @@ def make(status: Status = Status.DECLARED, **overrides: object) -> Incident:
         declared_by="U1",
         declared_at=T0,
     )
-    if status is Status.RESOLVED:
+    if status in {Status.RESOLVED, Status.CLOSED}:
         incident = replace(incident, acknowledged_at=T0, resolved_at=T0)
     return replace(incident, **overrides)  # type: ignore[arg-type]
 
@@ -60,6 +61,7 @@ EVERY_EVENT: list[Event] = [
     PostUpdate("U2", "rolling back"),
     Resolve("U2", "rolled back"),
     Reopen("U2"),
+    Close("U2"),
     CaptureMessage("U2", "U4", "error rate 40%", T0),
 ]
 
@@ -67,9 +69,10 @@ EVERY_EVENT: list[Event] = [
 TABLE: dict[tuple[Status, type], Status | type[InvalidTransition]] = {}
 for _status in Status:
     for _event in EVERY_EVENT:
-        TABLE[(_status, type(_event))] = InvalidTransition if _status is Status.RESOLVED else _status
+        TABLE[(_status, type(_event))] = _status if _status.is_open else InvalidTransition
     TABLE[(_status, Acknowledge)] = Status.ACKNOWLEDGED if _status is Status.DECLARED else InvalidTransition
     TABLE[(_status, Reopen)] = Status.INVESTIGATING if _status is Status.RESOLVED else InvalidTransition
+    TABLE[(_status, Close)] = Status.CLOSED if _status is Status.RESOLVED else InvalidTransition
     if _status.is_open:
         TABLE[(_status, Resolve)] = Status.RESOLVED
         TABLE[(_status, ChangeStatus)] = InvalidTransition if _status is Status.INVESTIGATING else Status.INVESTIGATING
@@ -95,6 +98,18 @@ def test_resolved_refusal_names_reopen() -> None:
     """A resolved incident tells the user that only reopen is possible."""
     with pytest.raises(InvalidTransition, match="only `reopen`"):
         apply(make(Status.RESOLVED), AddNote("U2", "late note"), NOW)
+
+
+def test_closed_refuses_reopen_naming_the_postmortem() -> None:
+    """A closed incident (its postmortem published) refuses reopen with a message saying why."""
+    with pytest.raises(InvalidTransition, match="closed: its postmortem is published"):
+        apply(make(Status.CLOSED), Reopen("U2"), NOW)
+
+
+def test_status_command_cannot_close() -> None:
+    """Only publishing a postmortem closes an incident; `status closed` is refused."""
+    with pytest.raises(InvalidTransition, match="closes when its postmortem is published"):
+        apply(make(Status.MONITORING), ChangeStatus("U2", Status.CLOSED), NOW)
 
 
 def test_acknowledge_sets_time_and_records() -> None:
