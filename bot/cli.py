@@ -46,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
         return 0
+    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
+        return postmortem_command(settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
     except SQLAlchemyError as error:
         print(f"firebreak: cannot migrate DATABASE_URL: {error.__class__.__name__}: {error.args[0]}", file=sys.stderr)
         return 1
-    if args.command == "postmortem":
-        return postmortem_command(settings, args.rest)
     if args.command == "run":
         _serve(settings, oncall)
     return 0
