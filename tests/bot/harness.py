@@ -63,6 +63,12 @@ class Bot:
 
     async def command(self, text: str, user: str = ALICE, channel: str = GENERAL, trigger_id: str = "") -> str:
         """Type `/incident <text>`; returns the ephemeral reply, after the work behind it settled."""
+        return str((await self.command_reply(text, user, channel, trigger_id)).get("text", ""))
+
+    async def command_reply(
+        self, text: str, user: str = ALICE, channel: str = GENERAL, trigger_id: str = ""
+    ) -> dict[str, Any]:
+        """Type `/incident <text>`; returns the whole reply (its text and any blocks)."""
         form = {
             "token": "legacy",
             "team_id": "T0TEAM",
@@ -79,7 +85,7 @@ class Bot:
         assert response.status == 200, await response.text()
         raw = await response.text()
         is_json = response.content_type == "application/json"
-        reply = str(json.loads(raw).get("text", "")) if is_json else raw
+        reply: dict[str, Any] = json.loads(raw) if is_json else {"text": raw}
         await self.settle()
         return reply
 

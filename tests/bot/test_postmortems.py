@@ -1,9 +1,13 @@
 """A postmortem from a resolved incident to a published one, through signed Slack payloads and the API."""
 
 import json
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
 
 from domain.postmortem import SectionKey
 from handlers.slack import ActionId
+from storage import Keys
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, Bot
 
@@ -56,3 +60,18 @@ async def test_publish_says_what_is_missing(bot: Bot) -> None:
     assert "submit" not in view
     for missing in ("the summary is empty", "the root cause analysis is empty", "there is no action item"):
         assert missing in text
+
+
+async def test_draft_survives_a_restart_and_redis_loss(
+    start_bot: Callable[..., Awaitable[Bot]], redis: Redis, keys: Keys
+) -> None:
+    """The draft is in SQL: after every Redis key is gone and another process starts, its sections are there."""
+    bot = await start_bot()
+    number, channel = await steps.resolved(bot)
+    await steps.start(bot, channel)
+    await steps.edit(bot, number, SectionKey.SUMMARY, "Checkout was down")
+    await redis.delete(*[key async for key in redis.scan_iter(match=f"{keys.prefix}*")])
+    other = await start_bot()
+    view = await steps.open_section(other, number, SectionKey.SUMMARY, user=BOB)
+    assert view["blocks"][1]["element"]["initial_value"] == "Checkout was down"
+    assert (await other.api(f"/api/postmortems/{number}"))["sections"]["summary"]["edited_by"] == ALICE
