@@ -7,12 +7,13 @@ people editing two sections never collide and an edit based on an older version 
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import IncidentError, InvalidTransition, InvalidValue
 from domain.incident import Incident
 from domain.severity import ResponseTarget, Severity
+from domain.timeline import TimelineEntry
 
 SECTION_MAX = 30_000  # ten modal inputs of Slack's 3,000 characters
 WHYS_MAX = 5
@@ -149,6 +150,35 @@ class ImpactWindow:
 
 
 @dataclass(frozen=True)
+class TimelineEdits:
+    """The owner's view of the incident's timeline: key entries, excluded ones, entries added at past times."""
+
+    key: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+    added: tuple[TimelineEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    entry: TimelineEntry
+    key: bool = False
+    excluded: bool = False
+    added: bool = False
+
+
+def entry_id(entry: TimelineEntry) -> str:
+    """A timeline entry's stable id: its time to the microsecond and its kind."""
+    return f"{entry.at.astimezone(UTC):%Y%m%dT%H%M%S%f}:{entry.kind.value}"
+
+
+def timeline_lines(entries: Sequence[TimelineEntry], edits: TimelineEdits) -> list[TimelineLine]:
+    """Every entry, the added ones among them, in time order, each marked key, excluded or added."""
+    lines = [TimelineLine(e, entry_id(e) in edits.key, entry_id(e) in edits.excluded) for e in entries]
+    lines += [TimelineLine(e, entry_id(e) in edits.key, added=True) for e in edits.added]
+    return sorted(lines, key=lambda line: line.entry.at)
+
+
+@dataclass(frozen=True)
 class Postmortem:
     number: int
     state: State
@@ -161,6 +191,7 @@ class Postmortem:
     reviewers: tuple[str, ...] = ()
     approvals: tuple[str, ...] = ()
     impact: ImpactWindow = ImpactWindow()
+    timeline: TimelineEdits = TimelineEdits()
     channel_id: str | None = None
     message_ts: str | None = None
     revisions: int = 0  # how many times it was published
@@ -218,6 +249,26 @@ def next_why(whys: Sequence[str]) -> str | None:
     if len(whys) > WHYS_MAX:
         return None
     return f"Why? {whys[-1]}"
+
+
+def edit_timeline(
+    postmortem: Postmortem,
+    actor: str,
+    key: Sequence[str],
+    excluded: Sequence[str],
+    impact: ImpactWindow,
+    added: TimelineEntry | None = None,
+) -> Postmortem:
+    """The owner marks key and excluded entries, sets the impact window, and may add an entry at a past time."""
+    if postmortem.owner is not None and actor != postmortem.owner:
+        raise InvalidTransition(f"Only the owner, <@{postmortem.owner}>, edits the postmortem's timeline.")
+    if impact.started and impact.ended and impact.ended <= impact.started:
+        raise InvalidValue("Impact must end after it starts.")
+    if set(key) & set(excluded):
+        raise InvalidValue("An entry cannot be both key and excluded.")
+    entries = postmortem.timeline.added + ((added,) if added is not None else ())
+    edits = TimelineEdits(frozenset(key), frozenset(excluded), entries)
+    return replace(postmortem, timeline=edits, impact=impact)
 
 
 def ask_review(postmortem: Postmortem, reviewers: Sequence[str]) -> Postmortem:

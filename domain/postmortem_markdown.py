@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.durations import format_duration
 from domain.incident import Incident
-from domain.postmortem import ActionItem, Postmortem, SectionKey
+from domain.postmortem import ActionItem, Postmortem, SectionKey, timeline_lines
 from domain.severity import ResponseTarget
 from domain.timeline import TimelineEntry
 
@@ -94,7 +94,12 @@ def _section(pm: Postmortem, key: SectionKey) -> str:
 
 def _timeline(document: Document) -> str:
     lines = ["## Timeline", ""]
-    lines += [f"- {_at(e.at)} {e.kind.value}{_by(e.actor)}: {e.text}" for e in document.timeline]
+    for line in timeline_lines(document.timeline, document.postmortem.timeline):
+        if line.excluded:
+            continue
+        e = line.entry
+        text = f"{_at(e.at)} {e.kind.value}{_by(e.actor)}: {e.text}"
+        lines.append(f"- **{text}**" if line.key else f"- {text}")
     notes = document.postmortem.section(SectionKey.TIMELINE).text
     if notes:
         lines += ["", notes]

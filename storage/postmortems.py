@@ -8,7 +8,7 @@ one transaction.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Index, String, Text, insert, update
@@ -29,8 +29,9 @@ from domain.postmortem import (
     Section,
     SectionKey,
     State,
+    TimelineEdits,
 )
-from domain.timeline import TimelineEntry
+from domain.timeline import EntryKind, TimelineEntry
 from storage.incidents import ConcurrentUpdate, UTCDateTime, save_in
 
 
@@ -51,6 +52,7 @@ class PostmortemRow(SQLModel, table=True):
     approvals: list[str] = Field(sa_type=JSON)
     impact_started: datetime | None = Field(sa_type=UTCDateTime)
     impact_ended: datetime | None = Field(sa_type=UTCDateTime)
+    timeline_edits: dict[str, Any] = Field(sa_type=JSON)
     channel_id: str | None = Field(sa_type=String)
     message_ts: str | None = Field(sa_type=String)
     revisions: int
@@ -280,6 +282,7 @@ def _values(pm: Postmortem) -> dict[str, Any]:
         "approvals": list(pm.approvals),
         "impact_started": pm.impact.started,
         "impact_ended": pm.impact.ended,
+        "timeline_edits": _edits_json(pm.timeline),
         "channel_id": pm.channel_id,
         "message_ts": pm.message_ts,
         "revisions": pm.revisions,
@@ -299,11 +302,28 @@ def _postmortem(row: PostmortemRow, sections: Sequence[SectionRow]) -> Postmorte
         reviewers=tuple(row.reviewers),
         approvals=tuple(row.approvals),
         impact=ImpactWindow(row.impact_started, row.impact_ended),
+        timeline=_edits(row.timeline_edits),
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         revisions=row.revisions,
         version=row.version,
     )
+
+
+def _edits_json(edits: TimelineEdits) -> dict[str, Any]:
+    added = [
+        {"at": e.at.astimezone(UTC).isoformat(), "kind": e.kind.value, "actor": e.actor, "text": e.text}
+        for e in edits.added
+    ]
+    return {"key": sorted(edits.key), "excluded": sorted(edits.excluded), "added": added}
+
+
+def _edits(raw: dict[str, Any]) -> TimelineEdits:
+    added = tuple(
+        TimelineEntry(datetime.fromisoformat(e["at"]), EntryKind(e["kind"]), e["actor"], e["text"])
+        for e in raw.get("added", [])
+    )
+    return TimelineEdits(frozenset(raw.get("key", [])), frozenset(raw.get("excluded", [])), added)
 
 
 def _section(row: SectionRow) -> Section:

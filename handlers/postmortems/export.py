@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import timedelta
 
-from domain.postmortem import ActionItem, SectionKey
+from domain.postmortem import ActionItem, SectionKey, timeline_lines
 from domain.postmortem_markdown import Document
 from handlers.incidents.api import entry_json, iso
 from storage.postmortems import Revision
@@ -56,7 +56,10 @@ def document_json(doc: Document) -> JSON:
         "sections": sections,
         "five_whys": list(pm.whys),
         "action_items": [item_json(item) for item in doc.items],
-        "timeline": [entry_json(entry) for entry in doc.timeline],
+        "timeline": [
+            entry_json(line.entry) | {"key": line.key, "excluded": line.excluded, "added": line.added}
+            for line in timeline_lines(doc.timeline, pm.timeline)
+        ],
         "durations": {
             "time_to_acknowledge_seconds": _seconds(d.to_acknowledge),
             "time_to_resolve_seconds": _seconds(d.to_resolve),

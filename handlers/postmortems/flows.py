@@ -6,12 +6,13 @@ message, DMs, the published post) comes after and can be repeated: the draft is 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import structlog
 from aiohttp import web
 from structlog.contextvars import bound_contextvars
 
-from domain import Close, Incident, InvalidTransition, InvalidValue, Record, Status, TimelineEntry, apply
+from domain import Close, EntryKind, Incident, InvalidTransition, InvalidValue, Record, Status, TimelineEntry, apply
 from domain import postmortem as model
 from domain.postmortem import Postmortem, Section, SectionKey
 from domain.postmortem_markdown import Document, render
@@ -41,6 +42,18 @@ class Postmortems:
 
 
 POSTMORTEMS = web.AppKey("postmortems", Postmortems)
+
+
+@dataclass(frozen=True)
+class TimelineChange:
+    """What the timeline modal submitted."""
+
+    key: Sequence[str]
+    excluded: Sequence[str]
+    impact_started: datetime | None
+    impact_ended: datetime | None
+    add_at: datetime | None
+    add_text: str
 
 
 async def load(pms: Postmortems, number: int) -> Postmortem:
@@ -82,7 +95,8 @@ async def _draft_blocks(pms: Postmortems, pm: Postmortem, incident: Incident) ->
     items = await pms.store.items(pm.number)
     target = pms.services.targets.of(incident.severity)
     durations = Document(incident, pm, tuple(items), (), target).durations
-    return messages.draft(pm, incident, items, durations)
+    lines = model.timeline_lines(await pms.services.timeline.read(pm.number), pm.timeline)
+    return messages.draft(pm, incident, items, durations, [line for line in lines if line.key and not line.excluded])
 
 
 async def update(pms: Postmortems, number: int, change: Callable[[Postmortem], Postmortem]) -> Postmortem:
@@ -129,6 +143,21 @@ async def answer_why(pms: Postmortems, number: int, answer: str, asked_at: int) 
         return replace(pm, whys=(*pm.whys, answer.strip()))
 
     return await update(pms, number, add)
+
+
+async def edit_timeline(pms: Postmortems, number: int, actor: str, edits: TimelineChange) -> Postmortem:
+    """The owner's timeline edits (key, excluded, impact window, an added entry), stored with the postmortem."""
+    added = None
+    if edits.add_at is not None and edits.add_text.strip():
+        added = TimelineEntry(edits.add_at, EntryKind.NOTE, actor, edits.add_text.strip())
+    elif edits.add_at is not None or edits.add_text.strip():
+        raise InvalidValue("An added entry needs both its time and what happened.")
+    impact = model.ImpactWindow(edits.impact_started, edits.impact_ended)
+
+    def change(pm: Postmortem) -> Postmortem:
+        return model.edit_timeline(pm, actor, edits.key, edits.excluded, impact, added)
+
+    return await update(pms, number, change)
 
 
 async def document(pms: Postmortems, number: int, pm: Postmortem | None = None) -> Document:

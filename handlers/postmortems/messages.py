@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from domain import Incident, format_duration
-from domain.postmortem import ActionItem, Postmortem, SectionKey, State, is_overdue
+from domain.postmortem import ActionItem, Postmortem, SectionKey, State, TimelineLine, is_overdue
 from domain.postmortem_markdown import Durations
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId
@@ -37,14 +37,18 @@ def draft_text(pm: Postmortem, incident: Incident) -> str:
     return f"Postmortem of incident #{incident.number} {_safe(incident.title)}: {pm.state.label}"
 
 
-def draft(pm: Postmortem, incident: Incident, items: Sequence[ActionItem], d: Durations) -> list[Block]:
-    """The draft message: facts, each section with its Edit button, the 5 whys, action items, review buttons."""
+def draft(
+    pm: Postmortem, incident: Incident, items: Sequence[ActionItem], d: Durations, key: Sequence[TimelineLine]
+) -> list[Block]:
+    """The draft message: facts, each section with its Edit button, the timeline's durations and key entries,
+    the 5 whys, action items, review buttons."""
     ref = PostmortemRef(number=pm.number)
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"📝 Postmortem: #{incident.number} {incident.title}"[:150])},
         {"type": "context", "elements": [mrkdwn(_facts(pm))]},
         _section_block(pm, SectionKey.SUMMARY),
-        _timeline_block(pm, d),
+        _timeline_block(pm, d, key),
+        actions(button("Edit timeline entries", ActionId.POSTMORTEM_TIMELINE, ref.dump())),
         _section_block(pm, SectionKey.ROOT_CAUSE),
         _whys_block(pm, ref),
     ]
@@ -86,16 +90,17 @@ def _section_block(pm: Postmortem, key: SectionKey) -> Block:
     return {"type": "section", "text": mrkdwn(f"*{key.heading}*\n{shown}{edited}"), "accessory": _edit_button(pm, key)}
 
 
-def _timeline_block(pm: Postmortem, d: Durations) -> Block:
+def _timeline_block(pm: Postmortem, d: Durations, key: Sequence[TimelineLine]) -> Block:
     met = {None: "not acknowledged", True: "met ✅", False: "missed ❌"}[d.target_met]
     lines = [
         "*Timeline*",
         f"Time to acknowledge: {_span(d.to_acknowledge)} (target {d.target.label}: {met})",
         f"Time to resolve: {_span(d.to_resolve)} · impact {_span(d.impact)} from {slack_date(d.impact_started)}",
     ]
+    lines += [f"★ {slack_date(line.entry.at)} {_safe(line.entry.text)}"[:300] for line in key[:5]]
     notes = pm.section(SectionKey.TIMELINE).text
     if notes:
-        lines.append(_cut(_safe(notes), 2000))
+        lines.append(_cut(_safe(notes), 1500))
     edited = _edited(pm, SectionKey.TIMELINE)
     return {
         "type": "section",

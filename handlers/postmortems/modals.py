@@ -5,9 +5,9 @@ several inputs ("continued"), joined again on submission.
 """
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from domain.postmortem import SECTION_MAX, ActionKind, Priority, Section, SectionKey
+from domain.postmortem import SECTION_MAX, ActionKind, Priority, Section, SectionKey, TimelineLine, entry_id
 from handlers.postmortems.messages import whys_lines
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId, BlockId, CallbackId
@@ -84,6 +84,44 @@ def conflict_view(number: int, stored: Section, mine: str) -> Block:
         {"type": "section", "text": {"type": "plain_text", "text": f"Your text (not saved):\n{kept or '(empty)'}"}},
     ]
     return _modal(CallbackId.POSTMORTEM_SECTION, "Edit conflict", blocks, ref, None)
+
+
+def _multi(block_id: str, label: str, options: list[dict[str, object]], chosen: set[str]) -> Block:
+    element: dict[str, object] = {"type": "multi_static_select", "action_id": "value", "options": options}
+    initial = [o for o in options if o["value"] in chosen]
+    if initial:
+        element["initial_options"] = initial
+    return {"type": "input", "block_id": block_id, "optional": True, "label": plain(label), "element": element}
+
+
+def _moment(block_id: str, label: str, initial: datetime | None, optional: bool = True) -> Block:
+    element: dict[str, object] = {"type": "datetimepicker", "action_id": "value"}
+    if initial is not None:
+        element["initial_date_time"] = int(initial.timestamp())
+    return {"type": "input", "block_id": block_id, "optional": optional, "label": plain(label), "element": element}
+
+
+def timeline_modal(number: int, lines: Sequence[TimelineLine], started: datetime, ended: datetime | None) -> Block:
+    """The owner's timeline edits: key and excluded entries (the latest 100), the impact window, a past entry."""
+    shown = lines[-100:]
+    ids = [entry_id(line.entry) for line in shown]
+    options: list[dict[str, object]] = [
+        {"text": plain(f"{line.entry.at:%m-%d %H:%M} {line.entry.text}"[:75]), "value": value}
+        for line, value in zip(shown, ids, strict=True)
+    ]
+    blocks: list[Block] = [_note("Mark the entries that matter, leave out noise, and set when impact really began.")]
+    if options:
+        key = {value for line, value in zip(shown, ids, strict=True) if line.key}
+        excluded = {value for line, value in zip(shown, ids, strict=True) if line.excluded}
+        blocks.append(_multi(BlockId.PM_KEY, "Key entries", options, key))
+        blocks.append(_multi(BlockId.PM_EXCLUDED, "Leave out", options, excluded))
+    blocks += [
+        _moment(BlockId.PM_IMPACT_STARTED, "Impact started", started),
+        _moment(BlockId.PM_IMPACT_ENDED, "Impact ended", ended),
+        _moment(BlockId.PM_ADD_AT, "Add an entry at", None),
+        _text_input(BlockId.PM_ADD_TEXT, "What happened then", multiline=False),
+    ]
+    return _modal(CallbackId.POSTMORTEM_TIMELINE, "Timeline", blocks, PostmortemRef(number=number), "Save")
 
 
 def whys_modal(number: int, whys: Sequence[str], question: str) -> Block:

@@ -1,4 +1,4 @@
-"""Action items, review and publishing: their buttons and modals, each registered by its own id."""
+"""Timeline edits, action items, review and publishing: their buttons and modals, each by its own id."""
 
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -20,6 +20,7 @@ from domain.postmortem import (
     ask_review,
     missing_for_publish,
     request_changes,
+    timeline_lines,
 )
 from handlers.postmortems import flows, messages, modals
 from handlers.postmortems.drafting import ref_of, tell
@@ -67,6 +68,12 @@ def register(app: AsyncApp, pms: Postmortems, reminders: Reminders) -> None:
         missing = missing_for_publish(pm, await pms.store.items(pm.number))
         return modals.publish_modal(pm.number, missing, amendment=pm.state is State.PUBLISHED)
 
+    async def timeline_view(pm: Postmortem) -> Block:
+        doc = await flows.document(pms, pm.number, pm)
+        lines = timeline_lines(doc.timeline, pm.timeline)
+        return modals.timeline_modal(pm.number, lines, doc.durations.impact_started, doc.durations.impact_ended)
+
+    app.action(ActionId.POSTMORTEM_TIMELINE)(opener(timeline_view))
     app.action(ActionId.POSTMORTEM_ADD_ITEM)(opener(item_view))
     app.action(ActionId.POSTMORTEM_ASK_REVIEW)(opener(review_view))
     app.action(ActionId.POSTMORTEM_REQUEST_CHANGES)(opener(changes_view))
@@ -88,6 +95,25 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
         await ack()
         log.info("action_item_added", incident=ref.number, item=stored.id)
         await reminders.schedule_item(stored)
+        await flows.show_draft(pms, ref.number)
+
+    async def handle_timeline_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        payload = ViewSubmission.model_validate(body)
+        ref, view = PostmortemRef.load(payload.view.private_metadata), payload.view
+        change = flows.TimelineChange(
+            key=view.options(BlockId.PM_KEY),
+            excluded=view.options(BlockId.PM_EXCLUDED),
+            impact_started=view.moment(BlockId.PM_IMPACT_STARTED),
+            impact_ended=view.moment(BlockId.PM_IMPACT_ENDED),
+            add_at=view.moment(BlockId.PM_ADD_AT),
+            add_text=view.input(BlockId.PM_ADD_TEXT),
+        )
+        try:
+            await flows.edit_timeline(pms, ref.number, payload.user.id, change)
+        except IncidentError as error:
+            await ack(response_action="errors", errors={BlockId.PM_ADD_TEXT: str(error)})
+            return
+        await ack()
         await flows.show_draft(pms, ref.number)
 
     async def handle_review_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -134,6 +160,7 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
         await ack()
         await flows.announce_published(pms, pm)
 
+    app.view(CallbackId.POSTMORTEM_TIMELINE)(handle_timeline_submission)
     app.view(CallbackId.POSTMORTEM_ITEM)(handle_action_item_submission)
     app.view(CallbackId.POSTMORTEM_REVIEW)(handle_review_submission)
     app.view(CallbackId.POSTMORTEM_CHANGES)(handle_changes_submission)

@@ -21,6 +21,7 @@ class ActionId(StrEnum):
     POSTMORTEM_REQUEST_CHANGES = "postmortem_request_changes"
     POSTMORTEM_PUBLISH = "postmortem_publish"
     POSTMORTEM_ADD_PICK = "postmortem_add_message_section"
+    POSTMORTEM_TIMELINE = "postmortem_edit_timeline"
     ITEM_DONE = "action_item_done"
     ITEM_WONT_DO = "action_item_wont_do"
 
@@ -34,6 +35,7 @@ class CallbackId(StrEnum):
     POSTMORTEM_CHANGES = "postmortem_changes_modal"
     POSTMORTEM_PUBLISH = "postmortem_publish_modal"
     POSTMORTEM_ADD_MESSAGE = "postmortem_add_message_modal"
+    POSTMORTEM_TIMELINE = "postmortem_timeline_modal"
     ADD_TO_POSTMORTEM = "add_to_postmortem"  # the message shortcut
 
 
@@ -53,4 +55,9 @@ class BlockId(StrEnum):
     PM_REVIEWERS = "postmortem_reviewers"
     PM_COMMENT = "postmortem_comment"
     PM_SECTION = "postmortem_section_choice"
-    PM_NOTICE = "postmortem_notice"
+    PM_KEY = "postmortem_key_entries"
+    PM_EXCLUDED = "postmortem_excluded_entries"
+    PM_IMPACT_STARTED = "postmortem_impact_started"
+    PM_IMPACT_ENDED = "postmortem_impact_ended"
+    PM_ADD_AT = "postmortem_add_entry_at"
+    PM_ADD_TEXT = "postmortem_add_entry_text"

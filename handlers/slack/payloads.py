@@ -1,5 +1,7 @@
 """Pydantic models of the Slack payloads we listen to, so `Any` stops at the listener's first line."""
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -39,6 +41,8 @@ class _InputValue(_Model):
     selected_user: str | None = None
     selected_users: list[str] = []
     selected_date: str | None = None
+    selected_date_time: int | None = None
+    selected_options: list[_Option] = []
 
 
 class _ViewState(_Model):
@@ -60,6 +64,17 @@ class _View(_Model):
         if field.selected_option:
             return field.selected_option.value
         return field.value or field.selected_user or field.selected_date or ""
+
+    def moment(self, block_id: str) -> datetime | None:
+        """The instant chosen in a datetimepicker input block (`action_id` "value"), or None."""
+        field = self.state.values.get(block_id, {}).get("value")
+        chosen = field.selected_date_time if field else None
+        return None if chosen is None else datetime.fromtimestamp(chosen, UTC)
+
+    def options(self, block_id: str) -> list[str]:
+        """The values chosen in a multi-select input block (`action_id` "value")."""
+        field = self.state.values.get(block_id, {}).get("value")
+        return [option.value for option in field.selected_options] if field else []
 
     def users(self, block_id: str) -> list[str]:
         """The people chosen in a multi-user select input block (`action_id` "value")."""

@@ -1,6 +1,7 @@
 """Drafting a postmortem together: concurrent edits, long sections, the 5 whys, adding channel messages."""
 
 import json
+from typing import Any
 
 import structlog
 
@@ -126,3 +127,36 @@ async def test_memo_reaction_asks_for_a_section_and_pushpin_still_captures(bot: 
     with structlog.testing.capture_logs() as logs:
         await bot.event({"type": "reaction_added", "user": ALICE, "reaction": "pushpin", "item": item})
     assert "message_capture_refused" in [log["event"] for log in logs]  # 📌 reached timeline capture
+
+
+async def test_owner_edits_the_timeline_and_the_impact_window(bot: Bot) -> None:
+    """The owner marks a key entry, leaves one out, adds an entry 7 minutes before the declaration and moves
+    the impact start there; the API, the Markdown and the draft follow. Others may not."""
+    number, channel = await steps.resolved(bot)
+    await steps.start(bot, channel)
+    await bot.click(ActionId.POSTMORTEM_TIMELINE, PostmortemRef(number=number).dump())
+    view = steps.opened_view(bot)
+    key_block = next(b for b in view["blocks"] if b.get("block_id") == BlockId.PM_KEY)
+    declared, resolved = (o["value"] for o in key_block["element"]["options"])
+    earlier = int(bot.clock.now.timestamp()) - 7 * 60
+    state: dict[str, Any] = {
+        BlockId.PM_KEY: {"value": {"type": "multi_static_select", "selected_options": [{"value": resolved}]}},
+        BlockId.PM_EXCLUDED: {"value": {"type": "multi_static_select", "selected_options": [{"value": declared}]}},
+        BlockId.PM_IMPACT_STARTED: {"value": {"type": "datetimepicker", "selected_date_time": earlier}},
+        BlockId.PM_ADD_AT: {"value": {"type": "datetimepicker", "selected_date_time": earlier}},
+    } | steps.text_state(BlockId.PM_ADD_TEXT, "Error rate rose")
+    refused = await bot.submit(view, state, user=BOB)
+    assert "Only the owner" in json.loads(await refused.text())["errors"][BlockId.PM_ADD_TEXT]
+    assert await (await bot.submit(view, state)).text() == ""
+    body = await bot.api(f"/api/postmortems/{number}")
+    assert [(e["text"], e["key"], e["excluded"], e["added"]) for e in body["timeline"]] == [
+        ("Error rate rose", False, False, True),
+        ("Declared SEV-2: Checkout is down", False, True, False),
+        ("Resolved: rolled back the deploy", True, False, False),
+    ]
+    assert body["impact"]["started"] == "2026-11-25T02:53:00Z"
+    assert body["durations"]["impact_seconds"] == 7 * 60
+    markdown = await (await bot.http.get(f"/api/postmortems/{number}.md")).text()
+    assert "- **2026-11-25 03:00 UTC resolved (@U0ALICE): Resolved: rolled back the deploy**" in markdown
+    assert "Declared SEV-2" not in markdown
+    assert "★" in steps.draft_text(bot, channel)

@@ -20,6 +20,8 @@ from domain.postmortem import (
     State,
     approve,
     ask_review,
+    edit_timeline,
+    entry_id,
     missing_for_publish,
     next_why,
     publish,
@@ -126,8 +128,25 @@ def test_publish_names_everything_missing() -> None:
         publish(ready, [])
 
 
+@pytest.mark.parametrize(
+    ("actor", "key", "excluded", "impact", "error"),
+    [
+        ("U0ALICE", [], [], ImpactWindow(), InvalidTransition),  # not the owner
+        ("U0BOB", ["a"], ["a"], ImpactWindow(), InvalidValue),  # key and excluded at once
+        ("U0BOB", [], [], ImpactWindow(T0, T0 - timedelta(minutes=1)), InvalidValue),  # ends before it starts
+    ],
+)
+def test_timeline_edits_are_refused(
+    actor: str, key: list[str], excluded: list[str], impact: ImpactWindow, error: type[Exception]
+) -> None:
+    """Only the owner edits the timeline; an entry is key or excluded, not both; impact ends after it starts."""
+    with pytest.raises(error):
+        edit_timeline(_draft(), actor, key, excluded, impact)
+
+
 def test_markdown_matches_the_golden_file() -> None:
-    """The Markdown follows the template's order with durations, the 5 whys and the action-item table."""
+    """The Markdown follows the template's order with durations, the edited timeline (a key entry in bold, an
+    entry added before the declaration), the 5 whys and the action-item table."""
     pm = _draft(
         sections=_sections(
             summary="Checkout failed for 52 minutes; customers could not pay.",
@@ -150,6 +169,8 @@ def test_markdown_matches_the_golden_file() -> None:
         TimelineEntry(T0 + timedelta(minutes=4), EntryKind.ACKNOWLEDGED, "U0BOB", "Acknowledged"),
         TimelineEntry(T0 + timedelta(minutes=52), EntryKind.RESOLVED, "U0BOB", "Resolved"),
     )
+    added = TimelineEntry(T0 - timedelta(minutes=7), EntryKind.NOTE, "U0BOB", "Error rate rose")
+    pm = edit_timeline(pm, "U0BOB", [entry_id(timeline[1])], [], pm.impact, added)
     done = replace(ITEM, id=8, text="Page on config errors", kind=ActionKind.DETECT, status=ItemStatus.DONE)
     document = Document(RESOLVED, pm, (ITEM, done), timeline, ResponseTarget(duration=timedelta(hours=1)))
     assert render(document) == GOLDEN.read_text()

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("approvals", sa.JSON(), nullable=False),
         sa.Column("impact_started", _TIME, nullable=True),
         sa.Column("impact_ended", _TIME, nullable=True),
+        sa.Column("timeline_edits", sa.JSON(), nullable=False),
         sa.Column("channel_id", sa.String(), nullable=True),
         sa.Column("message_ts", sa.String(), nullable=True),
         sa.Column("revisions", sa.Integer(), nullable=False),
