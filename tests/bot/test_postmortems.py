@@ -2,11 +2,13 @@
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+import yaml
 from redis.asyncio import Redis
 
 from domain.postmortem import SectionKey
-from handlers.slack import ActionId
+from handlers.slack import ActionId, CallbackId
 from storage import Keys
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, Bot
@@ -75,3 +77,11 @@ async def test_draft_survives_a_restart_and_redis_loss(
     view = await steps.open_section(other, number, SectionKey.SUMMARY, user=BOB)
     assert view["blocks"][1]["element"]["initial_value"] == "Checkout was down"
     assert (await other.api(f"/api/postmortems/{number}"))["sections"]["summary"]["edited_by"] == ALICE
+
+
+def test_manifest_declares_the_add_to_postmortem_shortcut() -> None:
+    """The app manifest offers the message shortcut under the callback_id the bot listens for."""
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", CallbackId.ADD_TO_POSTMORTEM)
+    assert "reaction_added" in manifest["settings"]["event_subscriptions"]["bot_events"]

@@ -1,0 +1,46 @@
+"""The postmortem's builders: person-supplied text is escaped, long text is cut on messages only, modals split."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.postmortem import Section, SectionKey
+from handlers.postmortems import messages, modals
+from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
+from tests.fakes.blockkit import view_errors
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+def test_person_text_is_escaped_before_mrkdwn() -> None:
+    """&, < and > from people cannot become mentions, links or broadcasts."""
+    assert messages.changes_requested("U0BOB", "ping <!channel> & <https://x|y>") == (
+        "<@U0BOB> requested changes:\nping &lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+    )
+
+
+def test_cut_marks_where_the_full_text_is() -> None:
+    """A section too long for a message ends with the pointer to the draft and stays within the limit."""
+    cut = messages._cut("x" * 5000, 2900)
+    assert len(cut) == 2900
+    assert cut.endswith(messages.CUT)
+
+
+def test_section_modal_splits_long_text_into_inputs_within_limits() -> None:
+    """A 7,000-character section opens in three inputs of at most 3,000 characters, a valid modal."""
+    view = modals.section_modal(3, Section(SectionKey.LESSONS, "y" * 7000, 4, "U0BOB", T0))
+    blocks: list[dict[str, Any]] = view["blocks"]  # type: ignore[assignment]
+    inputs = [b for b in blocks if b["type"] == "input"]
+    assert [len(b["element"]["initial_value"]) for b in inputs] == [3000, 3000, 1000]
+    assert view_errors(view, surface="modal") == []
+    assert PostmortemRef.load(str(view["private_metadata"])) == PostmortemRef(
+        number=3, section=SectionKey.LESSONS, version=4
+    )
+
+
+def test_round_trip_values_parse_back() -> None:
+    """Button values, metadata and timer bodies come back as the models they were serialised from."""
+    ref = PostmortemRef(number=9, section=SectionKey.ROOT_CAUSE, version=2, item=5, channel="C1", message_ts="1.2")
+    assert PostmortemRef.load(ref.dump()) == ref
+    body = ReminderBody(kind=ReminderKind.ITEM_DUE, number=9, item=5)
+    assert ReminderBody.load(body.dump()) == body
+    assert body.timer_id() == "item_due:9:5"
