@@ -201,8 +201,9 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
 async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
     """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once)."""
     reminders = app[REMINDERS]
-    with contextlib.suppress(RedisError, OSError):  # Redis down at start: the digest is armed on a later start
+    with contextlib.suppress(RedisError, SQLAlchemyError, OSError):  # storage down: rebuilt on a later start
         await reminders.arm_digest()
+        await reminders.rebuild()
     async with _every(interval, reminders.tick, "reminders"):
         yield
 

@@ -6,7 +6,7 @@ message, DMs, the published post) comes after and can be repeated: the draft is 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from aiohttp import web
@@ -28,6 +28,7 @@ from storage.timers import TimerStore
 log = structlog.get_logger()
 
 _ATTEMPTS = 3
+_POSTING_HOLD = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,35 @@ async def start(pms: Postmortems, incident: Incident) -> tuple[Postmortem, bool]
 async def show_draft(pms: Postmortems, number: int) -> None:
     """Post and pin the draft message once, or update it in place from what is stored now."""
     pm = await load(pms, number)
-    incident = await pms.services.incidents.get(number)
-    text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
-    slack = pms.services.slack
     if pm.message_ts and pm.channel_id:
-        await slack.update(Message(pm.channel_id, pm.message_ts), text, blocks)
+        await _render_draft(pms, pm, Message(pm.channel_id, pm.message_ts))
         return
+    if not await pms.services.seen.claim("postmortem-draft", str(number), _POSTING_HOLD):
+        return  # someone else is posting it right now; their post will show the latest state
+    try:
+        await _post_draft(pms, number)
+    finally:
+        await pms.services.seen.release("postmortem-draft", str(number))
+
+
+async def _post_draft(pms: Postmortems, number: int) -> None:
+    pm = await load(pms, number)  # again, under the claim: another process may have posted it meanwhile
+    if pm.message_ts and pm.channel_id:
+        await _render_draft(pms, pm, Message(pm.channel_id, pm.message_ts))
+        return
+    incident = await pms.services.incidents.get(number)
     if incident.channel_id is None:
         return
-    posted = await slack.post(incident.channel_id, text, blocks)
-    await slack.pin(posted)
+    text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
+    posted = await pms.services.slack.post(incident.channel_id, text, blocks)
+    await pms.services.slack.pin(posted)
     await update(pms, number, lambda p: replace(p, channel_id=posted.channel, message_ts=posted.ts))
+
+
+async def _render_draft(pms: Postmortems, pm: Postmortem, message: Message) -> None:
+    incident = await pms.services.incidents.get(pm.number)
+    text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
+    await pms.services.slack.update(message, text, blocks)
 
 
 async def _draft_blocks(pms: Postmortems, pm: Postmortem, incident: Incident) -> list[dict[str, object]]:

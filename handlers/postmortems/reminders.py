@@ -64,6 +64,34 @@ class Reminders:
         if self._pms.digest and not await self._pms.timers.scheduled(body.timer_id()):
             await self._pms.timers.schedule(body.timer_id(), next_monday(self._pms.services.clock()), body.dump())
 
+    async def rebuild(self) -> int:
+        """Schedule again, from SQL, every reminder still to come: Redis may have lost its timers. Scheduling
+        an existing reminder again only sets it to the same time. How many items and postmortems it covered."""
+        pms = self._pms
+        items = await pms.store.items(status=ItemStatus.OPEN)
+        for item in items:
+            await self.schedule_item(item)
+            await self._overdue_if_lost(
+                ReminderKind.ITEM_DUE, ReminderKind.ITEM_OVERDUE, item.number, item.id, item.due
+            )
+        drafts = [pm for pm in await pms.store.all() if pm.state is not State.PUBLISHED and pm.required]
+        for pm in drafts:
+            await self.schedule_postmortem(pm)
+            if pm.due is not None:
+                due, overdue = ReminderKind.POSTMORTEM_DUE, ReminderKind.POSTMORTEM_OVERDUE
+                await self._overdue_if_lost(due, overdue, pm.number, 0, pm.due)
+        return len(items) + len(drafts)
+
+    async def _overdue_if_lost(
+        self, on: ReminderKind, overdue: ReminderKind, number: int, item: int, due: date
+    ) -> None:
+        """Past its due date with neither its due-day nor its weekly reminder scheduled: the weekly one is lost."""
+        if at_nine(due) > self._pms.services.clock():
+            return
+        ids = [ReminderBody(kind=kind, number=number, item=item).timer_id() for kind in (on, overdue)]
+        if not any([await self._pms.timers.scheduled(timer_id) for timer_id in ids]):
+            await self._again(ReminderBody(kind=overdue, number=number, item=item), overdue, at_nine(due) + WEEK)
+
     async def _schedule_pair(self, due: date, soon: ReminderKind, on: ReminderKind, number: int, item: int) -> None:
         now = self._pms.services.clock()
         for kind, when in ((soon, at_nine(due - timedelta(days=1))), (on, at_nine(due))):

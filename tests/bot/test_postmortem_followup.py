@@ -1,11 +1,15 @@
 """Following up: action-item and postmortem lists, owners, and reminders and the digest on an injected clock."""
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.asyncio import Redis
+
 from bot.server import REMINDERS
 from handlers.slack import ActionId
+from storage import Keys
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, CAROL, Bot
 from tests.fakes.blockkit import message_errors
@@ -112,3 +116,21 @@ async def test_reminders_and_digest_fire_on_the_injected_clock(bot: Bot) -> None
     reminded = len(_dms(bot, BOB))
     await _at(bot, datetime(2026, 12, 11, 9, 0, tzinfo=UTC))
     assert len(_dms(bot, BOB)) == reminded  # done: no more reminders
+
+
+async def test_reminders_are_rebuilt_from_sql_after_redis_loss(
+    start_bot: Callable[..., Awaitable[Bot]], redis: Redis, keys: Keys
+) -> None:
+    """With every Redis key gone, a starting process schedules the reminders again from SQL: those to come,
+    and the weekly one of an item already overdue."""
+    bot = await start_bot()
+    number, channel = await steps.resolved(bot)
+    await steps.start(bot, channel)
+    await steps.add_item(bot, number, "Validate config", owner=BOB, due="2026-11-27")
+    await steps.add_item(bot, number, "Write the runbook", owner=CAROL, due="2026-11-20")
+    await redis.delete(*[key async for key in redis.scan_iter(match=f"{keys.prefix}*")])
+    other = await start_bot()
+    assert await _at(other, datetime(2026, 11, 26, 9, 0, tzinfo=UTC)) == 1
+    assert _dms(other, BOB)[-1].startswith("⏰ Action item 1 of incident #1 is due tomorrow")
+    assert await _at(other, datetime(2026, 12, 2, 3, 0, tzinfo=UTC)) >= 1  # a week after the restart
+    assert _dms(other, CAROL)[-1].startswith("⏰ Action item 2 of incident #1 is overdue")

@@ -27,6 +27,20 @@ async def test_start_posts_and_pins_one_draft(bot: Bot) -> None:
     assert (body["state"], body["owner"], body["required"], body["due"]) == ("draft", ALICE, True, "2026-12-02")
 
 
+async def test_card_button_starts_the_postmortem_once_resolved(bot: Bot) -> None:
+    """A resolved card offers Start postmortem, which posts the draft; before resolution it is refused."""
+    incident = await bot.declare()
+    value = json.dumps({"number": incident["number"]})
+    await bot.click(ActionId.POSTMORTEM_START, value)
+    assert "not resolved yet" in bot.slack.calls_to("response_url")[-1].args["text"]
+    await bot.command("resolve", channel=incident["channel_id"])
+    card = bot.slack.messages[(incident["channel_id"], bot.slack.channels[incident["channel_id"]].pins[0])]
+    assert ActionId.POSTMORTEM_START in json.dumps(card["blocks"])
+    await bot.click(ActionId.POSTMORTEM_START, value)
+    assert "Started the postmortem of #1" in bot.slack.calls_to("response_url")[-1].args["text"]
+    assert steps.draft_message(bot, incident["channel_id"])["ts"] in bot.slack.channels[incident["channel_id"]].pins
+
+
 async def test_core_path_publishes_to_sql_and_reads_back(bot: Bot) -> None:
     """Edit sections, add an action item, publish: the incident closes and the API shows the stored revision."""
     number, channel = await steps.resolved(bot)
