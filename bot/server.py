@@ -36,6 +36,7 @@ from handlers.incidents.flows import move_timeline, resume_setups
 from handlers.paging import PAGER, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
+from handlers.postmortems.flows import announce_pending
 from handlers.slack import SlackGateway, SlackOutbox, build_client
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
@@ -199,12 +200,20 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
 
 
 async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once)."""
+    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once), and
+    finish the posts of publications a failure or a crash left unannounced."""
     reminders = app[REMINDERS]
     with contextlib.suppress(RedisError, SQLAlchemyError, OSError):  # storage down: rebuilt on a later start
         await reminders.arm_digest()
         await reminders.rebuild()
-    async with _every(interval, reminders.tick, "reminders"):
+
+    async def follow_up() -> None:
+        await reminders.tick()
+        finished = await announce_pending(app[POSTMORTEMS])
+        if finished:
+            log.info("postmortem_announcements_recovered", postmortems=finished)
+
+    async with _every(interval, follow_up, "reminders"):
         yield
 
 

@@ -195,6 +195,7 @@ class Postmortem:
     channel_id: str | None = None
     message_ts: str | None = None
     revisions: int = 0  # how many times it was published
+    announced: int = 0  # the last revision whose posts (channel, INCIDENTS_CHANNEL) all went out
     version: int = 0  # storage's optimistic lock on the postmortem's own fields
 
     def section(self, key: SectionKey) -> Section:

@@ -56,6 +56,7 @@ class PostmortemRow(SQLModel, table=True):
     channel_id: str | None = Field(sa_type=String)
     message_ts: str | None = Field(sa_type=String)
     revisions: int
+    announced: int
     version: int
 
 
@@ -153,6 +154,13 @@ class PostmortemStore:
     async def all(self) -> list[Postmortem]:
         """Every postmortem, newest incident first (sections not loaded)."""
         statement = select(PostmortemRow).order_by(col(PostmortemRow.number).desc())
+        async with self._sessions() as session:
+            rows = (await session.exec(statement)).all()
+        return [_postmortem(row, ()) for row in rows]
+
+    async def unannounced(self) -> list[Postmortem]:
+        """Published postmortems whose latest revision's posts have not all gone out yet (sections not loaded)."""
+        statement = select(PostmortemRow).where(col(PostmortemRow.announced) < col(PostmortemRow.revisions))
         async with self._sessions() as session:
             rows = (await session.exec(statement)).all()
         return [_postmortem(row, ()) for row in rows]
@@ -286,6 +294,7 @@ def _values(pm: Postmortem) -> dict[str, Any]:
         "channel_id": pm.channel_id,
         "message_ts": pm.message_ts,
         "revisions": pm.revisions,
+        "announced": pm.announced,
     }
 
 
@@ -306,6 +315,7 @@ def _postmortem(row: PostmortemRow, sections: Sequence[SectionRow]) -> Postmorte
         channel_id=row.channel_id,
         message_ts=row.message_ts,
         revisions=row.revisions,
+        announced=row.announced,
         version=row.version,
     )
 

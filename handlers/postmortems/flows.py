@@ -21,7 +21,8 @@ from handlers.postmortems import messages
 from handlers.postmortems.export import document_json
 from handlers.services import Services
 from handlers.slack import Message
-from storage import ConcurrentUpdate
+from handlers.slack.blocks import Block
+from storage import ConcurrentUpdate, Progress
 from storage.postmortems import PostmortemStore, Publication
 from storage.timers import TimerStore
 
@@ -222,20 +223,51 @@ def _close(incident: Incident, actor: str, pms: Postmortems) -> tuple[Incident |
     return transition.incident, [e.entry for e in transition.effects if isinstance(e, Record)]
 
 
-async def announce_published(pms: Postmortems, pm: Postmortem) -> None:
-    """After publishing: the final postmortem in the channel, a summary in INCIDENTS_CHANNEL, the draft and the
-    card updated."""
+async def announce_published(pms: Postmortems, number: int) -> None:
+    """After publishing: the final postmortem in the channel and a summary in INCIDENTS_CHANNEL, each once per
+    revision (a retry after a failure or a crash finds what went out by its tag), then the draft and the card."""
     services = pms.services
-    incident = await services.incidents.get(pm.number)
-    items = await pms.store.items(pm.number)
-    if incident.channel_id:
-        await services.slack.post(
-            incident.channel_id, messages.published_text(incident, pm), messages.published(incident, pm, items)
-        )
-    if services.incidents_channel:
-        await services.slack.post(services.incidents_channel, messages.published_summary(incident, pm))
-    await show_draft(pms, pm.number)
-    await incident_flows.refresh_card(services, pm.number)
+    pm = await load(pms, number)
+    incident = await services.incidents.get(number)
+    if pm.announced < pm.revisions:
+        items = await pms.store.items(number)
+        token = f"{number}:{pm.revisions}"
+        if incident.channel_id:
+            text, blocks = messages.published_text(incident, pm), messages.published(incident, pm, items)
+            await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks)
+        if services.incidents_channel:
+            summary = messages.published_summary(incident, pm)
+            await _post_once(pms, services.incidents_channel, f"{token}:announcement", summary, None)
+        revision = pm.revisions
+        await update(pms, number, lambda p: replace(p, announced=max(p.announced, revision)))
+        log.info("postmortem_announced", incident=number, revision=revision)
+    await show_draft(pms, number)
+    await incident_flows.refresh_card(services, number)
+
+
+async def _post_once(pms: Postmortems, channel: str, token: str, text: str, blocks: list[Block] | None) -> None:
+    """Post a message at most once: a marker says started/done, and the message carries `token` as metadata so
+    that work a dead process left "started" looks in the channel before posting again."""
+    seen, slack = pms.services.seen, pms.services.slack
+    tag = ("firebreak_postmortem", token)
+    progress = await seen.begin("postmortem-post", token)
+    if progress is Progress.DONE:
+        return
+    if progress is Progress.NEW or not await slack.has_tagged(channel, tag):
+        await slack.post(channel, text, blocks, tag=tag)
+    await seen.finish("postmortem-post", token)
+
+
+async def announce_pending(pms: Postmortems, older_than: timedelta = _POSTING_HOLD) -> int:
+    """Finish the posts of publications that failed or whose process died (those published a while ago, so as
+    not to race the listener still posting); how many were finished."""
+    finished = 0
+    for pm in await pms.store.unannounced():
+        revisions = await pms.store.revisions(pm.number)
+        if revisions and revisions[-1].published_at < pms.services.clock() - older_than:
+            await announce_published(pms, pm.number)
+            finished += 1
+    return finished
 
 
 async def post_in_thread(pms: Postmortems, pm: Postmortem, text: str) -> None:

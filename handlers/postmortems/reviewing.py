@@ -158,7 +158,7 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
             )
             return
         await ack()
-        await flows.announce_published(pms, pm)
+        await flows.announce_published(pms, pm.number)
 
     app.view(CallbackId.POSTMORTEM_TIMELINE)(handle_timeline_submission)
     app.view(CallbackId.POSTMORTEM_ITEM)(handle_action_item_submission)

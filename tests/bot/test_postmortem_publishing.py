@@ -5,12 +5,15 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy
 
 from domain.postmortem import SectionKey
+from handlers.postmortems import POSTMORTEMS
+from handlers.postmortems.flows import announce_pending
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId, BlockId
 from storage import Keys
@@ -176,3 +179,24 @@ async def test_cli_exports_what_the_api_serves(bot: Bot, database_url: str, keys
     assert code == 0
     assert json.loads(raw) == await bot.api(f"/api/postmortems/{number}")
     assert (await _cli(env, "postmortem", "export", "99"))[0] == 1
+
+
+async def test_posts_slack_refused_are_finished_later_and_only_once(bot: Bot) -> None:
+    """Slack refusing the published postmortem's post leaves it stored; the follow-up sweep posts it and the
+    announcement later, each exactly once."""
+    number, channel = await _ready(bot)
+    bot.slack.fail("chat.postMessage", "channel_not_found")
+    assert await steps.publish(bot, number) == ""
+    assert (await bot.api(f"/api/incidents/{number}"))["status"] == "closed"
+    pms = bot.http.app[POSTMORTEMS]
+    assert await announce_pending(pms) == 0  # too recent: the listener may still be posting
+    bot.clock.advance(timedelta(minutes=1))
+    assert await announce_pending(pms) == 1
+    assert await announce_pending(pms) == 0
+
+    def published_posts(where: str) -> list[str]:
+        calls = bot.slack.calls_to("chat.postMessage")
+        return [c.args["text"] for c in calls if c.ok and c.args["channel"] == where and "📕" in c.args["text"]]
+
+    assert len(published_posts(channel)) == 1
+    assert len(published_posts(bot.incidents_channel)) == 1

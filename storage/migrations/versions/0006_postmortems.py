@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("channel_id", sa.String(), nullable=True),
         sa.Column("message_ts", sa.String(), nullable=True),
         sa.Column("revisions", sa.Integer(), nullable=False),
+        sa.Column("announced", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
     )
     op.create_index("ix_postmortems_state", "postmortems", ["state"])
