@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
@@ -30,9 +31,9 @@ import aiohttp
 import psycopg
 from psycopg import sql
 
+from sandbox.slack_api import SlackEmulator
 from storage import migrate
 from tests.bot.harness import sign
-from tests.fakes.slack_api import FakeSlack
 
 SECRET = "bench-signing-secret"
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ async def _process(args: list[str], env: dict[str, str], port: int, log: Path) -
             yield base + "/slack/events"
         finally:
             if process.returncode is None:
-                process.terminate()
+                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT; the bot stops cleanly
             await process.wait()
 
 
@@ -170,7 +171,7 @@ async def _database(kind: str, workdir: Path) -> AsyncIterator[str]:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _bot_env(slack: FakeSlack, database: str, port: int, workdir: Path) -> dict[str, str]:
+def _bot_env(slack: SlackEmulator, database: str, port: int, workdir: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
@@ -195,12 +196,14 @@ async def _declare_incidents(http: aiohttp.ClientSession, url: str) -> None:
         raise SystemExit(f"declaring the bench incidents failed: {dict(warmup.statuses)}")
 
 
-async def main(rates: list[int], seconds: float, database: str) -> None:
+async def main(rates: list[int], seconds: float, database: str, profile: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        async with FakeSlack() as slack, _database(database, workdir) as db_url:
+        async with SlackEmulator() as slack, _database(database, workdir) as db_url:
             bot_port, anchor_port = _free_port(), _free_port()
             bot_args = [sys.executable, "-m", "bot"]
+            if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
+                bot_args = ["py-spy", "record", "--format", "raw", "-o", profile, "--", *bot_args]
             anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
             env = _bot_env(slack, db_url, bot_port, workdir)
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
@@ -223,5 +226,7 @@ if __name__ == "__main__":
     parser.add_argument("--rates", default="50,100,200,400")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--profile", metavar="FILE", help="sample the bot with py-spy into FILE (collapsed stacks)")
     options = parser.parse_args()
-    asyncio.run(main([int(r) for r in options.rates.split(",")], options.seconds, options.database))
+    rates = [int(r) for r in options.rates.split(",")]
+    asyncio.run(main(rates, options.seconds, options.database, options.profile))

@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.server import WORKER
 from handlers.slack import BlockId
-from tests.fakes.slack_api import FakeSlack
+from sandbox.slack_api import SlackEmulator
 from tests.fixtures import ALERTMANAGER as FIXTURES
 
 SIGNING_SECRET = "test-signing-secret"
@@ -49,7 +49,7 @@ def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) 
 @dataclass
 class Bot:
     http: TestClient[Any, Any]
-    slack: FakeSlack
+    slack: SlackEmulator
     clock: FakeClock
     incidents_channel: str
     alerts_channel: str = ""
