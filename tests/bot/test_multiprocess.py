@@ -17,7 +17,6 @@ import pytest
 
 from sandbox.slack_api import SlackEmulator
 from storage import Keys
-from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import SIGNING_SECRET, sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +44,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 async def fleet(
-    database_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
+    database_url: str, redis_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
 ) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
     """Three `python -m bot` processes sharing the test's Redis prefix and PostgreSQL database."""
     config = tmp_path / "oncall.yaml"
@@ -61,7 +60,7 @@ async def fleet(
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
             "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "REDIS_PREFIX": keys.prefix,
             "PORT": str(port),
             "HOST": "127.0.0.1",

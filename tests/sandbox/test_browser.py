@@ -17,7 +17,6 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from storage import Keys
-from tests.bot.conftest import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,14 +34,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def sandbox_url(database_url: str, keys: Keys, redis: object, tmp_path: Path) -> AsyncIterator[str]:
+async def sandbox_url(
+    database_url: str, redis_url: str, keys: Keys, redis: object, tmp_path: Path
+) -> AsyncIterator[str]:
     """`python -m bot` with no Slack credentials: the bot and its sandbox on a free loopback port."""
     port = _free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url,
         "REDIS_PREFIX": keys.prefix,
         "PORT": str(port),
         "HOST": "127.0.0.1",
