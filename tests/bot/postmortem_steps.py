@@ -6,8 +6,8 @@ from typing import Any
 from domain.postmortem import SectionKey
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId, BlockId
+from sandbox.blockkit import view_errors
 from tests.bot.harness import ALICE, Bot
-from tests.fakes.blockkit import view_errors
 
 
 def text_state(block_id: str, text: str) -> dict[str, Any]:

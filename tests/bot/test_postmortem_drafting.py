@@ -8,9 +8,9 @@ import structlog
 from domain.postmortem import SectionKey
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId, BlockId, CallbackId
+from sandbox.blockkit import message_errors
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, CAROL, Bot
-from tests.fakes.blockkit import message_errors
 
 
 async def test_concurrent_edits_of_one_section_refuse_the_older_one(bot: Bot) -> None:

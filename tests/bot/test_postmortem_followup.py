@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 
 from bot.server import REMINDERS
 from handlers.slack import ActionId
+from sandbox.blockkit import message_errors
 from storage import Keys
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, CAROL, Bot
-from tests.fakes.blockkit import message_errors
 
 
 def _listed(reply: dict[str, Any]) -> list[str]:

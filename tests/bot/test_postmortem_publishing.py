@@ -19,8 +19,8 @@ from handlers.slack import ActionId, BlockId
 from storage import Keys
 from storage.db import sync_url
 from tests.bot import postmortem_steps as steps
-from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import BOB, CAROL, Bot
+from tests.services import Services
 
 _FAIL_SQLITE = [
     "CREATE TRIGGER revisions_fail BEFORE INSERT ON postmortem_revisions BEGIN SELECT RAISE(ABORT, 'disk I/O'); END"
@@ -113,7 +113,7 @@ async def test_publish_with_sql_failing_keeps_the_draft_and_asks_to_retry(bot: B
     assert (await bot.api(f"/api/incidents/{number}"))["status"] == "resolved"
 
 
-async def test_publish_with_the_database_down_asks_to_retry(bot: Bot, database_url: str) -> None:
+async def test_publish_with_the_database_down_asks_to_retry(bot: Bot, database_url: str, services: Services) -> None:
     """With PostgreSQL refusing every connection, publishing answers "try again"; once it is back, it publishes."""
     if not database_url.startswith("postgres"):
         pytest.skip("needs a server whose connections can be refused")
@@ -166,12 +166,12 @@ async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return process.returncode, out.decode()
 
 
-async def test_cli_exports_what_the_api_serves(bot: Bot, database_url: str, keys: Keys) -> None:
+async def test_cli_exports_what_the_api_serves(bot: Bot, database_url: str, redis_url: str, keys: Keys) -> None:
     """`firebreak postmortem export <n>` prints the API's Markdown, with --format json its JSON; an unknown
     number exits 1."""
     number, _ = await _ready(bot)
     assert await steps.publish(bot, number) == ""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": keys.prefix}
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_PREFIX": keys.prefix}
     code, markdown = await _cli(env, "postmortem", "export", str(number))
     assert code == 0
     assert markdown == await (await bot.http.get(f"/api/postmortems/{number}.md")).text()

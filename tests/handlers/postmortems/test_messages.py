@@ -6,7 +6,7 @@ from typing import Any
 from domain.postmortem import Section, SectionKey
 from handlers.postmortems import messages, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
-from tests.fakes.blockkit import view_errors
+from sandbox.blockkit import view_errors
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
