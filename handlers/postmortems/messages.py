@@ -204,9 +204,10 @@ def sql_unavailable(number: int) -> str:
 
 
 def review_request(incident: Incident, asker: str, link: str) -> str:
+    where = f"<{link}|open the draft>" if link else f"its draft is pinned in <#{incident.channel_id}>"
     return (
         f"<@{asker}> asks you to review the postmortem of incident #{incident.number} {_safe(incident.title)}: "
-        f"<{link}|open the draft>, then Approve or Request changes there."
+        f"{where}, then Approve or Request changes there."
     )
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from domain import Incident, Severity, Status
 from domain.postmortem import Section, SectionKey
 from handlers.postmortems import messages, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
@@ -44,3 +45,12 @@ def test_round_trip_values_parse_back() -> None:
     body = ReminderBody(kind=ReminderKind.ITEM_DUE, number=9, item=5)
     assert ReminderBody.load(body.dump()) == body
     assert body.timer_id() == "item_due:9:5"
+
+
+def test_review_request_links_the_draft_or_names_its_channel() -> None:
+    """A reviewer's DM links the draft; without a link it names the channel where the draft is pinned."""
+    incident = Incident(4, "DB <down>", Severity.SEV1, Status.RESOLVED, "U0A", T0, channel_id="C0INC")
+    linked = messages.review_request(incident, "U0A", "https://fake.slack.com/archives/C0INC/p1")
+    assert "<https://fake.slack.com/archives/C0INC/p1|open the draft>" in linked
+    assert "DB &lt;down&gt;" in linked
+    assert "pinned in <#C0INC>" in messages.review_request(incident, "U0A", "")
