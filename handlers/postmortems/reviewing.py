@@ -116,6 +116,12 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
         await ack()
         await flows.show_draft(pms, ref.number)
 
+    app.view(CallbackId.POSTMORTEM_TIMELINE)(handle_timeline_submission)
+    app.view(CallbackId.POSTMORTEM_ITEM)(handle_action_item_submission)
+    _register_review_submissions(app, pms)
+
+
+def _register_review_submissions(app: AsyncApp, pms: Postmortems) -> None:
     async def handle_review_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         payload = ViewSubmission.model_validate(body)
         ref = PostmortemRef.load(payload.view.private_metadata)
@@ -160,8 +166,6 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
         await ack()
         await flows.announce_published(pms, pm.number)
 
-    app.view(CallbackId.POSTMORTEM_TIMELINE)(handle_timeline_submission)
-    app.view(CallbackId.POSTMORTEM_ITEM)(handle_action_item_submission)
     app.view(CallbackId.POSTMORTEM_REVIEW)(handle_review_submission)
     app.view(CallbackId.POSTMORTEM_CHANGES)(handle_changes_submission)
     app.view(CallbackId.POSTMORTEM_PUBLISH)(handle_publish_submission)
