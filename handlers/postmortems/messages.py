@@ -161,16 +161,22 @@ def published_text(incident: Incident, pm: Postmortem) -> str:
 
 
 def published(incident: Incident, pm: Postmortem, items: Sequence[ActionItem]) -> list[Block]:
-    """The final postmortem posted in the channel: summary, root cause, action items."""
+    """The final postmortem posted in the channel: every written section in the template's order, the 5 whys
+    and the action items (each cut to fit a message; the API and the export have everything)."""
     blocks: list[Block] = [
         {"type": "header", "text": plain(f"📕 Postmortem: #{incident.number} {incident.title}"[:150])}
     ]
-    for key in (SectionKey.SUMMARY, SectionKey.ROOT_CAUSE, SectionKey.LESSONS):
-        text = pm.section(key).text
-        if text:
-            blocks.append({"type": "section", "text": mrkdwn(_cut(f"*{key.heading}*\n{_safe(text)}"))})
-    lines = "\n".join(f"• {item_line(item)}" for item in items)
-    blocks.append({"type": "section", "text": mrkdwn(_cut(f"*Action items*\n{lines}"))})
+
+    def add(heading: str, body: str) -> None:
+        blocks.append({"type": "section", "text": mrkdwn(_cut(f"*{heading}*\n{body}"))})
+
+    for key in SectionKey:
+        if key is SectionKey.LESSONS:
+            add("Action items", "\n".join(f"• {item_line(item)}" for item in items))
+        if pm.section(key).text:
+            add(key.heading, _safe(pm.section(key).text))
+        if key is SectionKey.ROOT_CAUSE and len(pm.whys) > 1:
+            add("5 whys", whys_lines(pm.whys))
     return blocks
 
 

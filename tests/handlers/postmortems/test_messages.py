@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import Incident, Severity, Status
-from domain.postmortem import Section, SectionKey
+from domain.postmortem import ActionItem, ActionKind, Postmortem, Priority, Section, SectionKey, State
 from handlers.postmortems import messages, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
-from sandbox.blockkit import view_errors
+from sandbox.blockkit import message_errors, view_errors
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -54,3 +54,25 @@ def test_review_request_links_the_draft_or_names_its_channel() -> None:
     assert "<https://fake.slack.com/archives/C0INC/p1|open the draft>" in linked
     assert "DB &lt;down&gt;" in linked
     assert "pinned in <#C0INC>" in messages.review_request(incident, "U0A", "")
+
+
+def test_published_post_follows_the_template_order() -> None:
+    """The final post shows each written section in the template's order, the 5 whys, then items before lessons."""
+    sections = {
+        key: Section(key, f"{key.value} text", 1, "U0A", T0)
+        for key in (SectionKey.SUMMARY, SectionKey.ROOT_CAUSE, SectionKey.LUCKY, SectionKey.LESSONS)
+    }
+    incident = Incident(4, "DB down", Severity.SEV1, Status.CLOSED, "U0A", T0, channel_id="C0INC")
+    pm = Postmortem(4, State.PUBLISHED, "U0A", True, None, T0, sections, whys=("slow", "disk full"), revisions=1)
+    item = ActionItem(1, 4, "Alert on disk", ActionKind.DETECT, "U0A", Priority.P1, T0.date())
+    blocks = messages.published(incident, pm, [item])
+    headings = [b["text"]["text"].split("*")[1] for b in blocks[1:]]  # type: ignore[index]
+    assert headings == [
+        "Summary",
+        "Root cause analysis",
+        "5 whys",
+        "Where we got lucky",
+        "Action items",
+        "Lessons learned",
+    ]
+    assert message_errors(blocks) == []
