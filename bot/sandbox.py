@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -23,6 +24,7 @@ from sandbox.slack_api import BOT_USER_ID, SlackEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERT_PAYLOADS = ROOT / "drills" / "alertmanager"
+MANIFEST = ROOT / "manifest.yml"
 PAGE_PATH, API_PATH = "/sandbox/", "/sandbox/slack/"
 CAST = (  # (user id, handle, name): the person switcher's order
     ("U0CASEY", "casey", "Casey (incident commander)"),
@@ -105,6 +107,7 @@ def mount(app: web.Application, setup: SandboxSetup) -> Sandbox:
         slack=setup.slack,
         people=People(setup.slack, AppLink(base + "/slack/events", secret), settings.incident_command),
         cast=[user_id for user_id, _, _ in CAST],
+        shortcuts=message_shortcuts(MANIFEST),
         webhooks=_alert_webhooks(base, settings),
         title="Firebreak sandbox",
     )
@@ -117,6 +120,16 @@ def mount(app: web.Application, setup: SandboxSetup) -> Sandbox:
 
     app.router.add_get("/", to_page)
     return sandbox
+
+
+def message_shortcuts(manifest: Path) -> list[tuple[str, str]]:
+    """The message shortcuts the app's manifest declares, as Slack offers them on every message."""
+    features = (yaml.safe_load(manifest.read_text()) or {}).get("features") or {}
+    return [
+        (str(shortcut["callback_id"]), str(shortcut["name"]))
+        for shortcut in features.get("shortcuts") or []
+        if shortcut.get("type") == "message"
+    ]
 
 
 def _alert_webhooks(base: str, settings: Settings) -> dict[str, Webhook]:

@@ -111,6 +111,14 @@ async def _click(sandbox: Sandbox, body: Json) -> Json:
     return {"status": answer.status}
 
 
+async def _click_in_view(sandbox: Sandbox, body: Json) -> Json:
+    view_id, action, values = _text(body, "view_id"), body.get("action"), body.get("values") or {}
+    if view_id not in sandbox.slack.views or not isinstance(action, dict) or not isinstance(values, dict):
+        raise web.HTTPBadRequest(text="view_id must name an open view, with Slack's action object")
+    answer = await sandbox.people.click_in_view(_text(body, "user"), view_id, action, values)
+    return {"status": answer.status}
+
+
 async def _submit(sandbox: Sandbox, body: Json) -> Json:
     view_id, values = _text(body, "view_id"), body.get("values")
     if view_id not in sandbox.slack.views or not isinstance(values, dict):
@@ -157,6 +165,7 @@ _ACTIONS: dict[str, Action] = {
     "command": _command,
     "message": _message,
     "click": _click,
+    "click_in_view": _click_in_view,
     "submit": _submit,
     "close": _close,
     "react": _react,

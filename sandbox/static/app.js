@@ -195,6 +195,13 @@ const App = (() => {
     root.replaceChildren();
     if (!view) return;
     const values = {};
+    const readValues = () => {
+      const stateValues = {};
+      for (const [block, actions] of Object.entries(values)) {
+        stateValues[block] = Object.fromEntries(Object.entries(actions).map(([action, read]) => [action, read()]));
+      }
+      return stateValues;
+    };
     const overlay = document.createElement("div");
     overlay.className = "overlay";
     const dialog = document.createElement("form");
@@ -211,7 +218,7 @@ const App = (() => {
       ...context(),
       errors: view.errors || {},
       state: { register: (block, action, read) => { (values[block] ||= {})[action] = read; } },
-      act: () => {},
+      act: (action) => post("click_in_view", { view_id: view.id, action, values: readValues() }),
     };
     body.append(Blocks.render(view.blocks, ctx));
     const footer = document.createElement("div");
@@ -231,11 +238,7 @@ const App = (() => {
     }
     dialog.addEventListener("submit", (event) => {
       event.preventDefault();
-      const stateValues = {};
-      for (const [block, actions] of Object.entries(values)) {
-        stateValues[block] = Object.fromEntries(Object.entries(actions).map(([action, read]) => [action, read()]));
-      }
-      post("submit", { view_id: view.id, values: stateValues });
+      post("submit", { view_id: view.id, values: readValues() });
     });
     dialog.addEventListener("keydown", (event) => { if (event.key === "Escape") close.click(); });
     dialog.append(title, body, footer);
