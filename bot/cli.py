@@ -1,13 +1,16 @@
-"""`firebreak [run|sandbox|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>|postmortem export <number>]`: the console script.
+
+`python -m bot` is `firebreak run`."""
 
 import argparse
+import asyncio
 import sys
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import sandbox
+from bot import drills, sandbox
 from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server
@@ -25,14 +28,16 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "postmortem"],
+        choices=["run", "sandbox", "migrate", "check-config", "drill", "postmortem"],
         help="default: run (the sandbox when no Slack credentials are set); "
         "`postmortem export <number> [--format md|json]` prints a postmortem",
     )
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage)")
+    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["postmortem"]:  # its own arguments: `postmortem export <number> [--format md|json]`
+        return _postmortem(argv[1:])
     args = parser.parse_args(argv)
-    if args.rest and args.command != "postmortem":
-        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -48,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
         return 0
-    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
-        return postmortem_command(settings, args.rest)
+    if args.command == "drill":
+        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+        url = args.url or f"http://127.0.0.1:{settings.port}"
+        return asyncio.run(drills.play_against(url, args.scenario or "", token))
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -64,6 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"run", "sandbox"}:
         return _serve(settings, oncall)
     return 0
+
+
+def _postmortem(argv: list[str]) -> int:
+    """`firebreak postmortem ...` reads only, and prints the document: no migration, no log lines on stdout."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"firebreak: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    return postmortem_command(settings, argv)
 
 
 def load_oncall(settings: Settings) -> OnCall | None:
