@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     try:
         oncall = load_oncall(settings)
+        if oncall is not None:
+            check_paging_settings(settings, oncall)
     except ConfigError as error:
         for line in error.errors:
             print(f"firebreak: {line}", file=sys.stderr)
@@ -54,6 +56,17 @@ def load_oncall(settings: Settings) -> OnCall | None:
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
+    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+    if not oncall.webhooks:
+        return
+    needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+        raise ConfigError([f"{name} is not set: {why}" for name in missing])
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> None:

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -27,13 +28,14 @@ from bot.app import build_bolt_app
 from bot.background import every
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
+from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
-from handlers.http import is_loopback, json_error, presented_secret, secret_matches
+from handlers.http import TokenGate, json_error
 from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
-from handlers.paging import PAGER, Pager, ack, build_pager
+from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.slack import SlackGateway, SlackOutbox, build_client
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
@@ -49,7 +51,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-MAX_BODY = 1024 * 1024
+SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the rest; only the alert webhook has its own setting
+_ALERT_PATH = "/webhooks/alertmanager"
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,24 +64,37 @@ def utc_now() -> datetime:
 
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
-    max_body = max(MAX_BODY, settings.alert_max_body)
-    app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
+    gates = token_gates(settings)
+    largest = max(SLACK_MAX_BODY, settings.alert_max_body)
+    app = web.Application(client_max_size=largest, middlewares=[_body_limit(settings), _api_auth(gates["api"])])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
-    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
     app.add_routes(
         [
-            web.post("/slack/events", _slack_events),
+            *slack,
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api.routes(),
-            *webhook.routes(token, settings.alert_max_body),
+            *webhook.routes(gates["alertmanager"], settings.alert_max_body),
             *ack.routes(),
         ]
     )
     return app
+
+
+def token_gates(settings: Settings) -> dict[str, TokenGate]:
+    """Each token-guarded door: open without its token only while the bot listens on loopback (`HOST`)."""
+
+    def gate(setting: str, token: SecretStr | None) -> TokenGate:
+        return TokenGate(setting, token.get_secret_value() if token else None, settings.on_loopback)
+
+    return {
+        "api": gate("API_TOKEN", settings.api_token),
+        "alertmanager": gate("ALERTMANAGER_TOKEN", settings.alertmanager_token),
+    }
 
 
 async def _resources(
@@ -111,7 +127,13 @@ async def _resources(
     if oncall is not None:
         timers = TimerStore(redis, keys)
         pages = PageStore(redis, keys, timers)
-        secret = settings.page_ack_secret or settings.slack_signing_secret
+        links = None
+        if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
+            links = AckLinks(
+                settings.page_ack_secret.get_secret_value(),
+                settings.public_url or f"http://localhost:{settings.port}",
+                parse_duration(settings.page_ack_ttl),
+            )
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
         services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
         pager = build_pager(
@@ -120,15 +142,13 @@ async def _resources(
             OverrideStore(engine),
             oncall,
             http=app[WEBHOOK_CLIENT],
-            ack_secret=secret.get_secret_value() if secret else None,
-            public_url=settings.public_url or f"http://localhost:{settings.port}",
+            links=links,
         )
         services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     socket_mode = await _start_slack(app, settings, client, services, pager)
-    if settings.alertmanager_token is None:
-        log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
+    _log_doors(settings)
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
     try:
         yield
@@ -245,19 +265,39 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
 
 
-def _api_auth(settings: Settings) -> Middleware:
-    expected = settings.api_token.get_secret_value() if settings.api_token else None
+def _log_doors(settings: Settings) -> None:
+    """Say at startup which doors are closed (no token while listening publicly) or open without a token."""
+    paths = {"api": "/api", "alertmanager": _ALERT_PATH}
+    closed = [f"{paths[n]} ({g.setting} unset)" for n, g in token_gates(settings).items() if g.closed]
+    unguarded = [f"{paths[n]} ({g.setting} unset)" for n, g in token_gates(settings).items() if g.token is None]
+    if closed:
+        log.warning("endpoints_closed", endpoints=closed, host=settings.host, hint="set their tokens to open them")
+    elif unguarded:
+        log.info("endpoints_open_on_loopback", endpoints=unguarded, host=settings.host)
+
+
+def _body_limit(settings: Settings) -> Middleware:
+    """64 KiB per request, except the alert webhook (ALERT_MAX_BODY); larger bodies get 413 before being read."""
 
     @web.middleware
+    async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        limit = settings.alert_max_body if request.path == _ALERT_PATH else SLACK_MAX_BODY
+        if request.content_length is not None and request.content_length > limit:
+            return json_error(413, f"the body is larger than {limit} bytes")
+        try:
+            return await handler(request.clone(client_max_size=limit))
+        except web.HTTPRequestEntityTooLarge:
+            return json_error(413, f"the body is larger than {limit} bytes")
+
+    return body_limit
+
+
+def _api_auth(gate: TokenGate) -> Middleware:
+    @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/") or _ACK_PATH.match(request.path):
+        if not request.path.startswith("/api") or _ACK_PATH.match(request.path):
             return await handler(request)  # acknowledge links carry their own signed token
-        if expected is None:
-            if not is_loopback(request.remote):
-                return json_error(403, "API_TOKEN is unset: the API answers loopback clients only")
-            return await handler(request)
-        if not secret_matches(presented_secret(request), expected):
-            return json_error(401, "missing or wrong bearer token")
-        return await handler(request)
+        refusal = gate.refusal(request)
+        return refusal if refusal is not None else await handler(request)
 
     return api_auth

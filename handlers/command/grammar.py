@@ -22,7 +22,8 @@ from domain import (
 )
 from domain.escalation import Target
 
-_TARGET = re.compile(r"^#(\d+)$")
+_TARGET = re.compile(r"^#(\S*)$")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
@@ -126,6 +127,8 @@ def parse(text: str, actor: str, command: str = "/incident") -> Request:
     words = text.split()
     target = None
     if words and (match := _TARGET.match(words[0])):
+        if not _NUMBER.fullmatch(match.group(1)):
+            raise UsageError(f"`{words[0][:20]}` is not an incident number: use `{command} #42 <subcommand>`.")
         target = int(match.group(1))
         words = words[1:]
     if not words:

@@ -7,7 +7,7 @@ parsed here only.
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain import Change, Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
 from domain.alerts import AlertRecord, AlertSummary
@@ -29,7 +29,7 @@ _TEXT_LIMIT = 39000
 class CardAction(BaseModel):
     """The state a button about an incident carries in its `value`, parsed back when it is clicked."""
 
-    number: int
+    number: int = Field(ge=1, le=999_999_999)
 
     def value(self) -> str:
         return self.model_dump_json()

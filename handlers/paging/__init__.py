@@ -10,6 +10,7 @@ from handlers.paging.commands import register
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
+from handlers.paging.links import AckLinks
 from handlers.paging.pager import Pager
 from handlers.paging.schedule import LEASE
 from handlers.services import Services
@@ -23,8 +24,7 @@ def build_pager(
     overrides: OverrideStore,
     oncall: OnCall,
     http: aiohttp.ClientSession | None = None,
-    ack_secret: str | None = None,
-    public_url: str = "http://localhost:3000",
+    links: AckLinks | None = None,
 ) -> Pager:
     """The pager and its parts; `services.pages` must be set (acknowledging an incident stops its pages)."""
     assert services.pages is not None
@@ -34,9 +34,9 @@ def build_pager(
         pages=services.pages,
         timers=timers,
         directory=directory,
-        delivery=PageDelivery(services, directory, http, ack_secret, public_url),
+        delivery=PageDelivery(services, directory, http, links),
         handoffs=Handoffs(services, directory, timers),
     )
 
 
-__all__ = ["LEASE", "PAGER", "Pager", "ack", "build_pager", "register"]
+__all__ = ["LEASE", "PAGER", "AckLinks", "Pager", "ack", "build_pager", "register"]

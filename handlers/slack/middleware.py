@@ -3,12 +3,13 @@ fallbacks that answer an action or view no capability registered."""
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import structlog
 from pydantic import ValidationError
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bind_contextvars, clear_contextvars
@@ -20,6 +21,8 @@ from storage import SeenStore
 log = structlog.get_logger()
 
 Next = Callable[[], Awaitable[BoltResponse | None]]
+# A timestamp up to five minutes off either way is accepted, so one signature can verify for ten minutes.
+REPLAY_WINDOW = timedelta(minutes=11)
 
 
 def register(app: AsyncApp, seen: SeenStore) -> None:
@@ -30,6 +33,15 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
             slack_user=_user(body),
             channel_id=body.get("channel_id") or (body.get("channel") or {}).get("id") or _event_channel(body),
         )
+        return await next_()
+
+    async def refuse_replays(req: AsyncBoltRequest, next_: Next) -> BoltResponse | None:
+        """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
+        accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if req.mode == "http" and not await seen.first_time("signature", signature, REPLAY_WINDOW):
+            log.warning("slack_request_replayed")
+            return BoltResponse(status=401, body='{"error": "this request was already handled"}')
         return await next_()
 
     async def skip_repeated_events(body: dict[str, Any], next_: Next) -> BoltResponse | None:
@@ -65,6 +77,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
     app.middleware(bind_log_context)
+    app.middleware(refuse_replays)
     app.middleware(skip_repeated_events)
     app.error(handle_listener_error)
 

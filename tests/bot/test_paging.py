@@ -364,13 +364,14 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
             },
             "test-oncall.yaml",
         )
-        bot = await start_bot(oncall=config)
+        bot = await start_bot(oncall=config, page_ack_secret="test-page-ack-secret", public_url="https://bot.example")
         await bot.declare("Checkout is down sev1")
         await tick(bot)
     assert len(received) == 2  # the 503 was retried
     payload = received[-1]
     assert (payload["user"], payload["incident"]["number"], payload["page_id"]) == (PRIMARY, 1, "1:declared")
     link = urlsplit(payload["acknowledge_url"])
+    assert link.netloc == "bot.example"
     forged = link.query.replace("token=", "token=0")
     assert (await bot.http.post(f"{link.path}?{forged}")).status == 403
     assert (await bot.api("/api/incidents/1"))["acknowledged_at"] is None
