@@ -11,6 +11,7 @@ from handlers.incidents import flows, messages
 from handlers.incidents.messages import CardAction
 from handlers.services import Services
 from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission
+from handlers.slack.blocks import clip, escape
 from handlers.slack.messages import slack_failed
 
 log = structlog.get_logger()
@@ -79,12 +80,12 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
     except IncidentError as error:
         await ack(response_action="errors", errors={BlockId.SEVERITY: str(error)})
         return
-    incident, _ = await flows.declare_incident(
+    incident, _ = await flows.declare_incident(  # modal input is raw text: escaped like alert text
         services,
-        title=title,
+        title=escape(clip(title, 150)),
         severity=severity,
         declared_by=payload.user.id,
-        description=view.input(BlockId.DESCRIPTION),
+        description=escape(clip(view.input(BlockId.DESCRIPTION), 2900)),
         idempotency_key=flows.IdempotencyKey.view(view.id),
     )
     await ack()

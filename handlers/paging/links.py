@@ -14,7 +14,8 @@ from urllib.parse import quote, urlencode
 
 from domain.escalation import Position
 
-_TOKEN = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.([1-9][0-9]{0,11})\.([0-9a-f]{64})")  # one spelling each
+_SMALL = r"(0|[1-9][0-9]{0,2})"  # one spelling per number, so a token cannot be rewritten and still verify
+_TOKEN = re.compile(rf"{_SMALL}\.{_SMALL}\.([1-9][0-9]{{0,11}})\.([0-9a-f]{{64}})")
 _USER = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 
