@@ -83,6 +83,16 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True)
+class OverridesRequest:
+    rotation: str | None  # None: every rotation
+
+
+@dataclass(frozen=True)
+class CancelOverrideRequest:
+    override_id: int
+
+
+@dataclass(frozen=True)
 class RunbookRequest:
     name: str | None  # None: list the runbooks
 
@@ -98,6 +108,8 @@ Request = (
     | PageRequest
     | OnCallRequest
     | OverrideRequest
+    | OverridesRequest
+    | CancelOverrideRequest
 )
 
 USAGE = {
@@ -112,7 +124,8 @@ USAGE = {
     "resolve": "resolve [summary]",
     "reopen": "reopen",
     "page": "page <@user|rotation:<name>|service:<name>>",
-    "oncall": "oncall [rotation] | oncall override <rotation> @user <duration|until <time>>",
+    "oncall": "oncall [rotation] | oncall override <rotation> @user <duration|until <time>> | oncall overrides "
+    "[rotation] | oncall override cancel <id>",
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
@@ -224,11 +237,20 @@ def _valued_event(words: _Words) -> Event:
 
 def _oncall(words: _Words) -> Request:
     args = words.args
-    if not args or args[0].lower() != "override":
+    first = args[0].lower() if args else ""
+    if first == "overrides":
+        if len(args) > 2:
+            raise words.wrong("oncall overrides")
+        return OverridesRequest(args[1] if len(args) == 2 else None)
+    if first != "override":
         if len(args) > 1:
             raise words.wrong()
         return OnCallRequest(args[0] if args else None)
     rest = args[1:]
+    if rest and rest[0].lower() == "cancel":
+        if len(rest) != 2 or not _NUMBER.fullmatch(rest[1].removeprefix("#")):
+            raise words.wrong("oncall override cancel")
+        return CancelOverrideRequest(int(rest[1].removeprefix("#")))
     if len(rest) == 4 and rest[2].lower() == "until":
         return OverrideRequest(rest[0], words.user(rest[1]), None, rest[3])
     if len(rest) == 3:

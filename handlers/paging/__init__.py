@@ -11,6 +11,7 @@ from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
 from handlers.paging.links import AckLinks
+from handlers.paging.overrides import Overrides
 from handlers.paging.pager import Pager
 from handlers.paging.schedule import LEASE
 from handlers.services import Services
@@ -29,13 +30,15 @@ def build_pager(
     """The pager and its parts; `services.pages` must be set (acknowledging an incident stops its pages)."""
     assert services.pages is not None
     directory = OnCallDirectory(oncall, overrides, services.slack, services.clock)
+    handoffs = Handoffs(services, directory, timers)
     return Pager(
         services=services,
         pages=services.pages,
         timers=timers,
         directory=directory,
         delivery=PageDelivery(services, directory, http, links),
-        handoffs=Handoffs(services, directory, timers),
+        handoffs=handoffs,
+        overrides=Overrides(services, directory, handoffs),
     )
 
 

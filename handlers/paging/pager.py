@@ -18,12 +18,12 @@ from structlog.contextvars import bound_contextvars
 from domain import Incident, InvalidValue
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.paging_config import OnCall
-from domain.rotation import Override
 from domain.timeline import EntryKind
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
+from handlers.paging.overrides import Overrides
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
 from handlers.slack import describe_failure
@@ -43,17 +43,12 @@ class Pager:
     directory: OnCallDirectory
     delivery: PageDelivery
     handoffs: Handoffs
+    overrides: Overrides
     renew_every: timedelta = LEASE / 3
 
     @property
     def oncall(self) -> OnCall:
         return self.directory.oncall
-
-    async def take_over(self, override: Override, actor: str) -> None:
-        """Store an override (`oncall override`)."""
-        await self.directory.add_override(override, actor)
-        log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
-        await self.handoffs.arm(override.rotation)  # the next hand-off may now be this override's end
 
     async def on_declare(self, incident: Incident, service: str | None) -> None:
         """Page automatically when an incident is declared at a paging severity."""
