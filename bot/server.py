@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,6 +38,7 @@ from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.slack import SlackGateway, SlackOutbox, build_client
+from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
@@ -238,11 +240,16 @@ async def _slack_events(request: web.Request) -> web.Response:
     if bolt is None:
         message = "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
         return json_error(503, message)
-    try:
-        bolt_request = await to_bolt_request(request)
-    except ValueError:  # Bolt parses JSON bodies and `payload=` forms before anything else
+    headers = request.headers
+    if not well_formed_signature(headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
+        return json_error(401, "invalid request")  # Bolt's verifier is not made for hostile header values
+    try:  # parsed as Bolt will parse it, to refuse what Bolt's request object cannot hold
+        problem = shape_problem(parse_body(await request.text(), request.headers.get("Content-Type")))
+    except ValueError:  # malformed JSON, a `payload=` form that is not JSON, or bytes that are not UTF-8
         return json_error(400, "the body is not a Slack request (malformed JSON payload)")
-    return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+    if problem is not None:
+        return json_error(400, problem)
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from domain import (
     parse_duration,
 )
 from domain.escalation import Target
+from handlers.slack.payloads import has_control_characters
 
 _TARGET = re.compile(r"^#(\S*)$")
 _NUMBER = re.compile(r"[0-9]{1,9}")
@@ -137,6 +138,8 @@ _TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
 def parse(text: str, actor: str, command: str = "/incident") -> Request:
     """Parse the text after `command` (the configured slash command), typed by `actor`, or raise UsageError
     saying what is wrong."""
+    if has_control_characters(text):
+        raise UsageError("The command contains control characters; type it again as plain text.")
     words = text.split()
     target = None
     if words and (match := _TARGET.match(words[0])):

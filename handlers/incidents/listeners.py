@@ -13,6 +13,7 @@ from handlers.services import Services
 from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission
 from handlers.slack.blocks import clip, escape
 from handlers.slack.messages import slack_failed
+from handlers.slack.payloads import has_control_characters
 
 log = structlog.get_logger()
 
@@ -71,9 +72,9 @@ async def act_on_click(
 
 async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: AsyncAck) -> None:
     view = payload.view
-    title = view.input(BlockId.TITLE).strip()
-    if not title:
-        await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title."})
+    title, description = view.input(BlockId.TITLE).strip(), view.input(BlockId.DESCRIPTION)
+    if not title or has_control_characters(title + description):
+        await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title, in plain text."})
         return
     try:
         severity = Severity.parse(view.input(BlockId.SEVERITY) or "3")
@@ -85,7 +86,7 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
         title=escape(clip(title, 150)),
         severity=severity,
         declared_by=payload.user.id,
-        description=escape(clip(view.input(BlockId.DESCRIPTION), 2900)),
+        description=escape(clip(description, 2900)),
         idempotency_key=flows.IdempotencyKey.view(view.id),
     )
     await ack()

@@ -7,6 +7,7 @@ Who is on call lives in `directory`, delivering each DM once in `delivery`, hand
 """
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +33,7 @@ from storage.timers import Timer, TimerStore
 
 log = structlog.get_logger()
 
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}|[^@\s]+@[^@\s]+\.[^@\s]+")  # a Slack user ID, or an email to look up
 _MAX_PER_TICK = 1000  # then the loop's other work (and `stop`) gets a turn
 
 
@@ -69,6 +71,12 @@ class Pager:
             if policy is None:
                 raise InvalidValue(f"No escalation policy covers service `{target.name}` (see ONCALL_CONFIG).")
             return await self.escalate(incident, policy, page_id)
+        if target.kind is TargetKind.ROTATION:
+            self.oncall.rotation(target.name)  # InvalidValue, naming the rotations, if there is no such one
+        elif not _USER.fullmatch(target.name):
+            raise InvalidValue(
+                f"`{target.name}` is not a Slack user: page an @mention, rotation:<name> or service:<name>."
+            )
         _, created = await self.pages.create(page_id, incident.number, "")
         if created:
             await self.delivery.notify(incident, page_id, Position(), (target,), messages.paged_by(actor))

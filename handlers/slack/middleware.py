@@ -31,7 +31,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         bind_contextvars(
             request_id=_request_id(body),
             slack_user=_user(body),
-            channel_id=body.get("channel_id") or (body.get("channel") or {}).get("id") or _event_channel(body),
+            channel_id=_channel(body),
         )
         return await next_()
 
@@ -112,13 +112,23 @@ def _request_id(body: dict[str, Any]) -> str:
 
 
 def _user(body: dict[str, Any]) -> str | None:
-    user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
+    user = body.get("user_id") or body.get("user") or _object(body.get("event")).get("user")
     if isinstance(user, dict):
         user = user.get("id")
     return user if isinstance(user, str) else None
 
 
 def _event_channel(body: dict[str, Any]) -> str | None:
-    event = body.get("event") or {}
-    channel = event.get("channel") or event.get("channel_id") or (event.get("item") or {}).get("channel")
+    event = _object(body.get("event"))
+    channel = event.get("channel") or event.get("channel_id") or _object(event.get("item")).get("channel")
     return channel if isinstance(channel, str) else None
+
+
+def _channel(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel_id") or _object(body.get("channel")).get("id") or _event_channel(body)
+    return channel if isinstance(channel, str) else None
+
+
+def _object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: these payload parts are only read for log context."""
+    return value if isinstance(value, dict) else {}

@@ -98,7 +98,7 @@ async def test_a_link_for_a_stopped_page_does_nothing(start_bot: StartBot, gatew
     await bot.command("#1 ack")
     assert (await bot.http.post(link)).status == 403
     pages = bot.http.app[PAGER].pages
-    assert (await pages.get("1:declared")).status.value == "acknowledged"  # type: ignore[union-attr]
+    assert (await pages.get("1:declared")).status.value == "acknowledged"
 
 
 def test_check_config_needs_its_own_secret_and_public_url(
