@@ -210,6 +210,11 @@ class FakeSlack:
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         """A message sent to a `response_url` (given out as `<base>/response/<id>`), recorded as "response_url"."""
         args, error = await rules.read_args(request)
+        if error is None and not args.get("delete_original"):
+            try:  # a message to a response_url meets the same rules as chat.postMessage
+                rules.check_message(args)
+            except SlackError as exc:
+                error = exc.error
         await self._record(Call("response_url", args, None, error))
         return web.json_response({"ok": True} if error is None else {"ok": False, "error": error})
 
