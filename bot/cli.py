@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logging import configure_logging
-from bot.server import build_server
+from bot.server import build_server, doors_without_token
 from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
 from storage import migrate
@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
+        doors, closed = doors_without_token(settings)
+        if doors:
+            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+            print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
     configure_logging(settings)
     try:

@@ -272,15 +272,21 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
 
 
+def doors_without_token(settings: Settings) -> tuple[list[str], bool]:
+    """The token-guarded doors whose token is unset, and whether they are closed (listening publicly) or open."""
+    paths = {"api": "/api", "alertmanager": _ALERT_PATH}
+    gates = token_gates(settings)
+    unset = [f"{paths[name]} ({gate.setting} unset)" for name, gate in gates.items() if gate.token is None]
+    return unset, not settings.on_loopback
+
+
 def _log_doors(settings: Settings) -> None:
     """Say at startup which doors are closed (no token while listening publicly) or open without a token."""
-    paths = {"api": "/api", "alertmanager": _ALERT_PATH}
-    closed = [f"{paths[n]} ({g.setting} unset)" for n, g in token_gates(settings).items() if g.closed]
-    unguarded = [f"{paths[n]} ({g.setting} unset)" for n, g in token_gates(settings).items() if g.token is None]
-    if closed:
-        log.warning("endpoints_closed", endpoints=closed, host=settings.host, hint="set their tokens to open them")
-    elif unguarded:
-        log.info("endpoints_open_on_loopback", endpoints=unguarded, host=settings.host)
+    doors, closed = doors_without_token(settings)
+    if doors and closed:
+        log.warning("endpoints_closed", endpoints=doors, host=settings.host, hint="set their tokens to open them")
+    elif doors:
+        log.info("endpoints_open_on_loopback", endpoints=doors, host=settings.host)
 
 
 def _body_limit(settings: Settings) -> Middleware:
