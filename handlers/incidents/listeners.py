@@ -73,8 +73,11 @@ async def act_on_click(
 async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: AsyncAck) -> None:
     view = payload.view
     title, description = view.input(BlockId.TITLE).strip(), view.input(BlockId.DESCRIPTION)
-    if not title or has_control_characters(title + description):
-        await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title, in plain text."})
+    if not title:
+        await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title."})
+        return
+    if has_control_characters(title + description):
+        await ack(response_action="errors", errors={BlockId.TITLE: "Type the title and description as plain text."})
         return
     try:
         severity = Severity.parse(view.input(BlockId.SEVERITY) or "3")
