@@ -199,8 +199,8 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         moved = await move_timeline(app[SERVICES])
         if moved:
             log.info("timeline_entries_recovered", entries=moved)
-        if BOLT in app:
-            await resume_setups(app[SERVICES])
+        resumed = await resume_setups(app[SERVICES]) if BOLT in app else 0
+        log.debug("repair_swept", entries=moved, setups=resumed)
 
     async with _every(interval, repair, "repair"):
         yield
