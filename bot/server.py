@@ -53,7 +53,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the rest; only the alert webhook has its own setting
+SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
+_MOUNTED_MAX_BODY = 1024 * 1024  # what others mount under /sandbox/ (the emulated Web API, loopback only)
 _ALERT_PATH = "/webhooks/alertmanager"
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
@@ -67,7 +68,7 @@ def utc_now() -> datetime:
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     gates = token_gates(settings)
-    largest = max(SLACK_MAX_BODY, settings.alert_max_body)
+    largest = max(SLACK_MAX_BODY, _MOUNTED_MAX_BODY, settings.alert_max_body)
     app = web.Application(client_max_size=largest, middlewares=[_body_limit(settings), _api_auth(gates["api"])])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
@@ -290,11 +291,16 @@ def _log_doors(settings: Settings) -> None:
 
 
 def _body_limit(settings: Settings) -> Middleware:
-    """64 KiB per request, except the alert webhook (ALERT_MAX_BODY); larger bodies get 413 before being read."""
+    """64 KiB per request, except the alert webhook (ALERT_MAX_BODY) and what is mounted under /sandbox/ (1 MiB);
+    a larger body gets 413 before it is read."""
 
     @web.middleware
     async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        limit = settings.alert_max_body if request.path == _ALERT_PATH else SLACK_MAX_BODY
+        limit = SLACK_MAX_BODY
+        if request.path == _ALERT_PATH:
+            limit = settings.alert_max_body
+        elif request.path.startswith("/sandbox/"):
+            limit = _MOUNTED_MAX_BODY
         if request.content_length is not None and request.content_length > limit:
             return json_error(413, f"the body is larger than {limit} bytes")
         try:

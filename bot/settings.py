@@ -83,6 +83,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the bot's public http:// or https:// base URL")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:

@@ -43,6 +43,7 @@ async def _paged_bot(start_bot: StartBot, gateway: tuple[str, list[dict[str, Any
             "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
             "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
             "default_escalation_policy": "p",
+            "services": {"checkout": {"escalation_policy": "p"}},
             "page_on_declare": [1],
             "users": {PRIMARY: {"notify_webhook": url}},
         },
@@ -99,6 +100,19 @@ async def test_a_link_for_a_stopped_page_does_nothing(start_bot: StartBot, gatew
     assert (await bot.http.post(link)).status == 403
     pages = bot.http.app[PAGER].pages
     assert (await pages.get("1:declared")).status.value == "acknowledged"
+
+
+async def test_a_link_stops_its_own_page_only(start_bot: StartBot, gateway: Any) -> None:
+    """With a second page of the incident running, the link acknowledges the incident and stops its page only."""
+    bot, link = await _paged_bot(start_bot, gateway)
+    await bot.command("#1 page service:checkout", trigger_id="second-page")
+    assert (await bot.http.post(link)).status == 200
+    pages = bot.http.app[PAGER].pages
+    first, second = await pages.get("1:declared"), await pages.get("1:manual:second-page")
+    assert first is not None
+    assert second is not None
+    assert (first.status.value, second.status.value) == ("acknowledged", "active")
+    assert (await bot.api("/api/incidents/1"))["status"] == "acknowledged"
 
 
 def test_check_config_needs_its_own_secret_and_public_url(
