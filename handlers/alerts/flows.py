@@ -16,6 +16,7 @@ from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows
+from handlers.incidents.messages import short_title
 from handlers.services import Services
 from handlers.slack import Message
 from handlers.slack.blocks import clip, escape
@@ -182,8 +183,9 @@ async def _open_and_mark(services: Services, number: int, group_key: str) -> Non
     incident = await flows.open_channel(services, await services.incidents.get(number))
     ts = await services.alerts.message(group_key)
     if ts is not None and services.alerts_channel is not None:
-        done = messages.alert_group_declared(incident.title, number, incident.channel_id)
-        await services.slack.update(Message(services.alerts_channel, ts), incident.title, done)
+        title = short_title(incident)
+        done = messages.alert_group_declared(title, number, incident.channel_id)
+        await services.slack.update(Message(services.alerts_channel, ts), title, done)
 
 
 async def _post_in_channel(services: Services, number: int, text: str) -> None:

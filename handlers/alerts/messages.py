@@ -11,7 +11,7 @@ from domain import Incident, Severity
 from domain.alerts import AlertSummary
 from handlers.incidents.messages import alert_lines, resolve_button
 from handlers.slack import ActionId
-from handlers.slack.blocks import BUTTON_VALUE_LIMIT, Block, actions, button, clip, escape, link, section
+from handlers.slack.blocks import BUTTON_VALUE_LIMIT, TITLE_LIMIT, Block, actions, button, clip, escape, link, section
 
 
 class AlertGroupAction(BaseModel):
@@ -34,9 +34,6 @@ def alert_group_message(title: str, severity: Severity, summary: AlertSummary, g
 def group_text(title: str) -> str:
     """A group's raw title (an alert summary), as mrkdwn-safe text of a sensible length."""
     return escape(clip(title, TITLE_LIMIT))
-
-
-TITLE_LIMIT = 200
 
 
 def alert_group_declared(title: str, number: int, channel_id: str | None) -> list[Block]:

@@ -21,6 +21,7 @@ from domain import (
     parse_duration,
 )
 from domain.escalation import Target
+from handlers.slack.blocks import TITLE_LIMIT, clip
 from handlers.slack.payloads import has_control_characters
 
 _TARGET = re.compile(r"^#(\S*)$")
@@ -267,4 +268,4 @@ def _declare(args: list[str]) -> Request:
     severity = Severity.SEV3
     if len(args) > 1 and Severity.is_token(args[-1]):
         severity, args = Severity.parse(args[-1]), args[:-1]
-    return DeclareRequest(" ".join(args), severity)
+    return DeclareRequest(clip(" ".join(args), TITLE_LIMIT), severity)

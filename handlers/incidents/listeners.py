@@ -11,7 +11,7 @@ from handlers.incidents import flows, messages
 from handlers.incidents.messages import CardAction
 from handlers.services import Services
 from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission
-from handlers.slack.blocks import clip, escape
+from handlers.slack.blocks import TITLE_LIMIT, clip, escape
 from handlers.slack.messages import slack_failed
 from handlers.slack.payloads import has_control_characters
 
@@ -86,7 +86,7 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
         return
     incident, _ = await flows.declare_incident(  # modal input is raw text: escaped like alert text
         services,
-        title=escape(clip(title, 150)),
+        title=escape(clip(title, TITLE_LIMIT)),
         severity=severity,
         declared_by=payload.user.id,
         description=escape(clip(description, 2900)),

@@ -15,6 +15,7 @@ from handlers.slack import ActionId, BlockId, CallbackId
 from handlers.slack.blocks import (
     FIELD_LIMIT,
     MESSAGE_TEXT_LIMIT,
+    TITLE_LIMIT,
     Block,
     actions,
     button,
@@ -65,8 +66,13 @@ def card_value(incident: Incident) -> str:
     return CardAction(number=incident.number).value()
 
 
+def short_title(incident: Incident) -> str:
+    """The (mrkdwn-safe) title, at most TITLE_LIMIT characters, whatever was stored."""
+    return clip(incident.title, TITLE_LIMIT)
+
+
 def incident_title(incident: Incident) -> str:
-    return f"#{incident.number} {incident.title}"
+    return f"#{incident.number} {short_title(incident)}"
 
 
 def card_text(incident: Incident) -> str:
@@ -165,24 +171,26 @@ def announcement(incident: Incident) -> str:
 
 def change_in_channel(incident: Incident, change: Change, detail: str) -> str:
     """A change posted in the incident channel (today: a status update)."""
-    return (
-        f"*{_update_heading(incident)}*\n{detail}"
-        if change is Change.UPDATE
-        else change_announcement(incident, change, detail)
-    )
+    if change is Change.UPDATE:
+        return clip(f"*{_update_heading(incident)}*\n{detail}", MESSAGE_TEXT_LIMIT)
+    return change_announcement(incident, change, detail)
 
 
 def change_announcement(incident: Incident, change: Change, detail: str) -> str:
-    """A change posted in the announcement channel."""
+    """A change posted in the announcement channel, cut to a message's text limit."""
+    return clip(_announced(incident, change, detail), MESSAGE_TEXT_LIMIT)
+
+
+def _announced(incident: Incident, change: Change, detail: str) -> str:
     match change:
         case Change.UPDATE:
-            return f"*{_update_heading(incident)}: {incident.title}*\n{detail}"
+            return f"*{_update_heading(incident)}: {short_title(incident)}*\n{detail}"
         case Change.ESCALATED:
-            return f"Incident #{incident.number} escalated to {incident.severity.label}: {incident.title}"
+            return f"Incident #{incident.number} escalated to {incident.severity.label}: {short_title(incident)}"
         case Change.RESOLVED:
-            return f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{detail}" if detail else "")
+            return f"Incident #{incident.number} resolved: {short_title(incident)}" + (f"\n{detail}" if detail else "")
         case Change.REOPENED:
-            return f"Incident #{incident.number} reopened: {incident.title}"
+            return f"Incident #{incident.number} reopened: {short_title(incident)}"
 
 
 def _update_heading(incident: Incident) -> str:
@@ -190,11 +198,12 @@ def _update_heading(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    return f"{incident.severity.label} | {incident.status.value} | {incident.title}"
+    return f"{incident.severity.label} | {incident.status.value} | {short_title(incident)}"
 
 
 def declared_reply(incident: Incident) -> str:
-    return f"Declared incident #{incident.number} ({incident.severity.label}): {incident.title}. Opening its channel…"
+    label, title = incident.severity.label, short_title(incident)
+    return f"Declared incident #{incident.number} ({label}): {title}. Opening its channel…"
 
 
 def done_reply(number: int, done: str) -> str:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from domain import Incident, ResponseTargets, format_duration
 from domain.rotation import Shift
-from handlers.incidents.messages import card_value, incident_title
+from handlers.incidents.messages import card_value, incident_title, short_title
 from handlers.slack import ActionId
 from handlers.slack.blocks import Block, actions, button, by, section, slack_date
 from storage.overrides import StoredOverride
@@ -26,7 +26,7 @@ def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list
 
 
 def page_notification(incident: Incident) -> str:
-    return f"Paged: {incident.title}"
+    return f"Paged: {short_title(incident)}"
 
 
 def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = ()) -> str:

@@ -19,6 +19,7 @@ SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
 BUTTON_VALUE_LIMIT = 2000
+TITLE_LIMIT = 200  # an incident or alert group title is one line: the card's header shows 150 characters of it
 MESSAGE_TEXT_LIMIT = 39000  # Slack truncates a message's `text` past 40,000 characters
 _SAFE_URL = re.compile(r"https?://[^\s|<>]+", re.IGNORECASE)
 
