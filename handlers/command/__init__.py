@@ -2,6 +2,7 @@
 
 from handlers.command.grammar import (
     USAGE,
+    CancelOverrideRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
@@ -9,6 +10,7 @@ from handlers.command.grammar import (
     ListRequest,
     OnCallRequest,
     OverrideRequest,
+    OverridesRequest,
     PageRequest,
     Request,
     RunbookRequest,
@@ -20,6 +22,7 @@ from handlers.command.router import CommandRouter, Decision
 
 __all__ = [
     "USAGE",
+    "CancelOverrideRequest",
     "CommandRouter",
     "Decision",
     "DeclareModalRequest",
@@ -29,6 +32,7 @@ __all__ = [
     "ListRequest",
     "OnCallRequest",
     "OverrideRequest",
+    "OverridesRequest",
     "PageRequest",
     "Request",
     "RunbookRequest",
