@@ -20,12 +20,13 @@ def build_bolt_app(
     pms: postmortems.Postmortems,
     reminders: postmortems.Reminders,
 ) -> AsyncApp:
-    """An AsyncApp verifying request signatures (HTTP mode) around our listeners."""
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    """An AsyncApp around our listeners. Signature verification is always on: Bolt skips it only for Socket Mode
+    requests, which arrive over the WebSocket (the HTTP route does not exist then)."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(
         client=client,
         signing_secret=secret,
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=True,
         logger=logging.getLogger("slack_bolt"),
         raise_error_for_unhandled_request=False,
     )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import drills, sandbox
 from bot.export import postmortem_command
 from bot.logging import configure_logging
-from bot.server import build_server
+from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
 from storage import migrate
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     try:
         oncall = load_oncall(settings)
+        if oncall is not None:
+            check_paging_settings(settings, oncall)
     except ConfigError as error:
         for line in error.errors:
             print(f"firebreak: {line}", file=sys.stderr)
@@ -52,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
+        doors, closed = doors_without_token(settings)
+        if doors:
+            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+            print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
     if args.command == "drill":
         token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
@@ -88,6 +94,17 @@ def load_oncall(settings: Settings) -> OnCall | None:
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
+    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+    if not oncall.webhooks:
+        return
+    needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+        raise ConfigError([f"{name} is not set: {why}" for name in missing])
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> int:

@@ -12,8 +12,10 @@ from domain.alerts import AlertPolicy
 from domain.errors import where_and_what
 from domain.postmortem import Policy as PostmortemPolicy
 from domain.postmortem import Priority
+from handlers.http import listens_on_loopback
 from storage import async_url
 
+_SECRET_WORDS = ("token", "secret", "url")
 MANIFEST_HINT = "create the Slack app from manifest.yml (see README: 'Create the Slack app')"
 
 
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     reminder_interval: float = Field(default=30.0, gt=0, le=3600)
     public_url: str | None = None
     page_ack_secret: SecretStr | None = None
+    page_ack_ttl: str = "1h"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -86,6 +89,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the bot's public http:// or https:// base URL")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -156,9 +166,9 @@ class Settings(BaseSettings):
             item_due_days=_item_due_days(self.action_item_due_days),
         )
 
-    @field_validator("alert_reopen_window")
+    @field_validator("alert_reopen_window", "page_ack_ttl")
     @classmethod
-    def _reopen_window(cls, value: str) -> str:
+    def _duration_setting(cls, value: str) -> str:
         try:
             parse_duration(value)
         except IncidentError as error:
@@ -184,6 +194,11 @@ class Settings(BaseSettings):
             sev3=ResponseTarget.parse(self.response_target_sev3),
             sev4=ResponseTarget.parse(self.response_target_sev4),
         )
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the bot listens on a loopback address only (`HOST`): doors without a token are open then."""
+        return listens_on_loopback(self.host)
 
     @property
     def socket_mode(self) -> bool:
@@ -245,7 +260,6 @@ def _describe(error: ErrorDetails) -> str:
     name = str(error["loc"][0]).upper() if error["loc"] else "settings"
     _, message = where_and_what(error)
     given = error.get("input")
-    shown = (
-        "" if "token" in name.lower() or "secret" in name.lower() or isinstance(given, dict) else f" (got {given!r})"
-    )
+    secret = any(word in name.lower() for word in _SECRET_WORDS)  # URLs may carry passwords and tokens
+    shown = "" if secret or isinstance(given, dict) else f" (got {given!r})"
     return f"invalid setting {name}: {message}{shown}"

@@ -268,9 +268,11 @@ class SlackEmulator:
         Shown where the interaction happened: to its person alone, or in the channel for `in_channel`."""
         args, error = await rules.read_args(request)
         where = self.responses.get(request.match_info["id"])
-        if error is None and where is not None and (args.get("text") or args.get("blocks")):
-            try:
-                self._show_response(*where, rules.check_message(args), args.get("response_type"))
+        if error is None and (args.get("text") or args.get("blocks")):
+            try:  # a message to a response_url meets the same rules as chat.postMessage
+                content = rules.check_message(args)
+                if where is not None:
+                    self._show_response(*where, content, args.get("response_type"))
             except SlackError as refused:
                 error = refused.error
         await self._record(Call("response_url", args, None, error))

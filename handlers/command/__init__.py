@@ -3,6 +3,7 @@
 from handlers.command.grammar import (
     USAGE,
     ActionsRequest,
+    CancelOverrideRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
@@ -10,6 +11,7 @@ from handlers.command.grammar import (
     ListRequest,
     OnCallRequest,
     OverrideRequest,
+    OverridesRequest,
     PageRequest,
     PostmortemRequest,
     PostmortemsRequest,
@@ -24,6 +26,7 @@ from handlers.command.router import CommandRouter, Decision
 __all__ = [
     "USAGE",
     "ActionsRequest",
+    "CancelOverrideRequest",
     "CommandRouter",
     "Decision",
     "DeclareModalRequest",
@@ -33,6 +36,7 @@ __all__ = [
     "ListRequest",
     "OnCallRequest",
     "OverrideRequest",
+    "OverridesRequest",
     "PageRequest",
     "PostmortemRequest",
     "PostmortemsRequest",

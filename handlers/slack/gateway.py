@@ -1,5 +1,6 @@
 """SlackGateway: the only code that calls the Slack Web API. Small verbs, our own return types."""
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 Block = Mapping[str, object]
+_CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -72,17 +74,17 @@ class SlackGateway:
         self._client = client
 
     async def create_channel(self, name: str) -> Channel:
-        """Create a public channel; if the name is taken by a live channel, reuse it (a retried declaration)."""
-        try:
-            response = await self._client.conversations_create(name=name)
-        except SlackApiError as error:
-            if error_code(error) != "name_taken":
-                raise
-            existing = await self._find_channel(name)
-            if existing is not None:
-                return existing
-            response = await self._client.conversations_create(name=_next_free_name(name))
-        return _channel(response)
+        """Create a public channel. A taken name is never adopted (anyone may create `inc-2-…` in advance, or an
+        archived channel keeps it): the channel gets a name with a random suffix instead."""
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                response = await self._client.conversations_create(name=name if attempt == 0 else _suffixed(name))
+            except SlackApiError as error:
+                if error_code(error) != "name_taken" or attempt + 1 == _CREATE_ATTEMPTS:
+                    raise
+                continue
+            return _channel(response)
+        raise AssertionError("unreachable")
 
     async def invite(self, channel: str, users: Sequence[str]) -> None:
         """Invite users; people already in the channel (or the bot itself) are fine."""
@@ -166,28 +168,15 @@ class SlackGateway:
                 return FetchedMessage(ts, user, str(raw.get("text", "")), from_bot="bot_id" in raw)
         return None
 
-    async def _find_channel(self, name: str) -> Channel | None:
-        cursor = None
-        while True:
-            response = await self._client.conversations_list(
-                exclude_archived=True, types="public_channel", limit=1000, cursor=cursor
-            )
-            for raw in response.get("channels") or []:
-                if raw.get("name") == name:
-                    return Channel(id=str(raw["id"]), name=name)
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-
 
 def _channel(response: AsyncSlackResponse) -> Channel:
     raw = response["channel"]
     return Channel(id=str(raw["id"]), name=str(raw["name"]))
 
 
-def _next_free_name(name: str) -> str:
-    """An archived channel keeps its name forever: fall back to a suffixed one."""
-    suffix = f"-{datetime.now(UTC):%H%M%S}"
+def _suffixed(name: str) -> str:
+    """`name` with an unpredictable suffix, within Slack's 80 characters."""
+    suffix = f"-{secrets.token_hex(3)}"
     return name[: 80 - len(suffix)] + suffix
 
 

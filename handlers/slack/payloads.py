@@ -1,8 +1,40 @@
 """Pydantic models of the Slack payloads we listen to, so `Any` stops at the listener's first line."""
 
+import re
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and newlines, and DEL
+
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_NESTED = ("event", "view", "user", "channel", "container", "team")  # objects Bolt reads without checking
+
+
+def well_formed_signature(timestamp: str | None, signature: str | None) -> bool:
+    """Slack's signature headers have one shape; anything else is refused before Bolt's verifier sees it."""
+    return bool(_TIMESTAMP.fullmatch(timestamp or "") and _SIGNATURE.fullmatch(signature or ""))
+
+
+def shape_problem(body: object) -> str | None:
+    """What makes a parsed Slack body unusable before any listener runs (Bolt indexes into these), or None."""
+    if not isinstance(body, dict):
+        return "the Slack payload is not a JSON object"
+    for key in _NESTED:
+        if key in body and not isinstance(body[key], dict | str):
+            return f"`{key}` in the Slack payload is not an object"
+    if isinstance(body.get("event"), str) or isinstance(body.get("view"), str):
+        return "`event` and `view` in the Slack payload must be objects"
+    if "view" in body and not isinstance(body["view"].get("type"), str):
+        return "`view.type` in the Slack payload is not a string"
+    return None
+
+
+def has_control_characters(text: str) -> bool:
+    """Typed text never holds these (and SQL refuses NUL): input that does is refused, not stored."""
+    return _CONTROL.search(text) is not None
 
 
 class _Model(BaseModel):
