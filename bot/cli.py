@@ -1,4 +1,4 @@
-"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>|postmortem export <number>]`: the console script.
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>]`: the console script.
 
 `python -m bot` is `firebreak run`."""
 
@@ -28,16 +28,15 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "drill", "postmortem"],
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill"],
         help="default: run (the sandbox when no Slack credentials are set); "
-        "`postmortem export <number> [--format md|json]` prints a postmortem",
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot",
     )
-    parser.add_argument("scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage)")
-    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["postmortem"]:  # its own arguments: `postmortem export <number> [--format md|json]`
-        return _postmortem(argv[1:])
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rest and args.command != "postmortem":
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -59,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
             print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
+    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
+        return postmortem_command(settings, args.rest)
     if args.command == "drill":
-        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
-        url = args.url or f"http://127.0.0.1:{settings.port}"
-        return asyncio.run(drills.play_against(url, args.scenario or "", token))
+        return _drill(settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -79,14 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _postmortem(argv: list[str]) -> int:
-    """`firebreak postmortem ...` reads only, and prints the document: no migration, no log lines on stdout."""
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"firebreak: {error}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
-    return postmortem_command(settings, argv)
+def _drill(settings: Settings, rest: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="firebreak drill", description="Play a drill against a running bot")
+    parser.add_argument("scenario", help="a scenario in drills/, e.g. checkout-outage")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.port}", help="the running bot")
+    args = parser.parse_args(rest)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    return asyncio.run(drills.play_against(args.url, args.scenario, token))
 
 
 def load_oncall(settings: Settings) -> OnCall | None:

@@ -57,10 +57,10 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-REMINDERS = web.AppKey("reminders", Reminders)
 SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
 _MOUNTED_MAX_BODY = 1024 * 1024  # what others mount under /sandbox/ (the emulated Web API, loopback only)
 _ALERT_PATH = "/webhooks/alertmanager"
+REMINDERS = web.AppKey("reminders", Reminders)
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,8 +79,8 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
-    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
     slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
+    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
     app.add_routes(
         [
             *slack,

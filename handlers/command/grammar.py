@@ -133,11 +133,11 @@ Request = (
     | PageRequest
     | OnCallRequest
     | OverrideRequest
+    | OverridesRequest
+    | CancelOverrideRequest
     | PostmortemRequest
     | ActionsRequest
     | PostmortemsRequest
-    | OverridesRequest
-    | CancelOverrideRequest
 )
 
 USAGE = {

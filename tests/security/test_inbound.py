@@ -37,7 +37,8 @@ async def test_bolt_verifies_http_requests_even_in_socket_mode(
 ) -> None:
     """The Bolt app built for Socket Mode still refuses an unsigned HTTP-mode request with 401."""
     settings = make_settings(slack_app_token="xapp-1-test")
-    client, app = AsyncWebClient(token="xoxb-test", base_url=bot.slack.url), bot.http.app
+    client = AsyncWebClient(token="xoxb-test", base_url=bot.slack.url)
+    app = bot.http.app
     bolt = build_bolt_app(settings, client, app[SERVICES], None, app[POSTMORTEMS], app[REMINDERS])
     response = await bolt.async_dispatch(AsyncBoltRequest(body=urlencode(_DECLARE), headers={}, mode="http"))
     assert response.status == 401
