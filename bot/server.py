@@ -32,12 +32,14 @@ from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
 from handlers.incidents import api
-from handlers.incidents.flows import move_timeline, resume_setups
+from handlers.incidents.flows import resume_setups
+from handlers.incidents.timeline import move_timeline, repair_timelines
 from handlers.paging import PAGER, Pager, ack, build_pager
 from handlers.slack import SlackGateway, SlackOutbox, build_client
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
+from storage.page_records import PageRecords
 from storage.pages import PageStore
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
@@ -110,7 +112,7 @@ async def _resources(
     pager = None
     if oncall is not None:
         timers = TimerStore(redis, keys)
-        pages = PageStore(redis, keys, timers)
+        pages = PageStore(redis, keys, timers, PageRecords(engine))
         secret = settings.page_ack_secret or settings.slack_signing_secret
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
         services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
@@ -177,6 +179,10 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         moved = await move_timeline(app[SERVICES])
         if moved:
             log.info("timeline_entries_recovered", entries=moved)
+        await repair_timelines(app[SERVICES])
+        pages = app[SERVICES].pages
+        if pages is not None and await pages.rearm():
+            log.warning("pages_rearmed")
         if BOLT in app:
             await resume_setups(app[SERVICES])
 

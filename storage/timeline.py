@@ -1,4 +1,4 @@
-"""Incident timelines in Redis: one Stream per incident, appended to and never trimmed."""
+"""Incident timelines in Redis: one Stream per incident, the live view of the SQL journal, never trimmed."""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,6 +20,14 @@ redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4
 return 1
 """
 
+# KEYS[1] = once-set, KEYS[2] = stream; ARGV = token, at, kind, actor, text. A rebuild: append even when the
+# once-set still holds the token (the stream lost the entry, the set did not).
+_RESTORE = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4], 'text', ARGV[5])
+return 1
+"""
+
 _PAGE = 500
 
 
@@ -30,6 +38,7 @@ class TimelineStore:
         self._redis = redis
         self._keys = keys
         self._append_once = redis.register_script(_APPEND_ONCE)
+        self._restore = redis.register_script(_RESTORE)
 
     async def append(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
         """Append `entry`; with `once`, only if that token was never appended to this incident. True if appended."""
@@ -53,6 +62,20 @@ class TimelineStore:
                 break
             start = f"({text(last_id)}"
         return sorted(entries, key=lambda entry: entry.at)
+
+    async def lengths(self, numbers: list[int]) -> dict[int, int]:
+        """How many entries each incident's stream holds (0 for a stream that is gone)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.xlen(self._keys.timeline(number))
+            counts = await pipe.execute()
+        return {number: int(count) for number, count in zip(numbers, counts, strict=True)}
+
+    async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> None:
+        """Append entries the stream lost, each with its once-token (kept so a later move skips them)."""
+        keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
+        for token, entry in entries:
+            await self._restore(keys=keys, args=[token, *_fields(entry).values()])
 
     async def delete(self, number: int) -> None:
         """Remove the incident's timeline and its once-tokens."""

@@ -13,7 +13,7 @@ from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_en
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
-from handlers.incidents import flows
+from handlers.incidents import flows, timeline
 from handlers.services import Services
 from handlers.slack import Message
 from storage.alerts import InboxEntry
@@ -107,8 +107,8 @@ async def _incident_for(
 
 async def _follow(services: Services, incident: Incident, entry: InboxEntry, state: GroupState) -> None:
     notification, number = entry.notification, incident.number
-    for once, timeline_entry in alert_entries(notification, entry.new_tokens):
-        await services.timeline.append(number, timeline_entry, once=once)
+    entries = [(timeline_entry, once) for once, timeline_entry in alert_entries(notification, entry.new_tokens)]
+    await timeline.record(services, number, entries)
     fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
@@ -131,7 +131,7 @@ async def _runbook(
     else:
         return
     entry = TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}")
-    await services.timeline.append(incident.number, entry)
+    await timeline.record(services, incident.number, [(entry, None)])
     services.outbox.submit(_key(incident), lambda: _post_in_channel(services, incident.number, text))
     log.info("runbook_posted", alertname=alertname, runbook=noted)
 

@@ -4,11 +4,14 @@ The deciding half (`declare_incident`, `act`, `capture`) only touches our storag
 before acknowledging Slack. The performing half (`open_channel`, `perform`) calls Slack afterwards.
 """
 
+import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 import structlog
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
@@ -32,6 +35,7 @@ from domain import (
     declare,
 )
 from handlers.incidents import messages
+from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
 from handlers.slack import FetchedMessage, Message, describe_failure
 from handlers.slack.blocks import Block
@@ -39,7 +43,8 @@ from storage import ConcurrentUpdate
 
 log = structlog.get_logger()
 
-_SAVE_ATTEMPTS = 3
+_SAVE_ATTEMPTS = 12
+_JITTER = 0.01  # seconds: the first retry waits up to 10 ms, later ones up to 160 ms
 _SETUP_HOLD = timedelta(seconds=60)
 
 
@@ -82,12 +87,15 @@ async def declare_incident(
     incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
     with bound_contextvars(incident=incident.number):
         if created:
-            await move_timeline(services, incident.number)
+            await move_soon(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
         if services.on_declare is not None:
-            await services.on_declare(incident, service)
+            try:
+                await services.on_declare(incident, service)
+            except (RedisError, OSError) as error:  # the page is in SQL: the repair sweep arms it
+                log.warning("paging_deferred", error=type(error).__name__)
     return incident, created
 
 
@@ -102,16 +110,24 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
 
 
 async def act(services: Services, incident: Incident, event: Event) -> Transition:
-    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change."""
+    """Apply `event`, store the new state and its timeline entries; retried (with jitter) on a concurrent change.
+
+    An event that changes only the timeline (a note, an update) is appended without touching the incident's
+    row, so it never races a state change."""
     with bound_contextvars(incident=incident.number):
-        for _ in range(_SAVE_ATTEMPTS):
+        for attempt in range(_SAVE_ATTEMPTS):
             transition = apply(incident, event, services.clock())
+            entries = _entries(transition.effects)
+            if transition.incident == incident:
+                await record(services, incident.number, [(entry, None) for entry in entries])
+                return transition
             try:
-                saved = await services.incidents.save(transition.incident, _entries(transition.effects))
+                saved = await services.incidents.save(transition.incident, entries)
             except ConcurrentUpdate:
+                await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt, 4)))
                 incident = await services.incidents.get(incident.number)
                 continue
-            await move_timeline(services, saved.number)
+            await move_soon(services, saved.number)
             log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
             if incident.acknowledged_at is None and saved.acknowledged_at is not None:
                 await _stop_pages(services, saved.number)
@@ -140,8 +156,8 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
         except InvalidTransition:
             log.info("message_capture_refused", status=incident.status.value)
             return False
-        entries = _entries(transition.effects)
-        added = all([await services.timeline.append(incident.number, e, once=message.ts) for e in entries])
+        entries = [(entry, message.ts) for entry in _entries(transition.effects)]
+        added = all(await record(services, incident.number, entries))
         log.info("message_captured" if added else "message_capture_repeated", message_ts=message.ts)
         return added
 
@@ -265,20 +281,6 @@ async def _card(services: Services, incident: Incident) -> list[Block]:
 
 def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
-
-
-async def move_timeline(services: Services, number: int | None = None) -> int:
-    """Move timeline entries stored with their changes in SQL to Redis (one incident's, or all); how many moved.
-
-    Each append is once-only by the entry's SQL id, so a move that is repeated (two processes, or a crash
-    between the append and forgetting the entry) adds nothing twice.
-    """
-    pending = await services.incidents.pending_entries(number)
-    for item in pending:
-        once = f"sql:{item.id}:{item.entry.kind.value}:{item.entry.at.isoformat()}"
-        await services.timeline.append(item.number, item.entry, once=once)
-    await services.incidents.entries_moved([item.id for item in pending])
-    return len(pending)
 
 
 async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from domain import Incident, TimelineEntry
 from domain.escalation import Position, Target
 from domain.timeline import EntryKind
+from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
@@ -74,8 +75,8 @@ class PageDelivery:
         key = f"{page_id}:{position.round}:{position.step}:{user}"
         tag = (_PAGE_TAG, key)
         progress = await seen.begin("paged", key)
-        if progress is Progress.DONE:
-            return None
+        if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
+            return None  # the journal knows it even when Redis lost the marker
         if person.webhook and progress is Progress.NEW:
             self._call_webhook(person.webhook, incident, page_id, user)
         try:
@@ -123,7 +124,7 @@ class PageDelivery:
 
     async def record(self, incident: Incident, kind: EntryKind, text: str, once: str | None = None) -> None:
         entry = TimelineEntry(self.services.clock(), kind, None, text)
-        await self.services.timeline.append(incident.number, entry, once=once)
+        await timeline.record(self.services, incident.number, [(entry, once)])
 
 
 async def _deliver(http: aiohttp.ClientSession | None, url: str, payload: dict[str, object]) -> None:

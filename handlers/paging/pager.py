@@ -142,14 +142,14 @@ class Pager:
         step = policy.steps[position.step]
         await self.delivery.notify(incident, page_id, position, step.targets, messages.by_policy(policy.name))
         due = self.services.clock() + step.ack_timeout
-        await self.timers.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
+        await self.pages.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
 
     async def _deadline(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
         following = advance(policy, position)
         if following is None:
             await self._unanswered(incident, page_id)
             return
-        await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+        await self.pages.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
 
     async def _unanswered(self, incident: Incident, page_id: str) -> None:
         if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):
