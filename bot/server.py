@@ -41,6 +41,7 @@ from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
 from storage.page_records import PageRecords
 from storage.pages import PageStore
+from storage.redis_config import durability_problems
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
 
@@ -129,6 +130,8 @@ async def _resources(
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     socket_mode = await _start_slack(app, settings, client, services, pager)
+    if embedded is None:
+        await _check_redis(redis)
     if settings.alertmanager_token is None:
         log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
@@ -144,6 +147,17 @@ async def _resources(
         await engine.dispose()
         if embedded:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _check_redis(redis: Redis) -> None:
+    """Warn when an external Redis could lose the bot's keys (no AOF, or eviction allowed)."""
+    try:
+        problems = await durability_problems(redis)
+    except (RedisError, OSError) as error:
+        log.warning("redis_unreachable_at_start", error=type(error).__name__)
+        return
+    for problem in problems:
+        log.warning("redis_not_durable", problem=problem, hint="see README: What Redis the bot needs")
 
 
 async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
