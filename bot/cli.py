@@ -1,17 +1,21 @@
-"""`firebreak [run|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|migrate|check-config|alerts retry-dead]`: the console script; `python -m bot` is `firebreak run`."""
 
 import argparse
+import asyncio
 import sys
 
 import structlog
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.embedded_redis import EmbeddedRedis
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
-from storage import migrate
+from storage import Keys, migrate
+from storage.alerts import AlertStore
 from storage.paging_config_file import read_oncall
 
 EXIT_BAD_CONFIG = 2
@@ -20,9 +24,12 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "check-config"], help="default: run"
+        "command", nargs="?", default="run", choices=["run", "migrate", "check-config", "alerts"], help="default: run"
     )
+    parser.add_argument("action", nargs="?", choices=["retry-dead"], help="with `alerts`: re-queue dead letters")
     args = parser.parse_args(argv)
+    if args.command == "alerts" and args.action != "retry-dead":
+        parser.error("`alerts` takes one action: retry-dead")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -46,7 +53,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "run":
         _serve(settings, oncall)
+    if args.command == "alerts":
+        requeued = asyncio.run(retry_dead(settings))
+        print(f"firebreak: {requeued} dead-lettered alert notification(s) queued again")
     return 0
+
+
+async def retry_dead(settings: Settings) -> int:
+    """Queue every dead-lettered alert notification again; how many."""
+    embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
+    url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
+    redis = Redis.from_url(url)
+    try:
+        return await AlertStore(redis, Keys(settings.redis_prefix)).retry_dead()
+    finally:
+        await redis.aclose()
+        if embedded:
+            await asyncio.to_thread(embedded.stop)
 
 
 def load_oncall(settings: Settings) -> OnCall | None:

@@ -67,7 +67,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     max_body = max(MAX_BODY, settings.alert_max_body)
     app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
-    app.cleanup_ctx.append(_alert_worker)
+    app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
@@ -160,10 +160,15 @@ async def _check_redis(redis: Redis) -> None:
         log.warning("redis_not_durable", problem=problem, hint="see README: What Redis the bot needs")
 
 
-async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
+async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     """Run the alert worker beside the server; each process is its own consumer."""
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
-    worker = AlertWorker(app[SERVICES], consumer)
+    worker = AlertWorker(
+        app[SERVICES],
+        consumer,
+        max_attempts=settings.alert_max_attempts,
+        backoff=timedelta(seconds=settings.alert_retry_backoff),
+    )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())
     try:

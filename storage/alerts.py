@@ -25,7 +25,20 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 if #new == 0 then return false end
 return redis.call('XADD', KEYS[2], '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', cjson.encode(new))
 """
+# Give up on an entry: keep it in the dead-letter stream, drop it from the inbox, and unmark its alert states
+# so Alertmanager's next repeat is admitted again. KEYS: inbox, dead, attempts, seen-set.
+# ARGV: entry id, group, payload, new (JSON), error, consumer group, dead-letter bound, tokens...
+_BURY = """
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', ARGV[4],
+  'error', ARGV[5])
+redis.call('XACK', KEYS[1], ARGV[6], ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 8, #ARGV do redis.call('SREM', KEYS[4], ARGV[i]) end
+return 1
+"""
 _CONSUMER_GROUP = "firebreak"
+_DEAD_MAX = 10_000
 _Fields = dict[bytes | str, bytes | str]
 _StreamReply = list[tuple[bytes | str, list[tuple[bytes | str, _Fields]]]] | None
 _META = ("~truncated", "~title", "~severity")
@@ -44,6 +57,7 @@ class AlertStore:
         self._keys = keys
         self._seen_ttl = seen_ttl
         self._admit = redis.register_script(_ADMIT)
+        self._bury = redis.register_script(_BURY)
 
     async def admit(self, notification: Notification) -> str | None:
         """Queue the notification if any alert state in it is new; its stream id, or None for a repeat."""
@@ -78,11 +92,55 @@ class AlertStore:
         return int(await self._redis.xlen(self._keys.alert_inbox()))
 
     async def done(self, entry_id: str) -> None:
-        """Acknowledge and drop a processed entry, so the stream stays small."""
+        """Acknowledge and drop a processed entry (and its failure count), so the stream stays small."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._keys.alert_inbox(), _CONSUMER_GROUP, entry_id)
             pipe.xdel(self._keys.alert_inbox(), entry_id)
+            pipe.hdel(self._keys.alert_attempts(), entry_id)
             await pipe.execute()
+
+    async def failed(self, entry_id: str) -> int:
+        """Count a failed attempt at an entry; how many it has had."""
+        return int(await self._redis.hincrby(self._keys.alert_attempts(), entry_id, 1))
+
+    async def bury(self, entry: InboxEntry, error: str) -> None:
+        """Move an entry the worker gave up on to the dead-letter stream, its alert states admitted again."""
+        notification = entry.notification
+        keys = [
+            self._keys.alert_inbox(),
+            self._keys.alert_dead(),
+            self._keys.alert_attempts(),
+            self._keys.alert_group(notification.group_key, "seen"),
+        ]
+        tokens = sorted(entry.new_tokens)
+        payload = notification.model_dump_json(by_alias=True)
+        args: list[EncodableT] = [entry.id, notification.group_key, payload, json.dumps(tokens), error]
+        await self._bury(keys=keys, args=[*args, _CONSUMER_GROUP, _DEAD_MAX, *tokens])
+
+    async def retry_dead(self) -> int:
+        """Queue every dead-lettered entry again (its alert states marked seen again); how many."""
+        moved = 0
+        for entry_id, fields in await self._redis.xrange(self._keys.alert_dead()) or []:
+            if entry_id is None or fields is None:
+                continue
+            entry = _entry(entry_id, fields)
+            seen = self._keys.alert_group(entry.notification.group_key, "seen")
+            payload = entry.notification.model_dump_json(by_alias=True)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if entry.new_tokens:
+                    pipe.sadd(seen, *sorted(entry.new_tokens))
+                    pipe.expire(seen, int(self._seen_ttl.total_seconds()))
+                new = json.dumps(sorted(entry.new_tokens))
+                group = entry.notification.group_key
+                pipe.xadd(self._keys.alert_inbox(), {"group": group, "payload": payload, "new": new})
+                pipe.xdel(self._keys.alert_dead(), entry_id)
+                await pipe.execute()
+            moved += 1
+        return moved
+
+    async def dead(self) -> int:
+        """How many entries wait in the dead-letter stream."""
+        return int(await self._redis.xlen(self._keys.alert_dead()))
 
     async def state(self, group_key: str) -> GroupState:
         """The group's alerts as last seen, with its title, severity and Alertmanager's truncatedAlerts."""

@@ -33,6 +33,14 @@ class Keys:
         """The stream of admitted Alertmanager notifications, read by the alert worker's consumer group."""
         return f"{self.prefix}alerts:inbox"
 
+    def alert_dead(self) -> str:
+        """Notifications the worker gave up on (a stream); `firebreak alerts retry-dead` re-queues them."""
+        return f"{self.prefix}alerts:dead"
+
+    def alert_attempts(self) -> str:
+        """A HASH of inbox entry id → failed attempts, while the entry is retried."""
+        return f"{self.prefix}alerts:attempts"
+
     def alert_group(self, group_key: str, part: str) -> str:
         """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
