@@ -95,11 +95,24 @@ class TimelineJournal:
         return await self._rows(statement.order_by(col(TimelineOutboxRow.id)))
 
     async def mark_moved(self, ids: Sequence[int]) -> None:
-        """These entries are in Redis now (they stay here)."""
-        if ids:
-            statement = update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(ids)).values(moved=True)
-            async with self._sessions.begin() as session:
-                await session.exec(statement)
+        """These entries are in Redis now (they stay here).
+
+        Rows another mover is marking are skipped, not waited for: two movers locking overlapping rows in
+        different orders would deadlock (PostgreSQL finds updated rows in a new place)."""
+        if not ids:
+            return
+        claim = (
+            select(TimelineOutboxRow.id)
+            .where(col(TimelineOutboxRow.id).in_(ids), col(TimelineOutboxRow.moved).is_(False))
+            .order_by(col(TimelineOutboxRow.id))
+            .with_for_update(skip_locked=True)
+        )
+        async with self._sessions.begin() as session:
+            mine = list((await session.exec(claim)).all())
+            if mine:
+                await session.exec(
+                    update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(mine)).values(moved=True)
+                )
 
     async def moved_counts(self, numbers: Sequence[int] | None = None) -> dict[int, int]:
         """How many entries each incident has moved to Redis: its stream holds at least that many."""
