@@ -190,22 +190,26 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
         yield
 
 
+async def repair(app: web.Application) -> None:
+    """Finish what a failure left half done: timeline entries still only in SQL, timelines and escalations
+    Redis lost (rebuilt and re-armed from SQL), and incidents stored without a Slack channel, card or
+    announcement (those only while Slack is configured)."""
+    services = app[SERVICES]
+    moved = await move_timeline(services)
+    if moved:
+        log.info("timeline_entries_recovered", entries=moved)
+    await repair_timelines(services)
+    if services.pages is not None:
+        rearmed = await services.pages.rearm()
+        if rearmed:
+            log.warning("pages_rearmed", pages=rearmed)
+    if BOLT in app:
+        await resume_setups(services)
+
+
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Every `interval`, finish what a failure left half done: timeline entries still only in SQL, and
-    incidents stored without a Slack channel, card or announcement (those only while Slack is configured)."""
-
-    async def repair() -> None:
-        moved = await move_timeline(app[SERVICES])
-        if moved:
-            log.info("timeline_entries_recovered", entries=moved)
-        await repair_timelines(app[SERVICES])
-        pages = app[SERVICES].pages
-        if pages is not None and await pages.rearm():
-            log.warning("pages_rearmed")
-        if BOLT in app:
-            await resume_setups(app[SERVICES])
-
-    async with _every(interval, repair, "repair"):
+    """Run `repair` every `interval`."""
+    async with _every(interval, lambda: repair(app), "repair"):
         yield
 
 
