@@ -32,12 +32,15 @@ from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
 from handlers.incidents import api
-from handlers.incidents.flows import resume_setups
+from handlers.incidents import effects as incident_effects
+from handlers.incidents.flows import refresh_card, resume_setups
 from handlers.incidents.timeline import move_timeline, repair_timelines
 from handlers.paging import PAGER, Pager, ack, build_pager
 from handlers.slack import SlackGateway, SlackOutbox, build_client
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
+from storage.effects import EffectStore
 from storage.overrides import OverrideStore
 from storage.page_records import PageRecords
 from storage.pages import PageStore
@@ -103,6 +106,7 @@ async def _resources(
         clock=clock,
         alerts=AlertStore(redis, keys),
         outbox=outbox,
+        effects=EffectQueue(EffectStore(engine), outbox, clock, lease=timedelta(seconds=settings.slack_effect_lease)),
         targets=settings.response_targets,
         incidents_channel=settings.incidents_channel,
         command=settings.incident_command,
@@ -128,6 +132,7 @@ async def _resources(
         )
         services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
+    incident_effects.register(services, refresh_card)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     socket_mode = await _start_slack(app, settings, client, services, pager)
     if embedded is None:
@@ -205,6 +210,7 @@ async def repair(app: web.Application) -> None:
             log.warning("pages_rearmed", pages=rearmed)
     if BOLT in app:
         await resume_setups(services)
+        await services.effects.resume()
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from domain import Incident, ResponseTargets
 from domain.alerts import AlertPolicy
 from domain.runbooks import Runbooks
 from handlers.slack import SlackGateway, SlackOutbox
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 from storage.pages import PageStore
@@ -38,6 +39,7 @@ class Services:
     clock: Clock
     alerts: AlertStore
     outbox: SlackOutbox
+    effects: EffectQueue
     targets: ResponseTargets = field(default_factory=ResponseTargets)
     incidents_channel: str | None = None
     command: str = "/incident"

@@ -30,7 +30,10 @@ from domain.incident import Incident, Status
 from domain.severity import Severity
 from domain.timeline import TimelineEntry
 from storage.columns import UTCDateTime, utc
+from storage.effects import stage_effects
 from storage.journal import TimelineJournal, stage
+
+Effects = tuple[str, Sequence[dict[str, object]], datetime]  # queue key, effect bodies, when queued
 
 
 class ConcurrentUpdate(Exception):
@@ -121,10 +124,11 @@ class IncidentStore:
             row = (await session.exec(statement)).first()
         return None if row is None else _incident(row)
 
-    async def save(self, incident: Incident, entries: Sequence[TimelineEntry] = ()) -> Incident:
-        """Write every field (and the change's timeline `entries`) if the row is still at `incident.revision`.
-
-        Returns the incident with its next revision."""
+    async def save(
+        self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None
+    ) -> Incident:
+        """Write every field (and the change's timeline `entries` and queued Slack `effects`) if the row is still
+        at `incident.revision`. Returns the incident with its next revision."""
         statement = (
             update(IncidentRow)
             .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
@@ -135,10 +139,19 @@ class IncidentStore:
             row = (await session.exec(statement)).scalar_one_or_none()
             if isinstance(row, IncidentRow):
                 await stage(session, row.number, entries)
+                if effects is not None:
+                    await stage_effects(session, *effects)
         if isinstance(row, IncidentRow):
             return _incident(row)
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
+
+    async def append(self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None) -> None:
+        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone."""
+        async with self._sessions.begin() as session:
+            await stage(session, number, entries)
+            if effects is not None:
+                await stage_effects(session, *effects)
 
     async def unfinished_setups(self, declared_before: datetime, announced: bool = False) -> list[Incident]:
         """Open incidents declared before this instant whose channel or card (or, with `announced`, whose

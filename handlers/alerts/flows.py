@@ -14,6 +14,7 @@ from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows, timeline
+from handlers.incidents.effects import incident_key
 from handlers.services import Services
 from handlers.slack import Message
 from storage.alerts import InboxEntry
@@ -199,4 +200,4 @@ def _declare_key(group_key: str, latest: Incident | None) -> str:
 
 
 def _key(incident: Incident) -> str:
-    return flows.incident_key(incident.number)
+    return incident_key(incident.number)

@@ -41,7 +41,7 @@ def register(router: CommandRouter, services: Services) -> None:
         return Decision(
             messages.done_reply(incident.number, done),
             incident.number,
-            lambda: flows.perform(services, transition.incident, transition.effects),
+            lambda: flows.perform(services, transition.incident),
         )
 
     async def timeline(command: SlashCommand, request: TimelineRequest) -> Decision:

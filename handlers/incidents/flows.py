@@ -16,17 +16,13 @@ from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
 from domain import (
-    Announce,
     CaptureMessage,
     Effect,
     Event,
     Incident,
     InvalidTransition,
-    InviteToChannel,
     NotAnIncidentChannel,
-    PostInChannel,
     Record,
-    RefreshCard,
     Severity,
     TimelineEntry,
     Transition,
@@ -35,6 +31,7 @@ from domain import (
     declare,
 )
 from handlers.incidents import messages
+from handlers.incidents.effects import bodies, incident_key
 from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
 from handlers.slack import FetchedMessage, Message, describe_failure
@@ -116,13 +113,16 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
     row, so it never races a state change."""
     with bound_contextvars(incident=incident.number):
         for attempt in range(_SAVE_ATTEMPTS):
-            transition = apply(incident, event, services.clock())
+            now = services.clock()
+            transition = apply(incident, event, now)
             entries = _entries(transition.effects)
+            queued = (incident_key(incident.number), bodies(services, transition.incident, transition.effects), now)
             if transition.incident == incident:
-                await record(services, incident.number, [(entry, None) for entry in entries])
+                await services.incidents.append(incident.number, entries, queued)
+                await move_soon(services, incident.number)
                 return transition
             try:
-                saved = await services.incidents.save(transition.incident, entries)
+                saved = await services.incidents.save(transition.incident, entries, queued)
             except ConcurrentUpdate:
                 await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt, 4)))
                 incident = await services.incidents.get(incident.number)
@@ -219,49 +219,27 @@ async def resume_setups(services: Services) -> int:
     return finished
 
 
-async def perform(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[str]:
-    """Carry out the Slack effects; returns `method: error` for each Slack call that failed."""
+async def perform(services: Services, incident: Incident) -> list[str]:
+    """Carry out the incident's queued Slack effects now; returns `method: error` for each Slack call that failed.
+
+    They were stored with the change, so a process that dies before (or while) doing this loses nothing:
+    the repair sweep of any process carries out what is left, each effect once."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
         if incident.card_ts is None:  # its setup failed or its process died: resume it now
             incident, failure = await try_open_channel(services, incident)
             failures += [failure] if failure else []
-        for effect in effects:
-            try:
-                await _perform_one(services, incident, effect)
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
-                failures.append(describe_failure(error))
+        failures += await services.effects.run_due(incident_key(incident.number))
     return failures
 
 
-def incident_key(number: int) -> str:
-    """The outbox queue of an incident's Slack work: its messages go out in order."""
-    return f"incident:{number}"
-
-
 def perform_later(services: Services, transition: Transition) -> None:
-    """Queue the transition's Slack effects behind the incident's earlier Slack work (failures are logged)."""
+    """Carry out the transition's queued Slack effects behind the incident's earlier Slack work."""
 
     async def carry_out() -> None:
-        await perform(services, transition.incident, transition.effects)
+        await perform(services, transition.incident)
 
     services.outbox.submit(incident_key(transition.incident.number), carry_out)
-
-
-async def _perform_one(services: Services, incident: Incident, effect: Effect) -> None:
-    slack, channel = services.slack, incident.channel_id
-    match effect:
-        case RefreshCard() if channel and incident.card_ts:
-            await refresh_card(services, incident.number)
-        case PostInChannel(change=change, detail=detail) if channel:
-            await slack.post(channel, messages.change_in_channel(incident, change, detail))
-        case Announce(change=change, detail=detail) if services.incidents_channel:
-            await slack.post(services.incidents_channel, messages.change_announcement(incident, change, detail))
-        case InviteToChannel(user=user) if channel:
-            await slack.invite(channel, [user])
-        case _:
-            pass  # Record is done before acknowledging; others need a channel that is not there yet
 
 
 async def refresh_card(services: Services, number: int) -> None:

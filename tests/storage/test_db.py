@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
+from storage.effects import EffectRow
 from storage.incidents import IncidentRow
 from storage.journal import TimelineOutboxRow
 from storage.overrides import OverrideRow
@@ -99,6 +100,7 @@ def test_migrations_match_the_model(database_url: str):
     OverrideRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     TimelineOutboxRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     PageRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    EffectRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:

@@ -1,4 +1,5 @@
-"""SQL is the record: timeline entries are kept (marked moved, with their once-token), and escalations are stored.
+"""SQL is the record: timeline entries are kept (marked moved, with their once-token), escalations are stored,
+and Slack work after the reply is queued until done.
 
 Revision ID: 0005
 Revises: 0004
@@ -32,9 +33,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_pages_number", "pages", ["number"])
     op.create_index("ix_pages_status", "pages", ["status"])
+    op.create_table(
+        "slack_effects",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_slack_effects_due", "slack_effects", ["status", "not_before"])
 
 
 def downgrade() -> None:
+    op.drop_table("slack_effects")
     op.drop_table("pages")
     op.drop_index("ix_timeline_outbox_moved", "timeline_outbox")
     op.drop_index("ix_timeline_outbox_once", "timeline_outbox")

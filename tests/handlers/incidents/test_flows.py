@@ -6,19 +6,25 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain import Acknowledge, Incident, Severity
 from domain.timeline import EntryKind
 from handlers import Services
 from handlers.incidents import flows, timeline
 from handlers.slack import SlackGateway, SlackOutbox
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, Keys, SeenStore, TimelineStore
 from storage.alerts import AlertStore
+from storage.effects import EffectStore
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
-def services(incidents: IncidentStore, redis: Redis, keys: Keys, timeline: TimelineStore) -> Services:
+def services(
+    incidents: IncidentStore, redis: Redis, keys: Keys, timeline: TimelineStore, engine: AsyncEngine
+) -> Services:
+    outbox = SlackOutbox()
     return Services(
         incidents=incidents,
         timeline=timeline,
@@ -26,15 +32,16 @@ def services(incidents: IncidentStore, redis: Redis, keys: Keys, timeline: Timel
         slack=SlackGateway(AsyncWebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/api/")),
         clock=lambda: NOW,
         alerts=AlertStore(redis, keys),
-        outbox=SlackOutbox(),
+        outbox=outbox,
+        effects=EffectQueue(EffectStore(engine), outbox, lambda: NOW),
     )
 
 
 async def test_a_change_whose_timeline_append_fails_keeps_its_entry_until_redis_is_back(
-    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore, engine: AsyncEngine
 ) -> None:
     """SQL took the acknowledgement, Redis was down for its timeline entry: it succeeds, the entry waits, then moves."""
-    working = services(incident_store, redis, keys, timeline_store)
+    working = services(incident_store, redis, keys, timeline_store, engine)
     incident, _ = await flows.declare_incident(working, title="Checkout", severity=Severity.SEV1, declared_by="U1")
     down = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)  # nothing listens on port 9
     try:
@@ -51,7 +58,7 @@ async def test_a_change_whose_timeline_append_fails_keeps_its_entry_until_redis_
 
 
 async def test_a_declaration_repeated_after_its_paging_failed_pages(
-    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore, engine: AsyncEngine
 ) -> None:
     """The first attempt stored the incident and failed to page (still declared); the repeat pages."""
     paged: list[int] = []
@@ -62,7 +69,7 @@ async def test_a_declaration_repeated_after_its_paging_failed_pages(
             raise RedisConnectionError("the process died here")
         paged.append(incident.number)
 
-    declaring = replace(services(incident_store, redis, keys, timeline_store), on_declare=on_declare)
+    declaring = replace(services(incident_store, redis, keys, timeline_store, engine), on_declare=on_declare)
     first, created_first = await flows.declare_incident(
         declaring, title="Checkout", severity=Severity.SEV1, declared_by=None, idempotency_key="k"
     )
