@@ -2,6 +2,9 @@
 
 Services carries the shared Slack edge (gateway and outbox) beside storage, so it imports `handlers.slack`."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -16,6 +19,27 @@ from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 from storage.pages import PageStore
+
+
+class KeyedLocks:
+    """One asyncio lock per key, held only while someone uses it (so the dict stays as small as the activity)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Clock(Protocol):
@@ -48,6 +72,7 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
+    changing: KeyedLocks = field(default_factory=KeyedLocks)  # this process's state changes, one per incident
 
 
 SERVICES = web.AppKey("services", Services)

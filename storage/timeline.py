@@ -20,12 +20,19 @@ redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4
 return 1
 """
 
-# KEYS[1] = once-set, KEYS[2] = stream; ARGV = token, at, kind, actor, text. A rebuild: append even when the
-# once-set still holds the token (the stream lost the entry, the set did not).
+# KEYS[1] = once-set, KEYS[2] = stream; ARGV = (token, at, kind, actor, text) per entry. A rebuild, atomic
+# against the append-once script: a stream that is gone starts with no tokens; an entry whose token is there
+# (a mover appended it meanwhile) is not added again.
 _RESTORE = """
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4], 'text', ARGV[5])
-return 1
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
+local added = 0
+for i = 1, #ARGV, 5 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[2], '*', 'at', ARGV[i + 1], 'kind', ARGV[i + 2], 'actor', ARGV[i + 3], 'text', ARGV[i + 4])
+    added = added + 1
+  end
+end
+return added
 """
 
 _PAGE = 500
@@ -71,11 +78,13 @@ class TimelineStore:
             counts = await pipe.execute()
         return {number: int(count) for number, count in zip(numbers, counts, strict=True)}
 
-    async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> None:
-        """Append entries the stream lost, each with its once-token (kept so a later move skips them)."""
+    async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> int:
+        """Append entries the stream lost, each with its once-token (so a later move skips it); how many."""
         keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
+        args: list[EncodableT] = []
         for token, entry in entries:
-            await self._restore(keys=keys, args=[token, *_fields(entry).values()])
+            args += [token, *_fields(entry).values()]
+        return int(await self._restore(keys=keys, args=args)) if entries else 0
 
     async def delete(self, number: int) -> None:
         """Remove the incident's timeline and its once-tokens."""

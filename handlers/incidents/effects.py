@@ -37,7 +37,7 @@ def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) ->
     for effect in effects:
         match effect:
             case RefreshCard():
-                queued.append({"kind": "card", "number": number})
+                queued.append({"kind": "card", "number": number, "latest_wins": True})
             case PostInChannel(change=change, detail=detail):
                 queued.append(post(number, messages.change_in_channel(incident, change, detail)))
             case Announce(change=change, detail=detail) if services.incidents_channel:

@@ -107,32 +107,41 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
 
 
 async def act(services: Services, incident: Incident, event: Event) -> Transition:
-    """Apply `event`, store the new state and its timeline entries; retried (with jitter) on a concurrent change.
+    """Apply `event`, store the new state and its timeline entries (and queued Slack effects); `perform` then
+    shows the entries and carries out the effects, after the reply.
 
     An event that changes only the timeline (a note, an update) is appended without touching the incident's
-    row, so it never races a state change."""
+    row, so it never races a state change. State changes take turns within this process; one racing another
+    process's is retried on the reloaded incident, with jitter."""
     with bound_contextvars(incident=incident.number):
-        for attempt in range(_SAVE_ATTEMPTS):
-            now = services.clock()
-            transition = apply(incident, event, now)
-            entries = _entries(transition.effects)
-            queued = (incident_key(incident.number), bodies(services, transition.incident, transition.effects), now)
-            if transition.incident == incident:
-                await services.incidents.append(incident.number, entries, queued)
-                await move_soon(services, incident.number)
-                return transition
-            try:
-                saved = await services.incidents.save(transition.incident, entries, queued)
-            except ConcurrentUpdate:
-                await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt, 4)))
-                incident = await services.incidents.get(incident.number)
-                continue
-            await move_soon(services, saved.number)
-            log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-            if incident.acknowledged_at is None and saved.acknowledged_at is not None:
-                await _stop_pages(services, saved.number)
-            return Transition(saved, transition.effects)
-        raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
+        now = services.clock()
+        transition = apply(incident, event, now)
+        if transition.incident == incident:
+            queued = (incident_key(incident.number), bodies(services, incident, transition.effects), now)
+            await services.incidents.append(incident.number, _entries(transition.effects), queued)
+            return transition
+        async with services.changing.hold(incident.number):
+            return await _change(services, incident, event)
+
+
+async def _change(services: Services, incident: Incident, event: Event) -> Transition:
+    for attempt in range(_SAVE_ATTEMPTS):
+        if attempt > 1:  # the first conflict was a stale load; later ones race another process
+            await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt - 1, 4)))
+        if attempt:
+            incident = await services.incidents.get(incident.number)
+        now = services.clock()
+        transition = apply(incident, event, now)
+        queued = (incident_key(incident.number), bodies(services, transition.incident, transition.effects), now)
+        try:
+            saved = await services.incidents.save(transition.incident, _entries(transition.effects), queued)
+        except ConcurrentUpdate:
+            continue
+        log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
+        if incident.acknowledged_at is None and saved.acknowledged_at is not None:
+            await _stop_pages(services, saved.number)
+        return Transition(saved, transition.effects)
+    raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
 
 async def _stop_pages(services: Services, number: int) -> None:
@@ -226,10 +235,12 @@ async def perform(services: Services, incident: Incident) -> list[str]:
     the repair sweep of any process carries out what is left, each effect once."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
+        await move_soon(services, incident.number)
         if incident.card_ts is None:  # its setup failed or its process died: resume it now
             incident, failure = await try_open_channel(services, incident)
             failures += [failure] if failure else []
-        failures += await services.effects.run_due(incident_key(incident.number))
+        async with services.changing.hold(incident_key(incident.number)):  # one runner here: in order, no races
+            failures += await services.effects.run_due(incident_key(incident.number))
     return failures
 
 

@@ -87,8 +87,9 @@ async def _rebuild(services: Services, number: int, live: list[TimelineEntry]) -
                 have[item.entry] -= 1
             else:
                 missing.append((item.token, item.entry))
-        await services.timeline.restore(number, missing)
-        log.warning("timeline_rebuilt", incident=number, entries=len(missing))
+        restored = await services.timeline.restore(number, missing)
+        if restored:
+            log.warning("timeline_rebuilt", incident=number, entries=restored)
     finally:
         await services.seen.release("rebuild", str(number))
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import structlog
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidValue
@@ -20,13 +19,13 @@ from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.paging_config import OnCall
 from domain.rotation import Override
 from domain.timeline import EntryKind
+from handlers.incidents.effects import incident_key, post
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
-from handlers.slack import describe_failure
 from storage.pages import PageStatus, PageStore
 from storage.timers import Timer, TimerStore
 
@@ -156,10 +155,8 @@ class Pager:
             return
         text = messages.nobody_acknowledged(incident)
         await self.delivery.record(incident, EntryKind.UNANSWERED, "Nobody acknowledged the page")
-        for channel in (incident.channel_id, self.services.incidents_channel):
-            if channel:
-                try:
-                    await self.services.slack.post(channel, text)
-                except SlackApiError as error:
-                    log.warning("slack_call_failed", failure=describe_failure(error))
+        notices = [post(incident.number, text)]
+        if self.services.incidents_channel:
+            notices.append(post(incident.number, text, channel=self.services.incidents_channel))
+        await self.services.effects.queue(incident_key(incident.number), notices)
         log.warning("page_unanswered", page_id=page_id)

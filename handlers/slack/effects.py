@@ -52,9 +52,12 @@ class EffectQueue:
         for effect_id in ids:
             self.outbox.submit(key, self._job(effect_id))
 
-    async def run(self, effect_id: int) -> str | None:
-        """Carry out one effect if it is due and nobody holds it; `method: error` if Slack refused it."""
-        effect = await self.store.claim(effect_id, self._now(), self.lease)
+    async def run(self, effect_id: int, due: datetime | None = None) -> str | None:
+        """Carry out one effect if it is due and nobody holds it; `method: error` if Slack refused it.
+
+        `due`: the retry this process set for it, whose wait it has just sat out."""
+        now = self._now() if due is None else max(self._now(), due)
+        effect = await self.store.claim(effect_id, now, self.lease)
         if effect is None:
             return None
         performer, on_give_up = self._performers[str(effect.body["kind"])]
@@ -71,9 +74,17 @@ class EffectQueue:
         return None
 
     async def run_due(self, key: str | None = None) -> list[str]:
-        """Carry out every due effect (of one key, or all) now, in order; the failures."""
+        """Carry out every due effect (of one key, or all) now, in order; the failures.
+
+        Of due effects whose body says `latest_wins` (a card re-rendered from the current state), only the
+        last of each kind and key is carried out: the earlier ones are done by it."""
+        due = await self.store.due(self._now(), key=key)
+        last = {(e.key, str(e.body["kind"])): e.id for e in due if e.body.get("latest_wins")}
         failures = []
-        for effect in await self.store.due(self._now(), key=key):
+        for effect in due:
+            if effect.body.get("latest_wins") and last[(effect.key, str(effect.body["kind"]))] != effect.id:
+                await self.store.done(effect.id)
+                continue
             failure = await self.run(effect.id)
             failures += [failure] if failure else []
         return failures
@@ -97,12 +108,13 @@ class EffectQueue:
 
     async def _retry(self, effect: QueuedEffect, delay: timedelta) -> None:
         """Try again after `delay`: this process does if it lives, else the repair sweep of any process."""
-        await self.store.retry(effect.id, self._now() + delay)
-        self.outbox.later(effect.key, delay.total_seconds(), self._job(effect.id))
+        due = self._now() + delay
+        await self.store.retry(effect.id, due)
+        self.outbox.later(effect.key, delay.total_seconds(), self._job(effect.id, due))
 
-    def _job(self, effect_id: int) -> Callable[[], Awaitable[None]]:
+    def _job(self, effect_id: int, due: datetime | None = None) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
-            await self.run(effect_id)
+            await self.run(effect_id, due)
 
         return job
 

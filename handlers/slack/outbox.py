@@ -69,9 +69,10 @@ class SlackOutbox:
 
         async def wait_then_submit() -> None:
             await asyncio.sleep(delay)
-            self._waiting.discard(task)
             self.submit(key, job)
+            self._waiting.discard(task)
 
+        self._idle.clear()
         task = asyncio.create_task(wait_then_submit())
         self._waiting.add(task)
 
@@ -97,7 +98,7 @@ class SlackOutbox:
                 del self._last_refresh[key]
 
     async def drain(self) -> None:
-        """Wait until every submitted job and pending refresh has run."""
+        """Wait until every submitted job, delayed job and pending refresh has run."""
         await self._idle.wait()
 
     async def close(self) -> None:
@@ -131,7 +132,7 @@ class SlackOutbox:
         self._settle()
 
     def _settle(self) -> None:
-        if not self._runners and not self._timers:
+        if not self._runners and not self._timers and not self._waiting:
             self._idle.set()
 
 

@@ -339,6 +339,10 @@ async def test_members_named_by_email_are_looked_up(start_bot: Callable[..., Awa
     assert dms(bot) == ["U0CAROL", "U0CAROL"]
     lookups = sorted(c.args["email"] for c in bot.slack.calls_to("users.lookupByEmail"))
     assert lookups == ["carol@example.com", "ghost@example.com"]
+    assert (await kinds(bot, 1)).count("page_failed") == 1  # the ghost is a failure, not a page to nobody
+    warned = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if "ghost@example.com" in c.args["text"]]
+    assert len(warned) == 2  # one warning in each incident's channel
+    assert "*mail*: <@U0CAROL> until" in await bot.command("oncall mail")  # shown as the person, not the email
 
 
 async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
@@ -364,7 +368,7 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
             },
             "test-oncall.yaml",
         )
-        bot = await start_bot(oncall=config)
+        bot = await start_bot(oncall=config, slack_effect_backoff=0.01)
         await bot.declare("Checkout is down sev1")
         await tick(bot)
     assert len(received) == 2  # the 503 was retried
