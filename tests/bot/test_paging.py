@@ -17,6 +17,7 @@ from domain.paging_config import load_config
 from handlers.paging import LEASE, PAGER
 from handlers.slack import ActionId
 from tests.bot.harness import ALICE, Bot
+from tests.faults.scenario import with_webhook
 
 PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"
 
@@ -358,17 +359,7 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
     app = web.Application()
     app.router.add_post("/sms", gateway)
     async with TestServer(app, host="127.0.0.1") as server:
-        config = load_config(
-            {
-                "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
-                "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
-                "default_escalation_policy": "p",
-                "page_on_declare": [1],
-                "users": {PRIMARY: {"notify_webhook": str(server.make_url("/sms"))}},
-            },
-            "test-oncall.yaml",
-        )
-        bot = await start_bot(oncall=config, slack_effect_backoff=0.01)
+        bot = await start_bot(oncall=with_webhook(str(server.make_url("/sms"))), slack_effect_backoff=0.01)
         await bot.declare("Checkout is down sev1")
         await tick(bot)
     assert len(received) == 2  # the 503 was retried

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from uuid import uuid4
 
-from domain.paging_config import load_config
+from domain.paging_config import OnCall, load_config
 from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import ALICE, GENERAL, Bot
 
@@ -29,6 +29,20 @@ ONCALL = load_config(
     },
     "faults-oncall.yaml",
 )
+
+
+def with_webhook(url: str) -> OnCall:
+    """One step paging the primary, whose pages also go to a notification gateway at `url`."""
+    return load_config(
+        {
+            "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
+            "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
+            "default_escalation_policy": "p",
+            "page_on_declare": [1],
+            "users": {PRIMARY: {"notify_webhook": url}},
+        },
+        "faults-oncall.yaml",
+    )
 
 
 async def command(bot: Bot, text: str, user: str = ALICE, channel: str = GENERAL) -> str:

@@ -7,10 +7,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from domain.paging_config import load_config
 from handlers.paging import PAGER
 from tests.bot.harness import Bot
-from tests.faults.scenario import PRIMARY, command, timeline_kinds
+from tests.faults.scenario import command, timeline_kinds, with_webhook
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 UPDATE = "update Rolled back the deploy"
@@ -70,16 +69,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_page_failed_and_a_warning(
     app = web.Application()
     app.router.add_post("/sms", gateway)
     async with TestServer(app, host="127.0.0.1") as server:
-        config = load_config(
-            {
-                "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
-                "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
-                "default_escalation_policy": "p",
-                "page_on_declare": [1],
-                "users": {PRIMARY: {"notify_webhook": str(server.make_url("/sms"))}},
-            },
-            "faults-oncall.yaml",
-        )
+        config = with_webhook(str(server.make_url("/sms")))
         bot = await start_bot(oncall=config, pager_interval=3600, slack_effect_backoff=0.01, slack_effect_attempts=3)
         incident = await bot.declare("Checkout is down sev1")
         await bot.http.app[PAGER].tick()
