@@ -1,6 +1,7 @@
 """Alert intake in Redis: admit a notification atomically, queue it durably, remember each group's alerts."""
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -14,12 +15,15 @@ from domain.severity import Severity
 from storage.keys import Keys
 from storage.replies import text
 
-# Mark each alert state of the group as seen; queue the notification only if one of them is new.
+# Mark each alert state of the group as seen (a ZSET scored by when); queue the notification only if one of
+# them is new. States older than the TTL are dropped, so a group that flaps for ever keeps a bounded set.
 # KEYS: seen-set, inbox stream. ARGV: seen TTL (s), group key, payload, tokens...
 _ADMIT = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 local new = {}
 for i = 4, #ARGV do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+  if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if #new == 0 then return false end
@@ -34,10 +38,11 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'group', ARGV[2], 'payl
 redis.call('XACK', KEYS[1], ARGV[6], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-for i = 8, #ARGV do redis.call('SREM', KEYS[4], ARGV[i]) end
+for i = 8, #ARGV do redis.call('ZREM', KEYS[4], ARGV[i]) end
 return 1
 """
 _CONSUMER_GROUP = "firebreak"
+_GROUP_TTL = 30 * 24 * 3600  # a group's alerts and alerts-channel message, after it was last heard of
 _DEAD_MAX = 10_000
 _Fields = dict[bytes | str, bytes | str]
 _StreamReply = list[tuple[bytes | str, list[tuple[bytes | str, _Fields]]]] | None
@@ -56,6 +61,7 @@ class AlertStore:
         self._redis = redis
         self._keys = keys
         self._seen_ttl = seen_ttl
+        self._group_ttl = _GROUP_TTL
         self._admit = redis.register_script(_ADMIT)
         self._bury = redis.register_script(_BURY)
 
@@ -64,7 +70,7 @@ class AlertStore:
         group = notification.group_key
         tokens = [alert.token for alert in notification.alerts]
         payload = notification.model_dump_json(by_alias=True)
-        keys = [self._keys.alert_group(group, "seen"), self._keys.alert_inbox()]
+        keys = [self._keys.alert_group(group, "seen-at"), self._keys.alert_inbox()]
         args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, *tokens]
         entry_id = await self._admit(keys=keys, args=args)
         return text(entry_id) if entry_id else None
@@ -110,7 +116,7 @@ class AlertStore:
             self._keys.alert_inbox(),
             self._keys.alert_dead(),
             self._keys.alert_attempts(),
-            self._keys.alert_group(notification.group_key, "seen"),
+            self._keys.alert_group(notification.group_key, "seen-at"),
         ]
         tokens = sorted(entry.new_tokens)
         payload = notification.model_dump_json(by_alias=True)
@@ -124,11 +130,11 @@ class AlertStore:
             if entry_id is None or fields is None:
                 continue
             entry = _entry(entry_id, fields)
-            seen = self._keys.alert_group(entry.notification.group_key, "seen")
+            seen = self._keys.alert_group(entry.notification.group_key, "seen-at")
             payload = entry.notification.model_dump_json(by_alias=True)
             async with self._redis.pipeline(transaction=True) as pipe:
                 if entry.new_tokens:
-                    pipe.sadd(seen, *sorted(entry.new_tokens))
+                    pipe.zadd(seen, dict.fromkeys(sorted(entry.new_tokens), time.time()))
                     pipe.expire(seen, int(self._seen_ttl.total_seconds()))
                 new = json.dumps(sorted(entry.new_tokens))
                 group = entry.notification.group_key
@@ -155,9 +161,15 @@ class AlertStore:
         )
 
     async def remember(self, group_key: str, state: GroupState) -> None:
+        """Store the group's alerts; kept for `group_ttl` after the group was last heard of."""
         mapping: dict[FieldT, EncodableT] = {r.fingerprint: _dump(r) for r in state.records}
         mapping.update(zip(_META, (state.truncated, state.title, int(state.severity)), strict=True))
-        await self._redis.hset(self._keys.alert_group(group_key, "alerts"), mapping=mapping)
+        key = self._keys.alert_group(group_key, "alerts")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, self._group_ttl)
+            pipe.expire(self._keys.alert_group(group_key, "message"), self._group_ttl)
+            await pipe.execute()
 
     async def forget(self, group_key: str) -> None:
         """Start the group afresh (a new incident for it): drop its records and its alerts-channel message."""
@@ -171,11 +183,18 @@ class AlertStore:
         return text(value) if value else None
 
     async def set_message(self, group_key: str, ts: str) -> None:
-        await self._redis.set(self._keys.alert_group(group_key, "message"), ts)
+        await self._redis.set(self._keys.alert_group(group_key, "message"), ts, ex=self._group_ttl)
 
     async def first_for_incident(self, number: int, kind: str, token: str) -> bool:
-        """True the first time (kind, token) is seen for the incident, e.g. a runbook posted per alertname."""
-        return bool(await self._redis.sadd(self._keys.incident_set(number, kind), token))
+        """True the first time (kind, token) is seen for the incident, e.g. a runbook posted per alertname.
+
+        Kept `group_ttl` after its last use (the SQL journal keeps what was posted for good)."""
+        key = self._keys.incident_set(number, kind)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, token)
+            pipe.expire(key, self._group_ttl)
+            added, _ = await pipe.execute()
+        return bool(added)
 
     async def reset_for_incident(self, number: int, kind: str) -> None:
         await self._redis.delete(self._keys.incident_set(number, kind))

@@ -42,7 +42,7 @@ class Keys:
         return f"{self.prefix}alerts:attempts"
 
     def alert_group(self, group_key: str, part: str) -> str:
-        """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
+        """Per alert group: `seen-at` (admitted alert states by when), `alerts` (records), `message` (its ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
         return f"{self.prefix}alerts:group:{{{digest}}}:{part}"
 

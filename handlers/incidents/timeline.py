@@ -66,8 +66,10 @@ async def read_timeline(services: Services, number: int) -> list[TimelineEntry]:
 
 
 async def repair_timelines(services: Services) -> int:
-    """Rebuild every stream that holds fewer entries than SQL moved to it; how many were rebuilt."""
-    moved = await services.incidents.journal.moved_counts()
+    """Rebuild every open incident's stream that holds fewer entries than SQL moved to it; how many were rebuilt.
+    (A resolved incident's stream may expire; reading it rebuilds it.)"""
+    open_numbers = [incident.number for incident in await services.incidents.list(open_only=True)]
+    moved = await services.incidents.journal.moved_counts(open_numbers)
     lengths = await services.timeline.lengths(sorted(moved))
     short = [number for number, count in moved.items() if lengths[number] < count]
     for number in short:
