@@ -1,4 +1,6 @@
-"""`firebreak [run|migrate|check-config|alerts retry-dead]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>|alerts retry-dead]`: the console script.
+
+`python -m bot` is `firebreak run`."""
 
 import argparse
 import asyncio
@@ -9,10 +11,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import drills, sandbox
 from bot.embedded_redis import EmbeddedRedis
 from bot.logging import configure_logging
 from bot.server import build_server
-from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
 from storage import Keys, migrate
 from storage.alerts import AlertStore
@@ -24,12 +27,19 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "check-config", "alerts"], help="default: run"
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "sandbox", "migrate", "check-config", "drill", "alerts"],
+        help="default: run (the sandbox when no Slack credentials are set)",
     )
-    parser.add_argument("action", nargs="?", choices=["retry-dead"], help="with `alerts`: re-queue dead letters")
+    parser.add_argument(
+        "scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage); alerts: retry-dead"
+    )
+    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
     args = parser.parse_args(argv)
-    if args.command == "alerts" and args.action != "retry-dead":
-        parser.error("`alerts` takes one action: retry-dead")
+    if args.command == "alerts" and args.scenario != "retry-dead":
+        parser.error("`alerts` takes one action: retry-dead (queue the dead-lettered notifications again)")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -45,14 +55,23 @@ def main(argv: list[str] | None = None) -> int:
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
         return 0
+    if args.command == "drill":
+        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+        url = args.url or f"http://127.0.0.1:{settings.port}"
+        return asyncio.run(drills.play_against(url, args.scenario or "", token))
     configure_logging(settings)
     try:
         migrate(settings.database_url)
     except SQLAlchemyError as error:
         print(f"firebreak: cannot migrate DATABASE_URL: {error.__class__.__name__}: {error.args[0]}", file=sys.stderr)
         return 1
-    if args.command == "run":
-        _serve(settings, oncall)
+    if args.command == "sandbox" and not sandbox.wanted(settings):
+        print(
+            "firebreak: SLACK_BOT_TOKEN or SLACK_APP_TOKEN is set: no sandbox beside a real workspace", file=sys.stderr
+        )
+        return EXIT_BAD_CONFIG
+    if args.command in {"run", "sandbox"}:
+        return _serve(settings, oncall)
     if args.command == "alerts":
         requeued = asyncio.run(retry_dead(settings))
         print(f"firebreak: {requeued} dead-lettered alert notification(s) queued again")
@@ -79,18 +98,22 @@ def load_oncall(settings: Settings) -> OnCall | None:
     return read_oncall(settings.oncall_config)
 
 
-def _serve(settings: Settings, oncall: OnCall | None) -> None:
-    missing = settings.missing_slack()
-    if missing:
-        print(
-            f"firebreak: Slack is not connected: {', '.join(missing)} unset; {MANIFEST_HINT}. "
-            "Health, the API and webhooks work meanwhile.",
-            file=sys.stderr,
-        )
+def _serve(settings: Settings, oncall: OnCall | None) -> int:
+    setup = None
+    if sandbox.wanted(settings):
+        try:
+            setup = sandbox.prepare(settings, oncall)
+        except SettingsError as error:
+            print(f"firebreak: {error}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        settings, oncall = setup.settings, setup.oncall
     mode = "socket mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    structlog.get_logger().info("firebreak_starting", mode=mode)
+    structlog.get_logger().info("firebreak_starting", mode=mode, sandbox=setup is not None)
     if oncall is None:
         structlog.get_logger().warning("paging_off", hint=f"write {settings.oncall_config} (see oncall.example.yaml)")
-    web.run_app(
-        build_server(settings, oncall=oncall), host=settings.host, port=settings.port, print=None, access_log=None
-    )
+    app = build_server(settings, oncall=oncall)
+    if setup is not None:
+        sandbox.mount(app, setup)
+        print(f"Sandbox: http://127.0.0.1:{settings.port}/  (no Slack credentials set: Slack is emulated)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0

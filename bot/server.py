@@ -215,9 +215,11 @@ async def repair(app: web.Application) -> None:
         rearmed = await services.pages.rearm()
         if rearmed:
             log.warning("pages_rearmed", pages=rearmed)
+    resumed = effects = 0
     if BOLT in app:
-        await resume_setups(services)
-        await services.effects.resume()
+        resumed = await resume_setups(services)
+        effects = await services.effects.resume()
+    log.debug("repair_swept", entries=moved, setups=resumed, effects=effects)
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:

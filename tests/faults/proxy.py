@@ -4,14 +4,15 @@ import asyncio
 import contextlib
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 
 class Proxy:
-    """Forwards 127.0.0.1:<port> to `target`; `stop()` refuses new connections and cuts the open ones,
-    `start()` serves again on the same port."""
+    """Forwards 127.0.0.1:<port> to a `redis://host:port` or `unix:///path` server; `stop()` refuses new
+    connections and cuts the open ones, `start()` serves again on the same port."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
+    def __init__(self, target: str) -> None:
+        self._target = urlsplit(target)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
@@ -22,6 +23,12 @@ class Proxy:
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The proxy's own Redis URL (the target's database, if it names one)."""
+        database = self._target.path if self._target.scheme.startswith("redis") and self._target.path else "/0"
+        return f"redis://127.0.0.1:{self.port}{database}"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -37,7 +44,11 @@ class Proxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+            if self._target.scheme == "unix":
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(self._target.path)
+            else:
+                target = self._target.hostname, self._target.port
+                upstream_reader, upstream_writer = await asyncio.open_connection(*target)
         except OSError:
             writer.transport.abort()
             return

@@ -3,15 +3,13 @@
 import json
 from collections import Counter
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from uuid import uuid4
 
 from domain.paging_config import OnCall, load_config
-from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import ALICE, GENERAL, Bot
 
 PRIMARY, MANAGER = "U0PRIMARY", "U0MANAGER"
-REDIS = urlsplit(REDIS_URL)
 
 ONCALL = load_config(
     {

@@ -8,10 +8,9 @@ from uuid import uuid4
 import aiohttp
 import pytest
 
+from sandbox.slack_api import SlackEmulator
 from storage import Keys
-from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import SIGNING_SECRET, sign
-from tests.fakes.slack_api import FakeSlack
 from tests.faults.processes import BotProcess, start_process
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -21,7 +20,7 @@ INCIDENTS = "incidents"
 
 @pytest.fixture
 async def processes(
-    database_url: str, keys: Keys, redis: object, slack: FakeSlack, tmp_path: Path
+    database_url: str, redis_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
 ) -> AsyncIterator[Start]:
     """Start bot processes on the test's Redis prefix and database, with short leases and repair rounds."""
     started: list[BotProcess] = []
@@ -31,7 +30,7 @@ async def processes(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.url,
         "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url,
         "REDIS_PREFIX": keys.prefix,
         "INCIDENTS_CHANNEL": incidents,
         "RUNBOOKS_DIR": str(tmp_path),
@@ -66,13 +65,13 @@ async def _command(session: aiohttp.ClientSession, bot: BotProcess, text: str, c
         return await response.text()
 
 
-def _posts(slack: FakeSlack, text: str) -> list[str]:
+def _posts(slack: SlackEmulator, text: str) -> list[str]:
     """The channels where a message containing `text` was posted."""
     return [str(c.args["channel"]) for c in slack.calls_to("chat.postMessage") if c.ok and text in str(c.args["text"])]
 
 
 async def test_an_update_cut_off_by_kill_9_is_posted_once_by_the_next_process(
-    processes: Start, slack: FakeSlack
+    processes: Start, slack: SlackEmulator
 ) -> None:
     incidents = next(c.id for c in slack.channels.values() if c.name == INCIDENTS)
     """Killed while Slack held the reply to its post: the next process finds that post and sends the rest."""

@@ -12,17 +12,17 @@ from handlers.paging import PAGER
 from storage import Keys
 from tests.bot.harness import Bot
 from tests.faults.proxy import Proxy
-from tests.faults.scenario import MANAGER, ONCALL, PRIMARY, REDIS, command, page_dms, timeline_kinds
+from tests.faults.scenario import MANAGER, ONCALL, PRIMARY, command, page_dms, timeline_kinds
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def test_a_declaration_while_redis_is_down_is_declared_once_and_paged_when_it_is_back(
-    start_bot: Callable[..., Awaitable[Bot]],
+    start_bot: Callable[..., Awaitable[Bot]], redis_url: str
 ) -> None:
     """Redis cut off: declare answers declared; with Redis back the sweep sets it up and pages once."""
-    async with Proxy(str(REDIS.hostname), REDIS.port or 6379) as proxy:
-        bot = await start_bot(oncall=ONCALL, pager_interval=3600, redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+    async with Proxy(redis_url) as proxy:
+        bot = await start_bot(oncall=ONCALL, pager_interval=3600, redis_url=proxy.url)
         await proxy.stop()
         reply = await command(bot, "declare Checkout is down sev1")
         assert reply.startswith("Declared incident #1")
