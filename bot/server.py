@@ -120,6 +120,7 @@ async def _resources(
         alert_policy=settings.alert_policy,
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
+        setup_hold=timedelta(seconds=settings.setup_hold),
     )
     pager = None
     if oncall is not None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -72,6 +72,7 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
+    setup_hold: timedelta = timedelta(seconds=60)  # a Slack setup older than this is the repair sweep's to finish
     changing: KeyedLocks = field(default_factory=KeyedLocks)  # this process's state changes, one per incident
 
 

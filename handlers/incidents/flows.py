@@ -8,7 +8,6 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 
 import structlog
 from redis.exceptions import RedisError
@@ -42,7 +41,6 @@ log = structlog.get_logger()
 
 _SAVE_ATTEMPTS = 12
 _JITTER = 0.01  # seconds: the first retry waits up to 10 ms, later ones up to 160 ms
-_SETUP_HOLD = timedelta(seconds=60)
 
 
 class IdempotencyKey:
@@ -174,7 +172,7 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
 async def open_channel(services: Services, incident: Incident) -> Incident:
     """Create the incident channel, invite the declarer, post and pin the card, announce. Resumable."""
     with bound_contextvars(incident=incident.number):
-        if not await services.seen.claim("setup", str(incident.number), _SETUP_HOLD):
+        if not await services.seen.claim("setup", str(incident.number), services.setup_hold):
             log.info("incident_setup_in_progress")
             return incident
         try:
@@ -194,7 +192,7 @@ async def try_open_channel(services: Services, incident: Incident) -> tuple[Inci
 
 
 async def _set_up(services: Services, incident: Incident) -> Incident:
-    slack = services.slack
+    slack, fresh = services.slack, incident.channel_id is None  # a channel made now holds no earlier card
     if incident.channel_id is None:
         channel = await slack.create_channel(channel_name(incident.number, incident.title))
         incident = await _save_refs(services, incident, channel_id=channel.id, channel_name=channel.name)
@@ -204,13 +202,29 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
     if incident.card_ts is None:
-        card = await slack.post(incident.channel_id, messages.card_text(incident), await _card(services, incident))
+        tag = ("firebreak_card", str(incident.number))
+        card = None if fresh else await _find(services, incident.channel_id, tag)  # a dead setup's, unnoted
+        if card is None:
+            blocks = await _card(services, incident)
+            card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
         incident = await _save_refs(services, incident, card_ts=card.ts)
         await slack.pin(card)
     if incident.announcement_ts is None and services.incidents_channel:
-        posted = await slack.post(services.incidents_channel, messages.announcement(incident))
+        tag = ("firebreak_announcement", str(incident.number))
+        posted = None if fresh else await _find(services, services.incidents_channel, tag)
+        if posted is None:
+            posted = await slack.post(services.incidents_channel, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
+
+
+async def _find(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
+    """A message an earlier attempt posted with `tag`; None if there is none (or the history is unreadable)."""
+    try:
+        return await services.slack.find_tagged(channel, tag)
+    except SlackApiError as error:
+        log.warning("history_unreadable", failure=describe_failure(error))
+        return None
 
 
 async def resume_setups(services: Services) -> int:
@@ -220,7 +234,7 @@ async def resume_setups(services: Services) -> int:
     card or announcement; nobody would see it. Returns how many were set up now.
     """
     finished, announced = 0, services.incidents_channel is not None
-    for incident in await services.incidents.unfinished_setups(services.clock() - _SETUP_HOLD, announced):
+    for incident in await services.incidents.unfinished_setups(services.clock() - services.setup_hold, announced):
         done, failure = await try_open_channel(services, incident)
         if failure is None and done.card_ts is not None and (done.announcement_ts is not None or not announced):
             finished += 1

@@ -1,4 +1,4 @@
-"""`kill -9` between the reply and the Slack post: the update the user saw acknowledged is posted, once."""
+"""`kill -9` between the reply and the Slack post, and between posting a card and noting it: each is done once."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -36,6 +36,7 @@ async def processes(
         "RUNBOOKS_DIR": str(tmp_path),
         "REPAIR_INTERVAL": "0.2",
         "SLACK_EFFECT_LEASE": "1",
+        "SETUP_HOLD": "1",
         "LOG_LEVEL": "warning",
     }
 
@@ -91,3 +92,24 @@ async def test_an_update_cut_off_by_kill_9_is_posted_once_by_the_next_process(
         await slack.wait_for("chat.postMessage", count=4, timeout=15)  # the announcement of the update
     posts = _posts(slack, "Rolled back the deploy")
     assert sorted(posts) == sorted([channel, incidents])
+
+
+async def test_a_card_posted_by_a_killed_setup_is_found_not_posted_again(
+    processes: Start, slack: SlackEmulator
+) -> None:
+    """Killed after Slack stored the card and before the bot noted it: the next process pins that card."""
+    first = await processes("first")
+    held = slack.hold("chat.postMessage")
+    async with aiohttp.ClientSession() as session:
+        assert "#1" in await _command(session, first, "declare Checkout is down sev2")
+    [card] = await slack.wait_for("chat.postMessage")
+    await first.kill()
+    held.set()
+    await processes("second")
+    [pin] = await slack.wait_for("pins.add", timeout=15)
+    await slack.wait_for("chat.postMessage", count=2, timeout=15)  # the announcement
+    channel = str(card.args["channel"])
+    in_channel = [c for c in slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == channel]
+    assert len(in_channel) == 1  # one live card
+    assert pin.args["channel"] == channel
+    assert len(slack.calls_to("conversations.create")) == 1
