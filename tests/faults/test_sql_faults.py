@@ -1,7 +1,10 @@
-"""PostgreSQL read-only (a failover in progress): alert notifications are retried, dead-lettered, re-admitted."""
+"""PostgreSQL unreachable and read-only (a failover): alert notifications wait, are retried, dead-lettered and
+re-admitted; nothing is declared twice."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
@@ -12,7 +15,9 @@ from redis.asyncio import Redis
 from bot.cli import retry_dead
 from bot.settings import Settings
 from storage import Keys
-from tests.bot.harness import Bot
+from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
+from tests.faults.proxy import Proxy
+from tests.fixtures import ALERTMANAGER as ALERTS
 
 FIRING = "01-firing-single-critical"
 REPEAT = "02-repeat-single-critical"  # byte-identical to 01: Alertmanager's repeat_interval
@@ -67,3 +72,49 @@ async def test_a_read_only_database_dead_letters_the_alert_and_its_repeat_is_adm
     kinds = [event["kind"] for event in (await bot.api("/api/incidents/1/timeline"))["events"]]
     assert kinds.count("alert_firing") == 1
     assert await redis.xlen(keys.alert_dead()) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_alert_waits_out_an_unreachable_database_and_declares_once(
+    start_bot: Callable[..., Awaitable[Bot]], database_url: str, redis: Redis, keys: Keys
+) -> None:
+    """PostgreSQL cut off: a declaration is refused (nothing stored), an alert is accepted and retried; once the
+    database is back the alert declares exactly one incident."""
+    url = sqlalchemy.make_url(database_url)
+    async with Proxy(f"tcp://{url.host}:{url.port or 5432}") as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        bot = await start_bot(database_url=proxied, alert_max_attempts=50, alert_retry_backoff=0.01)
+        await proxy.stop()
+        refused = await bot.post_signed(_declaration(bot), "application/x-www-form-urlencoded")
+        assert "Declared incident" not in await refused.text()  # the user is not told it is declared
+        body = (ALERTS / f"{FIRING}.json").read_bytes()
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        for _ in range(200):  # bounded: until the worker has failed twice against the dead database
+            if int(await redis.hget(keys.alert_attempts(), (await _inbox_ids(redis, keys))[0]) or 0) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await proxy.start()
+        await bot.settle()
+        incidents = (await bot.api("/api/incidents?status=all"))["incidents"]
+        kinds = [event["kind"] for event in (await bot.api("/api/incidents/1/timeline"))["events"]]
+    assert [(i["number"], i["source"]["kind"]) for i in incidents] == [(1, "alertmanager")]
+    assert (kinds.count("declared"), kinds.count("alert_firing")) == (1, 1)
+    assert await redis.xlen(keys.alert_dead()) == 0
+
+
+async def _inbox_ids(redis: Redis, keys: Keys) -> list[bytes | str]:
+    return [entry_id for entry_id, _ in await redis.xrange(keys.alert_inbox()) or [] if entry_id] or ["none"]
+
+
+def _declaration(bot: Bot) -> str:
+    form = {
+        "command": "/incident",
+        "text": "declare Checkout is down sev1",
+        "user_id": "U0ALICE",
+        "channel_id": "C0GENERAL",
+        "team_id": "T0TEAM",
+        "response_url": bot.response_url(),
+        "trigger_id": "trigger-sql-down",
+    }
+    return urlencode(form)
