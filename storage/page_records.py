@@ -76,8 +76,9 @@ class PageRecords:
         """The page's next timer (due time and body), so it can be re-armed."""
         await self._update(page_id, due=utc(due), timer=json.dumps(body))
 
-    async def finish(self, page_id: str, active: str, status: str) -> bool:
-        """Move an active page to `status`; True only for the call that moved it."""
+    async def finish(self, page_id: str, active: str, status: str) -> bool | None:
+        """Move an active page to `status`; True only for the call that moved it, None if SQL has no such page
+        (one started before SQL kept pages)."""
         statement = (
             update(PageRow)
             .where(col(PageRow.id) == page_id, col(PageRow.status) == active)
@@ -85,7 +86,10 @@ class PageRecords:
             .returning(col(PageRow.id))
         )
         async with self._sessions.begin() as session:
-            return (await session.exec(statement)).first() is not None
+            if (await session.exec(statement)).first() is not None:
+                return True
+            exists = (await session.exec(select(PageRow.id).where(col(PageRow.id) == page_id))).first()
+        return False if exists is not None else None
 
     async def with_status(self, status: str, number: int | None = None) -> list[StoredPage]:
         """Pages in `status` (of one incident, or all), by id."""

@@ -79,6 +79,8 @@ class PageStore:
                 if not await pipe.exists(key):
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping=fields)
+                    pipe.sadd(self._keys.incident_set(page.number, "pages"), page.id)
+                    pipe.expire(self._keys.incident_set(page.number, "pages"), _FINISHED_TTL)
                     if page.due is not None and page.timer is not None:
                         self._timers.queue(pipe, page.id, page.due, page.timer)
                     await pipe.execute()
@@ -105,10 +107,10 @@ class PageStore:
     async def finish(self, page_id: str, status: PageStatus) -> bool:
         """Stop an active page (acknowledged or exhausted) and its timer; True only for the call that stopped it."""
         stopped = await self._records.finish(page_id, PageStatus.ACTIVE.value, status.value)
-        await self._finish(keys=[self._keys.page(page_id)], args=[status.value])
+        in_redis = bool(await self._finish(keys=[self._keys.page(page_id)], args=[status.value]))
         await self._redis.expire(self._keys.page(page_id), _FINISHED_TTL)
         await self._timers.cancel(page_id)
-        return stopped
+        return in_redis if stopped is None else stopped  # a page from before SQL kept pages: Redis decides
 
     async def schedule(self, page_id: str, due: datetime, body: dict[str, object]) -> None:
         """Set the page's next timer, recorded in SQL first so it can be re-armed."""
@@ -130,5 +132,6 @@ class PageStore:
 
     async def stop_all(self, number: int) -> list[str]:
         """Acknowledge every active page of the incident; the ids of those this call stopped."""
-        active = await self._records.with_status(PageStatus.ACTIVE.value, number)
-        return [page.id for page in active if await self.finish(page.id, PageStatus.ACKNOWLEDGED)]
+        active = {page.id for page in await self._records.with_status(PageStatus.ACTIVE.value, number)}
+        active |= {text(i) for i in await self._redis.smembers(self._keys.incident_set(number, "pages"))}
+        return [page_id for page_id in sorted(active) if await self.finish(page_id, PageStatus.ACKNOWLEDGED)]

@@ -4,6 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.escalation import Position
@@ -69,3 +70,19 @@ async def test_a_page_whose_redis_keys_are_gone_is_rearmed_from_sql(
     assert await timers.next_due() == T0 + timedelta(minutes=5)
     [timer] = await timers.claim(T0 + timedelta(minutes=5), LEASE)
     assert timer.body == {"kind": "deadline", "step": 1}
+
+
+async def test_a_page_started_before_sql_kept_pages_is_still_stopped_once(
+    redis: Redis, keys: Keys, engine: AsyncEngine
+) -> None:
+    """A page only in Redis (from before migration 0005) is stopped by acknowledging its incident, once."""
+    timers = TimerStore(redis, keys)
+    pages = PageStore(redis, keys, timers, PageRecords(engine))
+    fields: dict[FieldT, EncodableT] = {"number": 3, "policy": "platform", "step": 0, "round": 0, "status": "active"}
+    await redis.hset(keys.page("3:declared"), mapping=fields)  # as the old PageStore wrote it
+    await redis.sadd(keys.incident_set(3, "pages"), "3:declared")
+    assert await pages.stop_all(3) == ["3:declared"]
+    assert await pages.stop_all(3) == []
+    record = await pages.get("3:declared")
+    assert record is not None
+    assert record.status is PageStatus.ACKNOWLEDGED
