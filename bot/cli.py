@@ -1,4 +1,4 @@
-"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>|alerts retry-dead]`: the console script.
+"""`firebreak [run|sandbox|migrate|check-config|postmortem|drill <scenario>|alerts retry-dead]`: the console script.
 
 `python -m bot` is `firebreak run`."""
 
@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import drills, sandbox
 from bot.embedded_redis import EmbeddedRedis
+from bot.export import postmortem_command
 from bot.logging import configure_logging
-from bot.server import build_server
+from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
 from storage import Keys, migrate
@@ -25,21 +26,7 @@ EXIT_BAD_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "drill", "alerts"],
-        help="default: run (the sandbox when no Slack credentials are set)",
-    )
-    parser.add_argument(
-        "scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage); alerts: retry-dead"
-    )
-    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
-    args = parser.parse_args(argv)
-    if args.command == "alerts" and args.scenario != "retry-dead":
-        parser.error("`alerts` takes one action: retry-dead (queue the dead-lettered notifications again)")
+    args = _arguments(argv)
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -47,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     try:
         oncall = load_oncall(settings)
+        if oncall is not None:
+            check_paging_settings(settings, oncall)
     except ConfigError as error:
         for line in error.errors:
             print(f"firebreak: {line}", file=sys.stderr)
@@ -54,11 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
+        doors, closed = doors_without_token(settings)
+        if doors:
+            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+            print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
+    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
+        return postmortem_command(settings, args.rest)
     if args.command == "drill":
-        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
-        url = args.url or f"http://127.0.0.1:{settings.port}"
-        return asyncio.run(drills.play_against(url, args.scenario or "", token))
+        return _drill(settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -73,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"run", "sandbox"}:
         return _serve(settings, oncall)
     if args.command == "alerts":
-        requeued = asyncio.run(retry_dead(settings))
-        print(f"firebreak: {requeued} dead-lettered alert notification(s) queued again")
+        print(f"firebreak: {asyncio.run(retry_dead(settings))} dead-lettered alert notification(s) queued again")
     return 0
 
 
@@ -91,11 +83,52 @@ async def retry_dead(settings: Settings) -> int:
             await asyncio.to_thread(embedded.stop)
 
 
+def _drill(settings: Settings, rest: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="firebreak drill", description="Play a drill against a running bot")
+    parser.add_argument("scenario", help="a scenario in drills/, e.g. checkout-outage")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.port}", help="the running bot")
+    args = parser.parse_args(rest)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    return asyncio.run(drills.play_against(args.url, args.scenario, token))
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill", "alerts"],
+        help="default: run (the sandbox when no Slack credentials are set); "
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot; "
+        "`alerts retry-dead` queues the dead-lettered alert notifications again",
+    )
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rest != (["retry-dead"] if args.command == "alerts" else args.rest) or (
+        args.rest and args.command not in {"postmortem", "drill", "alerts"}
+    ):
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)} (`alerts` takes one: retry-dead)")
+    return args
+
+
 def load_oncall(settings: Settings) -> OnCall | None:
     """The on-call config; the default file may be absent (no paging), an explicitly set one may not."""
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
+    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+    if not oncall.webhooks:
+        return
+    needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+        raise ConfigError([f"{name} is not set: {why}" for name in missing])
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> int:

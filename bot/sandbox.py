@@ -9,7 +9,6 @@ own aiohttp application: the page at `/sandbox/`, the emulated Web API at `/sand
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from ipaddress import ip_address
 from pathlib import Path
 
 import aiohttp
@@ -78,7 +77,7 @@ def wanted(settings: Settings) -> bool:
 
 def prepare(settings: Settings, oncall: OnCall | None) -> SandboxSetup:
     """Seed the emulated workspace and point the settings at it; only on a loopback address."""
-    if not _is_loopback(settings.host):
+    if not settings.on_loopback:
         raise SettingsError(
             f"HOST={settings.host}: the sandbox listens on loopback only; set HOST=127.0.0.1, or set "
             "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect a real Slack workspace"
@@ -186,12 +185,3 @@ def _alert_webhooks(base: str, settings: Settings) -> dict[str, Webhook]:
         name: Webhook(label, base + "/webhooks/alertmanager", (ALERT_PAYLOADS / file).read_bytes(), headers)
         for name, (label, file) in _ALERTS.items()
     }
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -104,13 +104,14 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
     return incident
 
 
-async def act(services: Services, incident: Incident, event: Event) -> Transition:
+async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Transition:
     """Apply `event`, store the new state and its timeline entries (and queued Slack effects); `perform` then
     shows the entries and carries out the effects, after the reply.
 
     An event that changes only the timeline (a note, an update) is appended without touching the incident's
     row, so it never races a state change. State changes take turns within this process; one racing another
-    process's is retried on the reloaded incident, with jitter."""
+    process's is retried on the reloaded incident, with jitter. Acknowledging stops every page of the
+    incident, unless `stop_pages` is False (an acknowledge link stops its own page only)."""
     with bound_contextvars(incident=incident.number):
         now = services.clock()
         transition = apply(incident, event, now)
@@ -119,10 +120,10 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
             await services.incidents.append(incident.number, _entries(transition.effects), queued)
             return transition
         async with services.changing.hold(incident.number):
-            return await _change(services, incident, event)
+            return await _change(services, incident, event, stop_pages)
 
 
-async def _change(services: Services, incident: Incident, event: Event) -> Transition:
+async def _change(services: Services, incident: Incident, event: Event, stop_pages: bool) -> Transition:
     for attempt in range(_SAVE_ATTEMPTS):
         if attempt > 1:  # the first conflict was a stale load; later ones race another process
             await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt - 1, 4)))
@@ -136,7 +137,7 @@ async def _change(services: Services, incident: Incident, event: Event) -> Trans
         except ConcurrentUpdate:
             continue
         log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-        if incident.acknowledged_at is None and saved.acknowledged_at is not None:
+        if stop_pages and incident.acknowledged_at is None and saved.acknowledged_at is not None:
             await _stop_pages(services, saved.number)
         return Transition(saved, transition.effects)
     raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")

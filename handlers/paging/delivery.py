@@ -5,10 +5,7 @@ that died: its DM is looked for in the DM channel's history (by the page's metad
 is not there.
 """
 
-import hashlib
-import hmac
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
 
 import aiohttp
 import structlog
@@ -17,11 +14,13 @@ from slack_sdk.errors import SlackApiError
 from domain import Incident, TimelineEntry
 from domain.escalation import Position, Target
 from domain.timeline import EntryKind
+from handlers.http import safe_url
 from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
 from handlers.incidents.effects import incident_key, post
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
+from handlers.paging.links import AckLinks
 from handlers.services import Services
 from handlers.slack import describe_failure
 from handlers.slack.effects import EffectFailed
@@ -39,17 +38,7 @@ class PageDelivery:
     services: Services
     directory: OnCallDirectory
     http: aiohttp.ClientSession | None = None
-    ack_secret: str | None = None
-    public_url: str = "http://localhost:3000"
-
-    def ack_token(self, page_id: str, user: str) -> str:
-        """The signed token of an acknowledge URL handed to a notification webhook."""
-        assert self.ack_secret is not None
-        message = f"{page_id}:{user}".encode()
-        return hmac.new(self.ack_secret.encode(), message, hashlib.sha256).hexdigest()
-
-    def valid_ack(self, page_id: str, user: str, token: str) -> bool:
-        return self.ack_secret is not None and hmac.compare_digest(self.ack_token(page_id, user), token)
+    links: AckLinks | None = None  # None without PAGE_ACK_SECRET: webhooks are not called
 
     async def notify(
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
@@ -89,7 +78,7 @@ class PageDelivery:
         if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
             return None  # the journal knows it even when Redis lost the marker
         if person.webhook and progress is Progress.NEW:
-            await self._call_webhook(person.webhook, incident, page_id, user)
+            await self._call_webhook(person.webhook, incident, page_id, user, position)
         try:
             dm = await slack.open_dm(user)
             if progress is Progress.STARTED and await self._was_sent(dm, tag):
@@ -116,17 +105,16 @@ class PageDelivery:
             log.warning("page_history_unreadable", failure=describe_failure(error))
             return False
 
-    async def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str) -> None:
+    async def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
         """Queue the page for an SMS/phone gateway (durably: a restart during its retries loses nothing)."""
-        if self.http is None or self.ack_secret is None:
+        if self.http is None or self.links is None:
             log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
             return
-        query = urlencode({"user": user, "token": self.ack_token(page_id, user)})
         payload: dict[str, object] = {
             "incident": incident_json(incident),
             "user": user,
             "page_id": page_id,
-            "acknowledge_url": f"{self.public_url.rstrip('/')}/api/pages/{quote(page_id)}/ack?{query}",
+            "acknowledge_url": self.links.url(page_id, user, position, self.services.clock()),
         }
         body = {"kind": WEBHOOK, "url": url, "payload": payload, "number": incident.number, "user": user}
         await self.services.effects.queue(f"webhook:{user}", [body])
@@ -145,11 +133,12 @@ class PageDelivery:
             timeout = aiohttp.ClientTimeout(total=5)
             async with self.http.post(str(body["url"]), json=body["payload"], timeout=timeout) as response:
                 if 200 <= response.status < 300:
-                    log.info("page_webhook_delivered", attempt=effect.attempts)
+                    log.info("page_webhook_delivered", url=safe_url(str(body["url"])), attempt=effect.attempts)
                     return
                 problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as error:
             problem = type(error).__name__
+        log.warning("page_webhook_failed", url=safe_url(str(body["url"])), attempt=effect.attempts, problem=problem)
         raise EffectFailed(f"notification gateway: {problem}")
 
     async def webhook_given_up(self, effect: QueuedEffect, failure: str) -> None:

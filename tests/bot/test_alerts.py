@@ -47,7 +47,7 @@ async def test_critical_alert_declares_an_incident(bot: Bot) -> None:
     posts = [c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
     [runbook] = [p["text"] for p in posts if "Runbook for `CheckoutHighErrorRate`" in p["text"]]
     assert "Checkout is returning 5xx errors" in runbook  # the local runbook, and the alert's own link too
-    assert "<https://runbooks.example.com/checkout/high-error-rate>" in runbook
+    assert "<https://runbooks.example.com/checkout/high-error-rate|" in runbook
     card = bot.slack.messages[(channel, bot.slack.calls_to("pins.add")[0].args["timestamp"])]
     assert "🔥 1 firing" in json.dumps(card["blocks"], ensure_ascii=False)
 

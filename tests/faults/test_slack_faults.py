@@ -70,7 +70,14 @@ async def test_a_gateway_that_keeps_failing_ends_in_page_failed_and_a_warning(
     app.router.add_post("/sms", gateway)
     async with TestServer(app, host="127.0.0.1") as server:
         config = with_webhook(str(server.make_url("/sms")))
-        bot = await start_bot(oncall=config, pager_interval=3600, slack_effect_backoff=0.01, slack_effect_attempts=3)
+        bot = await start_bot(
+            oncall=config,
+            pager_interval=3600,
+            slack_effect_backoff=0.01,
+            slack_effect_attempts=3,
+            page_ack_secret="test-page-ack-secret",
+            public_url="https://bot.example",
+        )
         incident = await bot.declare("Checkout is down sev1")
         await bot.http.app[PAGER].tick()
         await bot.settle()

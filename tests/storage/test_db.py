@@ -17,6 +17,7 @@ from storage.incidents import IncidentRow
 from storage.journal import TimelineOutboxRow
 from storage.overrides import OverrideRow
 from storage.page_records import PageRow
+from storage.postmortems import ActionItemRow, PostmortemRow, RevisionRow, SectionRow
 
 
 @pytest.mark.parametrize(
@@ -101,6 +102,8 @@ def test_migrations_match_the_model(database_url: str):
     TimelineOutboxRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     PageRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     EffectRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    for row in (PostmortemRow, SectionRow, ActionItemRow, RevisionRow):
+        row.__table__.to_metadata(metadata)  # type: ignore[union-attr]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:
