@@ -27,6 +27,9 @@ async def test_a_declaration_while_redis_is_down_is_declared_once_and_paged_when
         reply = await command(bot, "declare Checkout is down sev1")
         assert reply.startswith("Declared incident #1")
         await proxy.start()
+        for _ in range(50):  # bounded: until the bot's Redis connections are back (stale ones are dropped)
+            if (await bot.http.get("/readyz")).status == 200:
+                break
         bot.clock.advance(timedelta(seconds=61))  # the setup hold has passed: the sweep finishes it
         for _ in range(2):  # a second round finds nothing left to do
             await repair(bot.http.app)
