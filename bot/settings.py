@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     card_updates_per_minute: int = Field(default=50, ge=0, le=6000)
     repair_interval: float = Field(default=30.0, gt=0, le=3600)
     pager_interval: float = Field(default=0.5, gt=0, le=3600)
+    setup_hold: float = Field(default=60.0, gt=0, le=3600)
+    slack_effect_lease: float = Field(default=60.0, gt=0, le=3600)
+    slack_effect_attempts: int = Field(default=6, ge=1, le=100)
+    slack_effect_backoff: float = Field(default=2.0, gt=0, le=600)
+    alert_max_attempts: int = Field(default=8, ge=1, le=100)
+    alert_retry_backoff: float = Field(default=0.5, gt=0, le=60)
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
     postmortem_required: str = "sev1,sev2"

@@ -2,8 +2,11 @@
 
 Services carries the shared Slack edge (gateway and outbox) beside storage, so it imports `handlers.slack`."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -12,9 +15,31 @@ from domain import Incident, ResponseTargets
 from domain.alerts import AlertPolicy
 from domain.runbooks import Runbooks
 from handlers.slack import SlackGateway, SlackOutbox
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 from storage.pages import PageStore
+
+
+class KeyedLocks:
+    """One asyncio lock per key, held only while someone uses it (so the dict stays as small as the activity)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Clock(Protocol):
@@ -38,6 +63,7 @@ class Services:
     clock: Clock
     alerts: AlertStore
     outbox: SlackOutbox
+    effects: EffectQueue
     targets: ResponseTargets = field(default_factory=ResponseTargets)
     incidents_channel: str | None = None
     command: str = "/incident"
@@ -46,6 +72,8 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
+    setup_hold: timedelta = timedelta(seconds=60)  # a Slack setup older than this is the repair sweep's to finish
+    changing: KeyedLocks = field(default_factory=KeyedLocks)  # this process's state changes, one per incident
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,7 +1,9 @@
 """The alert worker: drains the intake stream through `alert_flows.process`, one entry at a time, in order.
 
 Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
-and every `reclaim_idle`, a worker takes over entries another consumer left unfinished.
+and every `reclaim_idle`, a worker takes over entries another consumer left unfinished. An entry whose
+processing fails (the database refused it, or anything else) is retried with backoff; after `max_attempts`
+it goes to the dead-letter stream with its alert states admitted again, and the alerts channel is told.
 """
 
 import asyncio
@@ -12,13 +14,16 @@ from uuid import uuid4
 
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.alerts import flows as alert_flows
+from handlers.alerts import messages
 from handlers.services import Services
 from storage.alerts import InboxEntry, InboxReader
 
 log = structlog.get_logger()
+
+_MAX_BACKOFF = 10.0  # seconds: well under the 30 s after which another worker reclaims the entry
 
 
 class AlertWorker:
@@ -29,7 +34,11 @@ class AlertWorker:
         batch: int = 100,
         block: timedelta = timedelta(seconds=1),
         reclaim_idle: timedelta = timedelta(seconds=30),
+        max_attempts: int = 8,
+        backoff: timedelta = timedelta(seconds=0.5),
     ) -> None:
+        self._max_attempts = max_attempts
+        self._backoff = backoff
         self._services = services
         self._consumer = consumer
         self._batch = batch
@@ -88,14 +97,45 @@ class AlertWorker:
 
     async def _handle(self, entries: list[InboxEntry]) -> None:
         for entry in entries:
-            try:
-                await alert_flows.process(self._services, entry)
-            except (RedisError, OperationalError, OSError):
-                log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
-                raise
-            except Exception:  # a poison entry must not block the stream: log it with an id and move on
-                log.exception("alert_processing_failed", entry=entry.id, error_id=uuid4().hex[:8])
-            await self._services.alerts.done(entry.id)
+            if not await self._settle(entry):
+                return  # stopping: the entry stays pending for the next worker
             async with self._progress:
                 self._processed += 1
                 self._progress.notify_all()
+
+    async def _settle(self, entry: InboxEntry) -> bool:
+        """Process the entry, retrying failures with backoff, else bury it; False if stopped meanwhile."""
+        while True:
+            try:
+                await alert_flows.process(self._services, entry)
+            except (RedisError, OSError):
+                log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
+                raise
+            except Exception as error:  # the database (any error of it) or a bug: never dropped silently
+                attempts = await self._services.alerts.failed(entry.id)
+                if attempts >= self._max_attempts:
+                    await self._bury(entry, error, attempts)
+                    return True
+                log.warning("alert_processing_retried", entry=entry.id, attempt=attempts, error=type(error).__name__)
+                delay = min(self._backoff.total_seconds() * 2 ** (attempts - 1), _MAX_BACKOFF)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                if self._stopping.is_set():
+                    return False
+                continue
+            await self._services.alerts.done(entry.id)
+            return True
+
+    async def _bury(self, entry: InboxEntry, error: Exception, attempts: int) -> None:
+        reason = f"{type(error).__name__}: {error}"[:500]
+        await self._services.alerts.bury(entry, reason)
+        group = entry.notification.group_key
+        log.error("alert_dead_lettered", entry=entry.id, attempts=attempts, error=reason, error_id=uuid4().hex[:8])
+        channel = self._services.alerts_channel
+        if channel is not None:
+            text = messages.dead_lettered(group, attempts, type(error).__name__)
+            self._services.outbox.submit(f"group:{group}", lambda: _post(self._services, channel, text))
+
+
+async def _post(services: Services, channel: str, text: str) -> None:
+    await services.slack.post(channel, text)

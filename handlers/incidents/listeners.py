@@ -64,7 +64,7 @@ async def act_on_click(
         log.info("action_refused", action=action.action_id, reason=str(error))
         return
     await ack()
-    failures = await flows.perform(services, transition.incident, transition.effects)
+    failures = await flows.perform(services, transition.incident)
     if failures:
         text = slack_failed(incident.number, failures)
         await respond(text=text, response_type="ephemeral", replace_original=False)

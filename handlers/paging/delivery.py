@@ -5,7 +5,6 @@ that died: its DM is looked for in the DM channel's history (by the page's metad
 is not there.
 """
 
-import asyncio
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,18 +15,22 @@ from domain import Incident, TimelineEntry
 from domain.escalation import Position, Target
 from domain.timeline import EntryKind
 from handlers.http import safe_url
+from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
+from handlers.incidents.effects import incident_key, post
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
 from handlers.paging.links import AckLinks
 from handlers.services import Services
 from handlers.slack import describe_failure
+from handlers.slack.effects import EffectFailed
 from storage import Progress
+from storage.effects import QueuedEffect
 
 log = structlog.get_logger()
 
 _PAGE_TAG = "firebreak_page"  # the metadata event type of a page DM
-_WEBHOOK_ATTEMPTS = 4
+WEBHOOK = "webhook"  # the effect kind of a notification gateway call
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,26 @@ class PageDelivery:
         """Page the people `targets` name, each once; tell the incident channel. Returns who was paged now."""
         paged: list[str] = []
         failed: list[str] = []
-        for person in await self.directory.people(targets):
+        people, unknown = await self.directory.people(targets)
+        for person in people:
             delivered = await self._page_once(incident, page_id, position, person, why)
             if delivered is not None:
                 (paged if delivered else failed).append(person.user)
-        if (paged or failed) and incident.channel_id:
-            try:
-                await self.services.slack.post(incident.channel_id, messages.paged_in_channel(paged, why, failed))
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
-        log.info("paged", users=paged, failed=failed, page_id=page_id)
+        step = f"{page_id}:{position.round}:{position.step}"
+        unknown = [name for name in unknown if await self._unresolved(incident, step, name)]
+        if paged or failed or unknown:
+            notice = post(incident.number, messages.paged_in_channel(paged, why, failed, unknown))
+            await self.services.effects.queue(incident_key(incident.number), [notice])
+        log.info("paged", users=paged, failed=failed, unknown=unknown, page_id=page_id)
         return paged
+
+    async def _unresolved(self, incident: Incident, step: str, name: str) -> bool:
+        """A config name that names nobody: a `page_failed` event (once per step); True the first time."""
+        text = messages.page_unresolved_entry(name)
+        kept = await timeline.record(
+            self.services, incident.number, [(self._entry(EntryKind.PAGE_FAILED, text), f"page-failed:{step}:{name}")]
+        )
+        return kept[0]
 
     async def _page_once(
         self, incident: Incident, page_id: str, position: Position, person: Person, why: str
@@ -63,10 +75,10 @@ class PageDelivery:
         key = f"{page_id}:{position.round}:{position.step}:{user}"
         tag = (_PAGE_TAG, key)
         progress = await seen.begin("paged", key)
-        if progress is Progress.DONE:
-            return None
+        if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
+            return None  # the journal knows it even when Redis lost the marker
         if person.webhook and progress is Progress.NEW:
-            self._call_webhook(person.webhook, incident, page_id, user, position)
+            await self._call_webhook(person.webhook, incident, page_id, user, position)
         try:
             dm = await slack.open_dm(user)
             if progress is Progress.STARTED and await self._was_sent(dm, tag):
@@ -81,11 +93,8 @@ class PageDelivery:
             return False
         await seen.finish("paged", key)
         await self.record(incident, EntryKind.PAGED, messages.paged_entry(user, why), once=f"paged:{key}")
-        if incident.channel_id:
-            try:
-                await slack.invite(incident.channel_id, [user])
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
+        invite = {"kind": "invite", "number": incident.number, "user": user}
+        await self.services.effects.queue(incident_key(incident.number), [invite])
         return True
 
     async def _was_sent(self, dm: str, tag: tuple[str, str]) -> bool:
@@ -96,8 +105,8 @@ class PageDelivery:
             log.warning("page_history_unreadable", failure=describe_failure(error))
             return False
 
-    def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
-        """POST the page to an SMS/phone gateway in the background, retried with backoff."""
+    async def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
+        """Queue the page for an SMS/phone gateway (durably: a restart during its retries loses nothing)."""
         if self.http is None or self.links is None:
             log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
             return
@@ -107,25 +116,34 @@ class PageDelivery:
             "page_id": page_id,
             "acknowledge_url": self.links.url(page_id, user, position, self.services.clock()),
         }
-        self.services.outbox.submit(f"webhook:{user}", lambda: _deliver(self.http, url, payload))
+        body = {"kind": WEBHOOK, "url": url, "payload": payload, "number": incident.number, "user": user}
+        await self.services.effects.queue(f"webhook:{user}", [body])
 
     async def record(self, incident: Incident, kind: EntryKind, text: str, once: str | None = None) -> None:
-        entry = TimelineEntry(self.services.clock(), kind, None, text)
-        await self.services.timeline.append(incident.number, entry, once=once)
+        await timeline.record(self.services, incident.number, [(self._entry(kind, text), once)])
 
+    def _entry(self, kind: EntryKind, text: str) -> TimelineEntry:
+        return TimelineEntry(self.services.clock(), kind, None, text)
 
-async def _deliver(http: aiohttp.ClientSession | None, url: str, payload: dict[str, object]) -> None:
-    """Up to four attempts, 1 s, 2 s and 4 s apart; any 2xx is delivered."""
-    assert http is not None
-    for attempt in range(_WEBHOOK_ATTEMPTS):
+    async def deliver_webhook(self, effect: QueuedEffect) -> None:
+        """One POST to the gateway; any 2xx is delivered, anything else is retried by the effect queue."""
+        assert self.http is not None
+        body = effect.body
         try:
-            async with http.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with self.http.post(str(body["url"]), json=body["payload"], timeout=timeout) as response:
                 if 200 <= response.status < 300:
-                    log.info("page_webhook_delivered", url=safe_url(url), attempt=attempt + 1)
+                    log.info("page_webhook_delivered", url=safe_url(str(body["url"])), attempt=effect.attempts)
                     return
                 problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as error:
             problem = type(error).__name__
-        log.warning("page_webhook_failed", url=safe_url(url), attempt=attempt + 1, problem=problem)
-        if attempt + 1 < _WEBHOOK_ATTEMPTS:
-            await asyncio.sleep(2**attempt)
+        log.warning("page_webhook_failed", url=safe_url(str(body["url"])), attempt=effect.attempts, problem=problem)
+        raise EffectFailed(f"notification gateway: {problem}")
+
+    async def webhook_given_up(self, effect: QueuedEffect, failure: str) -> None:
+        """The gateway never took the page: a `page_failed` event and a warning in the incident channel."""
+        number, user = int(str(effect.body["number"])), str(effect.body["user"])
+        text = messages.page_failed_entry(user, failure)
+        await timeline.record(self.services, number, [(self._entry(EntryKind.PAGE_FAILED, text), None)])
+        await self.services.effects.queue(incident_key(number), [post(number, messages.webhook_failed(user, failure))])
