@@ -1,13 +1,16 @@
-"""`firebreak [run|sandbox|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>]`: the console script.
+
+`python -m bot` is `firebreak run`."""
 
 import argparse
+import asyncio
 import sys
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import sandbox
+from bot import drills, sandbox
 from bot.logging import configure_logging
 from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
@@ -24,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config"],
+        choices=["run", "sandbox", "migrate", "check-config", "drill"],
         help="default: run (the sandbox when no Slack credentials are set)",
     )
+    parser.add_argument("scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage)")
+    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -49,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
             print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
+    if args.command == "drill":
+        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+        url = args.url or f"http://127.0.0.1:{settings.port}"
+        return asyncio.run(drills.play_against(url, args.scenario or "", token))
     configure_logging(settings)
     try:
         migrate(settings.database_url)

@@ -523,6 +523,16 @@ class SlackEmulator:
             self.view_owners[view["id"]] = self.triggers[trigger]
         return {"view": view}
 
+    def _api_views_push(self, args: Json) -> Json:
+        """A modal on top of the one open (it closes back to the one below); Slack stacks three at most."""
+        trigger = rules.require(args, "trigger_id")
+        user = self.triggers.get(trigger)
+        rules.check(list(self.view_owners.values()).count(user or "") < 3, "push_limit_reached")
+        view = self._save_view(rules.check_view(args, "modal"), None)
+        if user is not None:
+            self.view_owners[view["id"]] = user
+        return {"view": view}
+
     def _api_views_update(self, args: Json) -> Json:
         view_id, external_id = rules.arg(args, "view_id"), rules.arg(args, "external_id")
         rules.check(view_id is not None or external_id is not None, "invalid_arguments")

@@ -357,3 +357,19 @@ async def test_response_url_posts_are_recorded(slack: SlackEmulator) -> None:
     response = await webhook.send(text="Already acknowledged", response_type="ephemeral")
     assert response.status_code == 200
     assert slack.calls_to("response_url")[0].args == {"text": "Already acknowledged", "response_type": "ephemeral"}
+
+
+async def test_views_push_stacks_at_most_three_modals() -> None:
+    """views.push shows a modal above the open one, to the person whose action it answers; a fourth is refused."""
+    async with SlackEmulator() as slack:
+        user = slack.add_user("casey")
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.url)
+        view = {"type": "modal", "title": {"type": "plain_text", "text": "Step"}, "blocks": []}
+        opened = await client.views_open(trigger_id=slack.new_trigger(user), view=view)
+        for _ in range(2):
+            await client.views_push(trigger_id=slack.new_trigger(user), view=view)
+        assert list(slack.view_owners.values()) == [user, user, user]
+        assert slack.view_owners[opened["view"]["id"]] == user
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_push(trigger_id=slack.new_trigger(user), view=view)
+        assert refused.value.response["error"] == "push_limit_reached"
