@@ -6,13 +6,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Services, alerts, incidents, paging
+from handlers import Services, alerts, incidents, paging, postmortems
 from handlers.command import CommandRouter
 from handlers.paging import Pager
 from handlers.slack import middleware
 
 
-def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings,
+    client: AsyncWebClient,
+    services: Services,
+    pager: Pager | None,
+    pms: postmortems.Postmortems,
+    reminders: postmortems.Reminders,
+) -> AsyncApp:
     """An AsyncApp around our listeners. Signature verification is always on: Bolt skips it only for Socket Mode
     requests, which arrive over the WebSocket (the HTTP route does not exist then)."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -25,6 +32,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Service
     )
     middleware.register(app, services.seen)
     router = CommandRouter(settings.incident_command)
+    postmortems.register(app, router, pms, reminders)  # before incidents: its 📝 listener precedes 📌 capture
     incidents.register(app, router, services)
     alerts.register(app, router, services)
     paging.register(app, router, services, pager)

@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import drills, sandbox
+from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
@@ -27,12 +28,15 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "drill"],
-        help="default: run (the sandbox when no Slack credentials are set)",
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill"],
+        help="default: run (the sandbox when no Slack credentials are set); "
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot",
     )
-    parser.add_argument("scenario", nargs="?", help="drill: the scenario in drills/ (e.g. checkout-outage)")
-    parser.add_argument("--url", default=None, help="drill: the running bot (default http://127.0.0.1:PORT)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rest and args.command != "postmortem":
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -49,10 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         _report_valid(settings, oncall)
         return 0
+    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
+        return postmortem_command(settings, args.rest)
     if args.command == "drill":
-        token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
-        url = args.url or f"http://127.0.0.1:{settings.port}"
-        return asyncio.run(drills.play_against(url, args.scenario or "", token))
+        return _drill(settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -67,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"run", "sandbox"}:
         return _serve(settings, oncall)
     return 0
+
+
+def _drill(settings: Settings, rest: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="firebreak drill", description="Play a drill against a running bot")
+    parser.add_argument("scenario", help="a scenario in drills/, e.g. checkout-outage")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.port}", help="the running bot")
+    args = parser.parse_args(rest)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    return asyncio.run(drills.play_against(args.url, args.scenario, token))
 
 
 def load_oncall(settings: Settings) -> OnCall | None:

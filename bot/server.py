@@ -37,12 +37,16 @@ from handlers.http import TokenGate, json_error
 from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
+from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
+from handlers.postmortems import api as postmortem_api
+from handlers.postmortems.flows import announce_pending
 from handlers.slack import SlackGateway, SlackOutbox, build_client
 from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
 from storage.pages import PageStore
+from storage.postmortems import PostmortemStore
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
 
@@ -56,6 +60,7 @@ WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
 _MOUNTED_MAX_BODY = 1024 * 1024  # what others mount under /sandbox/ (the emulated Web API, loopback only)
 _ALERT_PATH = "/webhooks/alertmanager"
+REMINDERS = web.AppKey("reminders", Reminders)
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -75,12 +80,14 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
+    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
     app.add_routes(
         [
             *slack,
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api.routes(),
+            *postmortem_api.routes(),
             *webhook.routes(gates["alertmanager"], settings.alert_max_body),
             *ack.routes(),
         ]
@@ -132,6 +139,14 @@ async def _resources(
         services, pager = _with_pager(services, settings, oncall, redis, engine, app[WEBHOOK_CLIENT])
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
+    pms = Postmortems(
+        services,
+        PostmortemStore(engine),
+        TimerStore(redis, keys, family=FAMILY),
+        settings.postmortem_policy,
+        settings.postmortem_digest,
+    )
+    app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
     socket_mode = await _start_slack(app, settings, client, services, pager)
     _log_doors(settings)
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
@@ -209,6 +224,24 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         yield
 
 
+async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
+    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once), and
+    finish the posts of publications a failure or a crash left unannounced."""
+    reminders = app[REMINDERS]
+    with contextlib.suppress(RedisError, SQLAlchemyError, OSError):  # storage down: rebuilt on a later start
+        await reminders.arm_digest()
+        await reminders.rebuild()
+
+    async def follow_up() -> None:
+        await reminders.tick()
+        finished = await announce_pending(app[POSTMORTEMS])
+        if finished:
+            log.info("postmortem_announcements_recovered", postmortems=finished)
+
+    async with _every(interval, follow_up, "reminders"):
+        yield
+
+
 @contextlib.asynccontextmanager
 async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
     """Run `work` now and every `interval` in the background while the context is open."""
@@ -228,7 +261,7 @@ async def _start_slack(
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager)
+    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS])
     app[BOLT] = bolt
     if settings.slack_app_token is None:
         return None

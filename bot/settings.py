@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
 from domain.alerts import AlertPolicy
 from domain.errors import where_and_what
+from domain.postmortem import Policy as PostmortemPolicy
+from domain.postmortem import Priority
 from handlers.http import listens_on_loopback
 from storage import async_url
 
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     pager_interval: float = Field(default=0.5, gt=0, le=3600)
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
+    postmortem_required: str = "sev1,sev2"
+    postmortem_due_days: int = Field(default=5, ge=1, le=60)
+    action_item_due_days: str = "p1=7,p2=30,p3=90"
+    postmortem_digest: bool = True
+    reminder_interval: float = Field(default=30.0, gt=0, le=3600)
     public_url: str | None = None
     page_ack_secret: SecretStr | None = None
     page_ack_ttl: str = "1h"
@@ -138,6 +145,27 @@ class Settings(BaseSettings):
             _severity(token)
         return value
 
+    @field_validator("postmortem_required")
+    @classmethod
+    def _postmortem_required(cls, value: str) -> str:
+        for token in _items(value):
+            _severity(token)
+        return value
+
+    @field_validator("action_item_due_days")
+    @classmethod
+    def _item_due_days(cls, value: str) -> str:
+        _item_due_days(value)
+        return value
+
+    @property
+    def postmortem_policy(self) -> PostmortemPolicy:
+        return PostmortemPolicy(
+            required=frozenset(_severity(token) for token in _items(self.postmortem_required)),
+            due_business_days=self.postmortem_due_days,
+            item_due_days=_item_due_days(self.action_item_due_days),
+        )
+
     @field_validator("alert_reopen_window", "page_ack_ttl")
     @classmethod
     def _duration_setting(cls, value: str) -> str:
@@ -204,6 +232,20 @@ def _severity_map(value: str) -> dict[str, Severity]:
             raise ValueError(f"`{item}` is not `label=severity`, e.g. critical=sev1")
         mapping[label.strip().lower()] = _severity(severity)
     return mapping
+
+
+def _item_due_days(value: str) -> dict[Priority, int]:
+    """`p1=7,p2=30,p3=90`: days from creation to an action item's default due date, by priority."""
+    days = {}
+    for item in _items(value):
+        priority, sep, count = item.partition("=")
+        if not sep or priority.strip().lower() not in {p.value for p in Priority} or not count.strip().isdigit():
+            raise ValueError(f"`{item}` is not `priority=days`, e.g. p1=7")
+        days[Priority(priority.strip().lower())] = int(count)
+    missing = [p.label for p in Priority if p not in days]
+    if missing:
+        raise ValueError(f"needs a number of days for {', '.join(missing)}")
+    return days
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -351,6 +351,10 @@ class _Checker:
             self.max_len(element.get("url"), 3000, f"{ptr}/url")
             if element.get("style") not in (None, "primary", "danger"):
                 self.fail(f"{ptr}/style", "must be one of primary, danger")
+        elif kind == "plain_text_input":
+            self.max_len(element.get("initial_value"), 3000, f"{ptr}/initial_value")
+            if isinstance(element.get("max_length"), int) and element["max_length"] > 3000:
+                self.fail(f"{ptr}/max_length", "must be at most 3000")
         elif kind in _OPTION_LIMITS:
             minimum = 2 if kind == "overflow" else 1
             options = self.max_items(element.get("options"), _OPTION_LIMITS[kind], f"{ptr}/options", minimum=minimum)

@@ -2,6 +2,7 @@
 
 from handlers.command.grammar import (
     USAGE,
+    ActionsRequest,
     CancelOverrideRequest,
     DeclareModalRequest,
     DeclareRequest,
@@ -12,6 +13,8 @@ from handlers.command.grammar import (
     OverrideRequest,
     OverridesRequest,
     PageRequest,
+    PostmortemRequest,
+    PostmortemsRequest,
     Request,
     RunbookRequest,
     TimelineRequest,
@@ -22,6 +25,7 @@ from handlers.command.router import CommandRouter, Decision
 
 __all__ = [
     "USAGE",
+    "ActionsRequest",
     "CancelOverrideRequest",
     "CommandRouter",
     "Decision",
@@ -34,6 +38,8 @@ __all__ = [
     "OverrideRequest",
     "OverridesRequest",
     "PageRequest",
+    "PostmortemRequest",
+    "PostmortemsRequest",
     "Request",
     "RunbookRequest",
     "TimelineRequest",

@@ -99,6 +99,29 @@ class RunbookRequest:
     name: str | None  # None: list the runbooks
 
 
+@dataclass(frozen=True)
+class PostmortemRequest:
+    """`postmortem`: start (or find) the incident's postmortem; `postmortem owner @user` changes its owner."""
+
+    target: int | None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionsRequest:
+    """`actions [@user|mine|overdue]`: open action items across incidents."""
+
+    owner: str | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class PostmortemsRequest:
+    """`postmortems [due|overdue]`: postmortems and their state."""
+
+    which: str = "all"
+
+
 Request = (
     DeclareRequest
     | DeclareModalRequest
@@ -112,6 +135,9 @@ Request = (
     | OverrideRequest
     | OverridesRequest
     | CancelOverrideRequest
+    | PostmortemRequest
+    | ActionsRequest
+    | PostmortemsRequest
 )
 
 USAGE = {
@@ -131,9 +157,12 @@ USAGE = {
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
+    "postmortem": "postmortem [owner @user]",
+    "actions": "actions [@user|mine|overdue]",
+    "postmortems": "postmortems [due|overdue]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
+_TARGETLESS = {"declare", "list", "help", "runbook", "oncall", "actions", "postmortems"}
 
 
 def parse(text: str, actor: str, command: str = "/incident") -> Request:
@@ -208,6 +237,8 @@ def _build(words: _Words) -> Request:
             return PageRequest(words.target, Target.parse(words.args[0]))
         case "oncall":
             return _oncall(words)
+        case "postmortem" | "actions" | "postmortems":
+            return _postmortem(words)
         case _:
             return EventRequest(words.target, _event(words))
 
@@ -263,6 +294,26 @@ def _oncall(words: _Words) -> Request:
     if len(rest) == 3:
         return OverrideRequest(rest[0], words.user(rest[1]), parse_duration(rest[2]), None)
     raise words.wrong("oncall override")
+
+
+def _postmortem(words: _Words) -> Request:
+    args = words.args
+    if words.verb == "postmortem":
+        if not args:
+            return PostmortemRequest(words.target)
+        if len(args) == 2 and args[0].lower() == "owner":
+            return PostmortemRequest(words.target, words.user(args[1]))
+        raise words.wrong()
+    if len(args) > 1:
+        raise words.wrong()
+    choice = args[0] if args else ""
+    if words.verb == "postmortems":
+        if choice.lower() not in {"", "due", "overdue"}:
+            raise words.wrong()
+        return PostmortemsRequest(choice.lower() or "all")
+    if choice.lower() in {"", "overdue"}:
+        return ActionsRequest(overdue=choice.lower() == "overdue")
+    return ActionsRequest(owner=words.actor if choice.lower() == "mine" else words.user(choice))
 
 
 def _declare(args: list[str]) -> Request:

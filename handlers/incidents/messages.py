@@ -37,6 +37,7 @@ _STATUS_EMOJI = {
     Status.IDENTIFIED: "🎯",
     Status.MONITORING: "📈",
     Status.RESOLVED: "✅",
+    Status.CLOSED: "📕",
 }
 _SHOWN_ALERTS = 5
 _ROLES_HEADING = "*Roles*\n"
@@ -93,7 +94,7 @@ def card(
         blocks.append(section(incident.description))
     if alerts is not None:
         blocks.append(section(alert_lines(alerts)))
-    if incident.summary and incident.status is Status.RESOLVED:
+    if incident.summary and not incident.status.is_open:
         blocks.append(section(f"*Summary:* {incident.summary}"))
     blocks.append(actions(*_card_buttons(incident), block_id=BlockId.CARD_ACTIONS))
     return blocks
@@ -133,12 +134,17 @@ def roles_text(roles: Mapping[str, str]) -> str:
 
 def _card_buttons(incident: Incident) -> list[dict[str, object]]:
     state = CardAction(number=incident.number)
+    if incident.status is Status.CLOSED:
+        return [button("Postmortem", ActionId.POSTMORTEM_START, state.value())]
     if incident.status is Status.RESOLVED:
-        return [button("Reopen", ActionId.REOPEN, state.value())]
+        return [
+            button("Start postmortem", ActionId.POSTMORTEM_START, state.value(), style="primary"),
+            button("Reopen", ActionId.REOPEN, state.value()),
+        ]
     buttons: list[dict[str, object]] = []
     if incident.acknowledged_at is None:
         buttons.append(button("Acknowledge", ActionId.ACKNOWLEDGE, state.value(), style="primary"))
-    statuses = [s for s in Status if s not in {incident.status, Status.DECLARED, Status.RESOLVED}]
+    statuses = [s for s in Status if s.is_open and s not in {incident.status, Status.DECLARED}]
     buttons.append(
         select("Change status", ActionId.CHANGE_STATUS, [(s.value, state.option(s.value)) for s in statuses])
     )

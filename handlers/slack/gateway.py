@@ -98,12 +98,18 @@ class SlackGateway:
         await self._client.conversations_setTopic(channel=channel, topic=topic[:250])
 
     async def post(
-        self, channel: str, text: str, blocks: Sequence[Block] | None = None, tag: tuple[str, str] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block] | None = None,
+        tag: tuple[str, str] | None = None,
+        thread_ts: str | None = None,
     ) -> Message:
-        """Post a message; `tag` (kind, key) goes with it as message metadata, for `has_tagged` to find."""
+        """Post a message (in a thread, with `thread_ts`); `tag` (kind, key) goes with it as message metadata,
+        for `has_tagged` to find."""
         metadata = {"event_type": tag[0], "event_payload": {"key": tag[1]}} if tag else None
         response = await self._client.chat_postMessage(
-            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata
+            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata, thread_ts=thread_ts
         )
         return Message(channel=str(response["channel"]), ts=str(response["ts"]))
 
@@ -124,8 +130,8 @@ class SlackGateway:
             if error_code(error) != "already_pinned":
                 raise
 
-    async def post_ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: Sequence[Block] | None = None) -> None:
+        await self._client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=_blocks(blocks))
 
     async def open_dm(self, user: str) -> str:
         """The id of the bot's direct-message channel with `user`."""
@@ -144,6 +150,14 @@ class SlackGateway:
 
     async def open_modal(self, trigger_id: str, view: Block) -> None:
         await self._client.views_open(trigger_id=trigger_id, view=dict(view))
+
+    async def update_modal(self, view_id: str, view: Block, hash: str | None = None) -> None:
+        """Replace an open modal's view; with `hash`, only if nobody changed it since (else `hash_conflict`)."""
+        await self._client.views_update(view_id=view_id, view=dict(view), hash=hash)
+
+    async def permalink(self, message: Message) -> str:
+        response = await self._client.chat_getPermalink(channel=message.channel, message_ts=message.ts)
+        return str(response["permalink"])
 
     async def fetch_message(self, channel: str, ts: str) -> FetchedMessage | None:
         """The message at `ts` in `channel`, or None if it is gone."""

@@ -10,8 +10,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from structlog.testing import capture_logs
 
 from bot.app import build_bolt_app
+from bot.server import REMINDERS
 from bot.settings import Settings
 from handlers import SERVICES
+from handlers.postmortems import POSTMORTEMS
 from tests.bot.harness import GENERAL, Bot, sign
 
 StartBot = Callable[..., Awaitable[Bot]]
@@ -35,9 +37,9 @@ async def test_bolt_verifies_http_requests_even_in_socket_mode(
 ) -> None:
     """The Bolt app built for Socket Mode still refuses an unsigned HTTP-mode request with 401."""
     settings = make_settings(slack_app_token="xapp-1-test")
-    bolt = build_bolt_app(
-        settings, AsyncWebClient(token="xoxb-test", base_url=bot.slack.url), bot.http.app[SERVICES], None
-    )
+    client = AsyncWebClient(token="xoxb-test", base_url=bot.slack.url)
+    app = bot.http.app
+    bolt = build_bolt_app(settings, client, app[SERVICES], None, app[POSTMORTEMS], app[REMINDERS])
     response = await bolt.async_dispatch(AsyncBoltRequest(body=urlencode(_DECLARE), headers={}, mode="http"))
     assert response.status == 401
 
