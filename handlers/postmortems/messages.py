@@ -1,7 +1,8 @@
 """The postmortem's messages: the draft in the channel, the published postmortem, replies, DMs and lists.
 
-Pure builders, data in and dicts out. Every person-supplied string passes through `_safe` before it enters
-mrkdwn; mentions of parsed user ids and our own links are added after.
+Pure builders, data in and dicts out. Every person-supplied string passes through the one `escape` helper
+(`handlers/slack/blocks.py`) before it enters mrkdwn; mentions of parsed user ids and our own links are added
+after. Incident titles are stored mrkdwn-safe already (see blocks.py) and are not escaped again.
 """
 
 from collections.abc import Sequence
@@ -10,18 +11,17 @@ from datetime import date, datetime, timedelta
 from domain import Incident, format_duration
 from domain.postmortem import ActionItem, Postmortem, SectionKey, State, TimelineLine, is_overdue
 from domain.postmortem_markdown import Durations
+from handlers.incidents.messages import short_title
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId
-from handlers.slack.blocks import Block, actions, button, mrkdwn, plain, slack_date
+from handlers.slack.blocks import Block, actions, button, escape, header, link, mrkdwn, slack_date
 
 CUT = "… (full text in the draft)"
 _SHOWN = 2900  # a section's text on the message, within Slack's 3,000 per text object
 _LISTED = 20  # action items listed with buttons (two blocks each, within the 50-block message limit)
 
 
-def _safe(text: str) -> str:
-    """Escape what a person wrote (&, <, >) so it cannot become a mention, link or command in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_safe = escape  # what a person wrote in a postmortem modal (raw text): inert in mrkdwn
 
 
 def _who(user: str | None) -> str:
@@ -34,7 +34,7 @@ def _cut(text: str, limit: int = _SHOWN) -> str:
 
 
 def draft_text(pm: Postmortem, incident: Incident) -> str:
-    return f"Postmortem of incident #{incident.number} {_safe(incident.title)}: {pm.state.label}"
+    return f"Postmortem of incident #{incident.number} {short_title(incident)}: {pm.state.label}"
 
 
 def draft(
@@ -44,7 +44,7 @@ def draft(
     the 5 whys, action items, review buttons."""
     ref = PostmortemRef(number=pm.number)
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f"📝 Postmortem: #{incident.number} {incident.title}"[:150])},
+        header(f"📝 Postmortem: #{incident.number} {short_title(incident)}"),
         {"type": "context", "elements": [mrkdwn(_facts(pm))]},
         _section_block(pm, SectionKey.SUMMARY),
         _timeline_block(pm, d, key),
@@ -131,7 +131,7 @@ def _whys_block(pm: Postmortem, ref: PostmortemRef) -> Block:
 
 
 def item_line(item: ActionItem) -> str:
-    ticket = f" · <{item.ticket_url}|ticket>" if item.ticket_url else ""
+    ticket = f" · {link(item.ticket_url, 'ticket')}" if item.ticket_url else ""
     return (
         f"*{item.priority.label}* {_safe(item.text)} ({item.kind.label}) · {_who(item.owner)} · due "
         f"{item.due.isoformat()} · {item.status.label}{ticket}"
@@ -157,15 +157,13 @@ def _review_buttons(pm: Postmortem, ref: PostmortemRef) -> list[dict[str, object
 
 def published_text(incident: Incident, pm: Postmortem) -> str:
     verb = "published" if pm.revisions == 1 else f"amended (revision {pm.revisions})"
-    return f"📕 Postmortem of incident #{incident.number} {_safe(incident.title)} {verb}"
+    return f"📕 Postmortem of incident #{incident.number} {short_title(incident)} {verb}"
 
 
 def published(incident: Incident, pm: Postmortem, items: Sequence[ActionItem]) -> list[Block]:
     """The final postmortem posted in the channel: every written section in the template's order, the 5 whys
     and the action items (each cut to fit a message; the API and the export have everything)."""
-    blocks: list[Block] = [
-        {"type": "header", "text": plain(f"📕 Postmortem: #{incident.number} {incident.title}"[:150])}
-    ]
+    blocks: list[Block] = [header(f"📕 Postmortem: #{incident.number} {short_title(incident)}")]
 
     def add(heading: str, body: str) -> None:
         blocks.append({"type": "section", "text": mrkdwn(_cut(f"*{heading}*\n{body}"))})
@@ -212,7 +210,7 @@ def sql_unavailable(number: int) -> str:
 def review_request(incident: Incident, asker: str, link: str) -> str:
     where = f"<{link}|open the draft>" if link else f"its draft is pinned in <#{incident.channel_id}>"
     return (
-        f"<@{asker}> asks you to review the postmortem of incident #{incident.number} {_safe(incident.title)}: "
+        f"<@{asker}> asks you to review the postmortem of incident #{incident.number} {short_title(incident)}: "
         f"{where}, then Approve or Request changes there."
     )
 
