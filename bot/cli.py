@@ -41,12 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"firebreak: {line}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     if args.command == "check-config":
-        paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
-        print(f"firebreak: configuration is valid ({paging})")
-        doors, closed = doors_without_token(settings)
-        if doors:
-            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
-            print(f"firebreak: {', '.join(doors)}: {how}")
+        _report_valid(settings, oncall)
         return 0
     if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
         return postmortem_command(settings, args.rest)
@@ -118,6 +113,16 @@ def load_oncall(settings: Settings) -> OnCall | None:
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def _report_valid(settings: Settings, oncall: OnCall | None) -> None:
+    """What check-config prints for a valid configuration: paging, and the doors left without a token."""
+    paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
+    print(f"firebreak: configuration is valid ({paging})")
+    doors, closed = doors_without_token(settings)
+    if doors:
+        how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+        print(f"firebreak: {', '.join(doors)}: {how}")
 
 
 def check_paging_settings(settings: Settings, oncall: OnCall) -> None:

@@ -150,26 +150,8 @@ async def _resources(
     )
     pager = None
     if oncall is not None:
-        timers = TimerStore(redis, keys)
-        pages = PageStore(redis, keys, timers, PageRecords(engine))
-        links = None
-        if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
-            links = AckLinks(
-                settings.page_ack_secret.get_secret_value(),
-                settings.public_url or f"http://localhost:{settings.port}",
-                parse_duration(settings.page_ack_ttl),
-            )
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
-        services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
-        pager = build_pager(
-            services,
-            timers,
-            OverrideStore(engine),
-            oncall,
-            http=app[WEBHOOK_CLIENT],
-            links=links,
-        )
-        services = replace(services, on_declare=pager.on_declare)
+        services, pager = _with_pager(services, settings, oncall, redis, engine, app[WEBHOOK_CLIENT])
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
@@ -209,6 +191,27 @@ async def _check_redis(redis: Redis) -> None:
         return
     for problem in problems:
         log.warning("redis_not_durable", problem=problem, hint="see README: What Redis the bot needs")
+
+
+def _with_pager(
+    services: Services,
+    settings: Settings,
+    oncall: OnCall,
+    redis: Redis,
+    engine: AsyncEngine,
+    http: aiohttp.ClientSession,
+) -> tuple[Services, Pager]:
+    """The pager, and the services that know it (acknowledging stops pages; declaring pages on call)."""
+    keys = Keys(settings.redis_prefix)
+    timers = TimerStore(redis, keys)
+    links = None
+    if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
+        public_url = settings.public_url or f"http://localhost:{settings.port}"
+        links = AckLinks(settings.page_ack_secret.get_secret_value(), public_url, parse_duration(settings.page_ack_ttl))
+    pages = PageStore(redis, keys, timers, PageRecords(engine))
+    services = replace(services, pages=pages)  # the pager's acknowledgements stop pages
+    pager = build_pager(services, timers, OverrideStore(engine), oncall, http=http, links=links)
+    return replace(services, on_declare=pager.on_declare), pager
 
 
 async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:

@@ -220,14 +220,17 @@ def _build(words: _Words) -> Request:
         case "declare":
             return _declare(words.args)
         case "list":
+            words.expect(0)
             return ListRequest()
         case "help":
+            words.expect(0)
             return HelpRequest()
         case "runbook":
             if len(words.args) > 1:
                 raise words.wrong()
             return RunbookRequest(words.args[0] if words.args else None)
         case "timeline":
+            words.expect(0)
             return TimelineRequest(words.target)
         case "page":
             words.expect(1)
