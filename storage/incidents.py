@@ -65,6 +65,9 @@ class IncidentRow(SQLModel, table=True):
         Index("ix_incidents_channel_id", "channel_id", unique=True),
         Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
         Index("ix_incidents_source_group_key", "source_group_key"),
+        Index("ix_incidents_drill_declared_at", "drill", "declared_at"),
+        Index("ix_incidents_ack_seconds", "ack_seconds"),
+        Index("ix_incidents_resolve_seconds", "resolve_seconds"),
         {"sqlite_autoincrement": True},
     )
 
@@ -86,6 +89,16 @@ class IncidentRow(SQLModel, table=True):
     announcement_ts: str | None = Field(sa_type=String)
     idempotency_key: str | None = Field(sa_type=String)
     source_group_key: str | None = Field(default=None, sa_type=Text)
+    service: str | None = Field(default=None, sa_type=String)
+    drill: bool = False
+    # Metrics (migration 0007): durations from the explicit event times above, the target due times the
+    # metrics capability sets, and the impact window a postmortem may record (else declared → resolved).
+    ack_seconds: float | None = None
+    resolve_seconds: float | None = None
+    response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    impact_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    impact_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revision: int
 
 
@@ -275,7 +288,16 @@ def _values(incident: Incident) -> dict[str, Any]:
         "card_ts": incident.card_ts,
         "announcement_ts": incident.announcement_ts,
         "source_group_key": incident.source_group_key,
+        "service": incident.service,
+        "drill": incident.drill,
+        "ack_seconds": _seconds(incident.declared_at, incident.acknowledged_at),
+        "resolve_seconds": _seconds(incident.declared_at, incident.resolved_at),
     }
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    """A duration between two explicit event times, kept beside them so aggregates need no date arithmetic."""
+    return None if end is None else (end - start).total_seconds()
 
 
 def _incident(row: IncidentRow) -> Incident:
@@ -297,6 +319,8 @@ def _incident(row: IncidentRow) -> Incident:
         card_ts=row.card_ts,
         announcement_ts=row.announcement_ts,
         source_group_key=row.source_group_key,
+        service=row.service,
+        drill=row.drill,
         revision=row.revision,
     )
 

@@ -34,6 +34,8 @@ class UsageError(InvalidValue):
 class DeclareRequest:
     title: str
     severity: Severity
+    service: str | None = None
+    drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ Request = (
 )
 
 USAGE = {
-    "declare": "declare <title> [sev1|sev2|sev3|sev4]",
+    "declare": "declare [--drill] <title> [sev1|sev2|sev3|sev4] [service:<name>]",
     "ack": "ack",
     "status": "status <declared|acknowledged|investigating|identified|monitoring|resolved>",
     "sev": "sev <1-4>",
@@ -234,9 +236,15 @@ def _oncall(words: _Words) -> Request:
 
 
 def _declare(args: list[str]) -> Request:
+    drill = bool(args) and args[0].lower() == "--drill"
+    args = args[1:] if drill else args
     if not args:
         return DeclareModalRequest()
-    severity = Severity.SEV3
-    if len(args) > 1 and Severity.is_token(args[-1]):
-        severity, args = Severity.parse(args[-1]), args[:-1]
-    return DeclareRequest(" ".join(args), severity)
+    severity, service = Severity.SEV3, None
+    while len(args) > 1 and (Severity.is_token(args[-1]) or args[-1].lower().startswith("service:")):
+        if Severity.is_token(args[-1]):
+            severity = Severity.parse(args[-1])
+        else:
+            service = args[-1].split(":", 1)[1] or None
+        args = args[:-1]
+    return DeclareRequest(" ".join(args), severity, service, drill)

@@ -70,6 +70,7 @@ async def declare_incident(
     idempotency_key: str | None = None,
     source_group_key: str | None = None,
     service: str | None = None,
+    drill: bool = False,
     earlier: Sequence[TimelineEntry] = (),
 ) -> tuple[Incident, bool]:
     """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False).
@@ -77,7 +78,9 @@ async def declare_incident(
     The declare hook (paging) runs for a repeat too: it is idempotent, and a first attempt may have died after
     storing the incident and before paging (a redelivered alert notification then pages). `earlier` events
     (the alerts of a group declared by hand) are stored with the incident, so it never exists without them."""
-    transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
+    transition = declare(
+        title, severity, declared_by, services.clock(), description, source_group_key, service=service, drill=drill
+    )
     entries = [*earlier, *_entries(transition.effects)]
     incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
     with bound_contextvars(incident=incident.number):

@@ -1,0 +1,47 @@
+"""Metrics: drills, the service, durations from explicit event times, target due times, the impact window.
+
+`impact_started_at`/`impact_ended_at` are optional inputs a postmortem may set; without them the impact
+window is declared → resolved.
+
+Revision ID: 0007
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision: str | None = "0004"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+_SECONDS = {
+    "postgresql": "EXTRACT(EPOCH FROM ({end} - declared_at))",
+    "sqlite": "(julianday({end}) - julianday(declared_at)) * 86400.0",
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("incidents") as table:
+        table.add_column(sa.Column("service", sa.String(), nullable=True))
+        table.add_column(sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false()))
+        table.add_column(sa.Column("ack_seconds", sa.Float(), nullable=True))
+        table.add_column(sa.Column("resolve_seconds", sa.Float(), nullable=True))
+        for name in ("response_due_at", "resolution_due_at", "impact_started_at", "impact_ended_at"):
+            table.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
+    seconds = _SECONDS[op.get_bind().dialect.name]
+    op.execute(f"UPDATE incidents SET ack_seconds = {seconds.format(end='acknowledged_at')}")
+    op.execute(f"UPDATE incidents SET resolve_seconds = {seconds.format(end='resolved_at')}")
+    op.create_index("ix_incidents_drill_declared_at", "incidents", ["drill", "declared_at"])
+    op.create_index("ix_incidents_ack_seconds", "incidents", ["ack_seconds"])
+    op.create_index("ix_incidents_resolve_seconds", "incidents", ["resolve_seconds"])
+
+
+def downgrade() -> None:
+    for index in ("ix_incidents_drill_declared_at", "ix_incidents_ack_seconds", "ix_incidents_resolve_seconds"):
+        op.drop_index(index, "incidents")
+    with op.batch_alter_table("incidents") as table:
+        for name in ("service", "drill", "ack_seconds", "resolve_seconds", "response_due_at", "resolution_due_at"):
+            table.drop_column(name)
+        table.drop_column("impact_started_at")
+        table.drop_column("impact_ended_at")
