@@ -6,13 +6,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Services, alerts, incidents, paging
+from handlers import Services, alerts, incidents, metrics, paging
 from handlers.command import CommandRouter
+from handlers.metrics import Metrics
 from handlers.paging import Pager
 from handlers.slack import middleware
 
 
-def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None, capability: Metrics
+) -> AsyncApp:
     """An AsyncApp verifying request signatures (HTTP mode) around our listeners."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(
@@ -27,6 +30,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient, services: Service
     incidents.register(app, router, services)
     alerts.register(app, router, services)
     paging.register(app, router, services, pager)
+    metrics.register(app, router, capability)
     router.register(app)
     middleware.register_fallbacks(app)  # last: it answers what no capability registered
     return app

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_bolt_app
 from bot.background import every
 from bot.embedded_redis import EmbeddedRedis
+from bot.observe import CountedTimeline, http_metrics
 from bot.settings import MANIFEST_HINT, Settings
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
@@ -33,10 +35,13 @@ from handlers.alerts import AlertWorker, webhook
 from handlers.http import is_loopback, json_error, presented_secret, secret_matches
 from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
+from handlers.metrics import METRICS, Clocks, Metrics, Recorder, Reminders
+from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, Pager, ack, build_pager
 from handlers.slack import SlackGateway, SlackOutbox, build_client
-from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
+from storage import IncidentStore, Keys, SeenStore, create_engine, ping
 from storage.alerts import AlertStore
+from storage.metrics import MetricsStore
 from storage.overrides import OverrideStore
 from storage.pages import PageStore
 from storage.runbook_files import load_runbooks
@@ -62,10 +67,13 @@ def utc_now() -> datetime:
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     max_body = max(MAX_BODY, settings.alert_max_body)
-    app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
-    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
+    recorder = Recorder(CollectorRegistry(auto_describe=True))
+    middlewares = [http_metrics(recorder), _api_auth(settings)]
+    app = web.Application(client_max_size=max_body + 1, middlewares=middlewares)
+    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
+    app.cleanup_ctx.append(lambda app: _clocks(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     app.add_routes(
@@ -74,6 +82,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api.routes(),
+            *metrics_api.routes(),
             *webhook.routes(token, settings.alert_max_body),
             *ack.routes(),
         ]
@@ -82,19 +91,19 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
 
 
 async def _resources(
-    app: web.Application, settings: Settings, clock: Clock, oncall: OnCall | None
+    app: web.Application, settings: Settings, clock: Clock, oncall: OnCall | None, recorder: Recorder
 ) -> AsyncIterator[None]:
     embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
     redis_url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
     redis = Redis.from_url(redis_url)
     engine = create_engine(settings.database_url)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    client = build_client(token, settings.slack_api_url)
+    client = build_client(token, settings.slack_api_url, recorder)
     keys = Keys(settings.redis_prefix)
     outbox = SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute)
     services = Services(
         incidents=IncidentStore(engine),
-        timeline=TimelineStore(redis, keys),
+        timeline=CountedTimeline(redis, keys, recorder),
         seen=SeenStore(redis, keys),
         slack=SlackGateway(client),
         clock=clock,
@@ -106,7 +115,13 @@ async def _resources(
         alert_policy=settings.alert_policy,
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
+        resolution_targets=settings.resolution_targets,
+        calendar=settings.business_calendar(range(clock().year - 5, clock().year + 6)),
     )
+    store = MetricsStore(engine)
+    clocks = Clocks(services, store, TimerStore(redis, keys, "metrics"), recorder, Reminders(settings.update_reminders))
+    services = replace(services, on_change=clocks.on_change)
+    clocks.services = services
     pager = None
     if oncall is not None:
         timers = TimerStore(redis, keys)
@@ -124,9 +139,11 @@ async def _resources(
             public_url=settings.public_url or f"http://localhost:{settings.port}",
         )
         services = replace(services, on_declare=pager.on_declare)
+        clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
-    socket_mode = await _start_slack(app, settings, client, services, pager)
+    app[METRICS] = metrics = Metrics(services, store, clocks, recorder)
+    socket_mode = await _start_slack(app, settings, client, services, pager, metrics)
     if settings.alertmanager_token is None:
         log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
@@ -169,6 +186,12 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
         yield
 
 
+async def _clocks(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
+    """Fire target warnings, breaches and update reminders (every process takes part; each timer fires once)."""
+    async with _every(interval, app[METRICS].clocks.tick, "clocks"):
+        yield
+
+
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
     """Every `interval`, finish what a failure left half done: timeline entries still only in SQL, and
     incidents stored without a Slack channel, card or announcement (those only while Slack is configured)."""
@@ -177,6 +200,9 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         moved = await move_timeline(app[SERVICES])
         if moved:
             log.info("timeline_entries_recovered", entries=moved)
+        armed = await app[METRICS].clocks.rearm_missing()
+        if armed:
+            log.info("target_clocks_recovered", incidents=armed)
         if BOLT in app:
             await resume_setups(app[SERVICES])
 
@@ -197,13 +223,18 @@ async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loo
 
 
 async def _start_slack(
-    app: web.Application, settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None
+    app: web.Application,
+    settings: Settings,
+    client: AsyncWebClient,
+    services: Services,
+    pager: Pager | None,
+    metrics: Metrics,
 ) -> AsyncSocketModeHandler | None:
     missing = settings.missing_slack()
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager)
+    bolt = build_bolt_app(settings, client, services, pager, metrics)
     app[BOLT] = bolt
     if settings.slack_app_token is None:
         return None
@@ -246,15 +277,20 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 def _api_auth(settings: Settings) -> Middleware:
-    expected = settings.api_token.get_secret_value() if settings.api_token else None
+    api_token = settings.api_token.get_secret_value() if settings.api_token else None
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
 
     @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/") or _ACK_PATH.match(request.path):
+        if request.path == "/metrics":  # the scrape endpoint: the API's rule, with its own token
+            expected, name, what = metrics_token, "METRICS_TOKEN", "/metrics"
+        elif request.path.startswith("/api/") and not _ACK_PATH.match(request.path):
+            expected, name, what = api_token, "API_TOKEN", "the API"
+        else:
             return await handler(request)  # acknowledge links carry their own signed token
         if expected is None:
             if not is_loopback(request.remote):
-                return json_error(403, "API_TOKEN is unset: the API answers loopback clients only")
+                return json_error(403, f"{name} is unset: {what} answers loopback clients only")
             return await handler(request)
         if not secret_matches(presented_secret(request), expected):
             return json_error(401, "missing or wrong bearer token")

@@ -153,6 +153,7 @@ class ClockState:
 
     kind: ClockKind
     target: ResponseTarget
+    started_at: datetime
     warn_at: datetime
     due: datetime
     stopped_at: datetime | None  # acknowledged (response) or resolved (resolution)
@@ -177,6 +178,5 @@ def clock(
     kind: ClockKind, target: ResponseTarget, start: datetime, stopped_at: datetime | None, calendar: BusinessCalendar
 ) -> ClockState:
     """The clock of `target` started at `start` on `calendar`."""
-    return ClockState(
-        kind, target, target.at_fraction(start, WARN_AT, calendar), target.due(start, calendar), stopped_at
-    )
+    warn_at, due = target.at_fraction(start, WARN_AT, calendar), target.due(start, calendar)
+    return ClockState(kind, target, start, warn_at, due, stopped_at)

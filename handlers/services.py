@@ -8,9 +8,11 @@ from typing import Protocol
 
 from aiohttp import web
 
-from domain import Incident, ResponseTargets
+from domain import Event, Incident, ResponseTargets
 from domain.alerts import AlertPolicy
+from domain.calendar import WEEKDAYS, BusinessCalendar
 from domain.runbooks import Runbooks
+from domain.severity import RESOLUTION_TARGETS
 from handlers.slack import SlackGateway, SlackOutbox
 from storage import IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
@@ -25,6 +27,12 @@ class DeclareHook(Protocol):
     """Called once an incident is stored (paging on declare); passed in by `bot`."""
 
     async def __call__(self, incident: Incident, service: str | None) -> None: ...
+
+
+class ChangeHook(Protocol):
+    """Called once a change is stored: `before` is None for a new incident (metrics); passed in by `bot`."""
+
+    async def __call__(self, before: Incident | None, after: Incident, event: Event | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,9 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
+    on_change: ChangeHook | None = None
+    resolution_targets: ResponseTargets = RESOLUTION_TARGETS
+    calendar: BusinessCalendar = WEEKDAYS
 
 
 SERVICES = web.AppKey("services", Services)

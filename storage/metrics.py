@@ -111,6 +111,12 @@ class MetricsStore:
             rows = (await connection.execute(statement)).all()
         return [ReportRow(*row) for row in rows]
 
+    async def unarmed(self) -> list[int]:
+        """Open incidents whose target due times were never recorded."""
+        statement = select(_T.number).where(_T.resolved_at.is_(None), _T.response_due_at.is_(None))
+        async with self._engine.connect() as connection:
+            return [int(n) for n in (await connection.execute(statement)).scalars()]
+
     async def set_due(self, number: int, response: datetime | None, resolution: datetime | None) -> None:
         """Record the target due times the clocks run to (re-evaluated when the severity changes)."""
         statement = (

@@ -36,15 +36,24 @@ return claimed
 
 
 @dataclass(frozen=True)
+class _NamespacedKeys:
+    keys: Keys
+    namespace: str
+
+    def timers(self, part: str) -> str:
+        return self.keys.timers(part, self.namespace)
+
+
+@dataclass(frozen=True)
 class Timer:
     id: str
     body: dict[str, object]
 
 
 class TimerStore:
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: "Redis", keys: Keys, namespace: str = "") -> None:
         self._redis = redis
-        self._keys = keys
+        self._keys = _NamespacedKeys(keys, namespace)
         self._claim = redis.register_script(_CLAIM)
 
     async def schedule(self, timer_id: str, due: datetime, body: dict[str, object]) -> None:

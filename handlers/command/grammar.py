@@ -84,6 +84,13 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True)
+class StatsRequest:
+    window: str = "30d"  # `7d`, `30d`, `90d` or `<from>..<to>`, read against the clock by its handler
+    service: str | None = None
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
 class RunbookRequest:
     name: str | None  # None: list the runbooks
 
@@ -99,10 +106,11 @@ Request = (
     | PageRequest
     | OnCallRequest
     | OverrideRequest
+    | StatsRequest
 )
 
 USAGE = {
-    "declare": "declare [--drill] <title> [sev1|sev2|sev3|sev4] [service:<name>]",
+    "declare": "declare <title> [sev1|sev2|sev3|sev4] [service:<name>] [--drill]",
     "ack": "ack",
     "status": "status <declared|acknowledged|investigating|identified|monitoring|resolved>",
     "sev": "sev <1-4>",
@@ -117,9 +125,11 @@ USAGE = {
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
+    "stats": "stats [7d|30d|90d|<from>..<to>] [service:<name>] [sev<n>]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
+_TARGETLESS = {"declare", "list", "help", "runbook", "oncall", "stats"}
+_WINDOWS = {"7d", "30d", "90d"}
 
 
 def parse(text: str, actor: str, command: str = "/incident") -> Request:
@@ -187,6 +197,8 @@ def _build(words: _Words) -> Request:
             return PageRequest(words.target, Target.parse(words.args[0]))
         case "oncall":
             return _oncall(words)
+        case "stats":
+            return _stats(words)
         case _:
             return EventRequest(words.target, _event(words))
 
@@ -235,9 +247,24 @@ def _oncall(words: _Words) -> Request:
     raise words.wrong("oncall override")
 
 
+def _stats(words: _Words) -> Request:
+    window, service, severity = "30d", None, None
+    for token in words.args:
+        lowered = token.lower()
+        if lowered in _WINDOWS or ".." in lowered:
+            window = lowered
+        elif lowered.startswith("service:") and len(token) > len("service:"):
+            service = token.split(":", 1)[1]
+        elif Severity.is_token(lowered):
+            severity = Severity.parse(lowered)
+        else:
+            raise words.wrong()
+    return StatsRequest(window, service, severity)
+
+
 def _declare(args: list[str]) -> Request:
-    drill = bool(args) and args[0].lower() == "--drill"
-    args = args[1:] if drill else args
+    drill = any(arg.lower() == "--drill" for arg in args)
+    args = [arg for arg in args if arg.lower() != "--drill"]
     if not args:
         return DeclareModalRequest()
     severity, service = Severity.SEV3, None

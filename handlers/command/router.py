@@ -31,6 +31,7 @@ class Decision:
     reply: str
     number: int = 0
     follow_up: FollowUp | None = None
+    blocks: list[dict[str, object]] | None = None  # a Block Kit reply; `reply` is then its notification text
 
 
 Handler = Callable[[SlashCommand, Any], Awaitable[Decision]]
@@ -66,7 +67,7 @@ class CommandRouter:
             await ack(text=messages.usage_error(str(error), self.command))
             log.info("command_refused", reason=str(error))
             return
-        await ack(text=decision.reply)
+        await ack(text=decision.reply, blocks=decision.blocks)
         if decision.follow_up is not None:
             failures = await decision.follow_up()
             if failures:

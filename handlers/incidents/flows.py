@@ -87,6 +87,8 @@ async def declare_incident(
         if created:
             await move_timeline(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
+            if services.on_change is not None:
+                await services.on_change(None, incident, None)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
         if services.on_declare is not None:
@@ -118,6 +120,8 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
             log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
             if incident.acknowledged_at is None and saved.acknowledged_at is not None:
                 await _stop_pages(services, saved.number)
+            if services.on_change is not None:
+                await services.on_change(incident, saved, event)
             return Transition(saved, transition.effects)
         raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
@@ -263,7 +267,8 @@ async def _card(services: Services, incident: Incident) -> list[Block]:
     alerts = None
     if incident.source_group_key is not None:
         alerts = (await services.alerts.state(incident.source_group_key)).summary
-    return messages.card(incident, services.targets, services.clock(), alerts)
+    clocks = messages.Clocks(services.targets, services.resolution_targets, services.calendar)
+    return messages.card(incident, clocks, services.clock(), alerts)
 
 
 def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:

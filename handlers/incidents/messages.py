@@ -5,12 +5,16 @@ parsed here only.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel
 
 from domain import Change, Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
 from domain.alerts import AlertRecord, AlertSummary
+from domain.calendar import WEEKDAYS, BusinessCalendar
+from domain.metrics import ClockKind, ClockState, clock
+from domain.severity import RESOLUTION_TARGETS
 from handlers.slack import ActionId, BlockId, CallbackId
 from handlers.slack.blocks import Block, actions, button, by, mrkdwn, plain, section, select, slack_date
 
@@ -23,6 +27,8 @@ _STATUS_EMOJI = {
     Status.RESOLVED: "✅",
 }
 _SHOWN_ALERTS = 5
+_CLOCK_NAMES = {ClockKind.RESPONSE: "Response", ClockKind.RESOLUTION: "Resolution"}
+_STOPPED = {ClockKind.RESPONSE: "acknowledged", ClockKind.RESOLUTION: "resolved"}
 _TEXT_LIMIT = 39000
 
 
@@ -45,6 +51,22 @@ class CardAction(BaseModel):
         return cls.model_validate_json(state), choice
 
 
+@dataclass(frozen=True)
+class Clocks:
+    """The targets the card's clocks run to, on the business calendar."""
+
+    response: ResponseTargets = field(default_factory=ResponseTargets)
+    resolution: ResponseTargets = RESOLUTION_TARGETS
+    calendar: BusinessCalendar = WEEKDAYS
+
+    def of(self, incident: Incident) -> list[ClockState]:
+        start, calendar = incident.declared_at, self.calendar
+        return [
+            clock(ClockKind.RESPONSE, self.response.of(incident.severity), start, incident.acknowledged_at, calendar),
+            clock(ClockKind.RESOLUTION, self.resolution.of(incident.severity), start, incident.resolved_at, calendar),
+        ]
+
+
 def card_value(incident: Incident) -> str:
     """What a button about the incident carries."""
     return CardAction(number=incident.number).value()
@@ -56,18 +78,19 @@ def incident_title(incident: Incident) -> str:
 
 def card_text(incident: Incident) -> str:
     """Notification text of the card (and its fallback)."""
-    return f"{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
+    drill = "[DRILL] " if incident.drill else ""
+    return f"{drill}{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
 
 
-def card(
-    incident: Incident, targets: ResponseTargets, now: datetime, alerts: AlertSummary | None = None
-) -> list[Block]:
-    """The pinned incident card: title, severity and target, status, commander, elapsed time, alerts, buttons."""
+def card(incident: Incident, clocks: Clocks, now: datetime, alerts: AlertSummary | None = None) -> list[Block]:
+    """The pinned incident card: title, severity and target, status, commander, elapsed time, both target clocks
+    (time left or the breach), alerts, buttons."""
     emoji = _STATUS_EMOJI[incident.status]
-    header = f"{emoji} {incident_title(incident)}"
+    header = f"{emoji} {'[DRILL] ' if incident.drill else ''}{incident_title(incident)}"
     blocks: list[Block] = [
         {"type": "header", "text": plain(header[:150])},
-        {"type": "section", "fields": _fields(incident, targets, now)},
+        {"type": "section", "fields": _fields(incident, clocks.response, now)},
+        {"type": "section", "fields": [mrkdwn(clock_line(state, now)) for state in clocks.of(incident)]},
     ]
     if incident.description:
         blocks.append(section(incident.description))
@@ -98,6 +121,18 @@ def _fields(incident: Incident, targets: ResponseTargets, now: datetime) -> list
     if other_roles:
         fields.append(mrkdwn("*Roles*\n" + ", ".join(f"{r}: <@{u}>" for r, u in sorted(other_roles.items()))))
     return fields
+
+
+def clock_line(state: ClockState, now: datetime) -> str:
+    """A card field: the time left, the breach, or how the clock ended."""
+    name = f"*{_CLOCK_NAMES[state.kind]} target* ({state.target.label})"
+    if state.stopped_at is not None:
+        verdict = "✅ met" if state.met() else "🔴 missed"
+        return f"{name}\n{verdict}: {_STOPPED[state.kind]} after {format_duration(state.stopped_at - state.started_at)}"
+    if now > state.due:
+        return f"{name}\n🔴 breached {format_duration(now - state.due)} ago"
+    marker = "⚠️ " if now >= state.warn_at else "⏱ "
+    return f"{name}\n{marker}{format_duration(state.due - now)} left"
 
 
 def _card_buttons(incident: Incident) -> list[dict[str, object]]:
@@ -132,8 +167,9 @@ def resolve_button(incident: Incident, confirm: bool, style: str = "danger") -> 
 
 
 def announcement(incident: Incident) -> str:
+    drill = "🧪 DRILL: " if incident.drill else ""
     return (
-        f"🚨 {incident.severity.label} incident declared: *{incident_title(incident)}*{by(incident.declared_by)}"
+        f"{drill}🚨 {incident.severity.label} incident declared: *{incident_title(incident)}*{by(incident.declared_by)}"
         f"\nJoin <#{incident.channel_id}> to help."
     )
 
@@ -165,7 +201,9 @@ def _update_heading(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    return f"{incident.severity.label} | {incident.status.value} | {incident.title}"
+    return (
+        f"{'DRILL | ' if incident.drill else ''}{incident.severity.label} | {incident.status.value} | {incident.title}"
+    )
 
 
 def declared_reply(incident: Incident) -> str:

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     REOPEN = "incident_reopen"
     DECLARE_FROM_ALERTS = "alerts_declare_incident"
     PAGE_ACKNOWLEDGE = "page_acknowledge"
+    SNOOZE_REMINDER = "metrics_snooze_reminder"
 
 
 class CallbackId(StrEnum):
