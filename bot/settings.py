@@ -206,21 +206,13 @@ class Settings(BaseSettings):
 
     @property
     def response_targets(self) -> ResponseTargets:
-        return ResponseTargets(
-            sev1=ResponseTarget.parse(self.response_target_sev1),
-            sev2=ResponseTarget.parse(self.response_target_sev2),
-            sev3=ResponseTarget.parse(self.response_target_sev3),
-            sev4=ResponseTarget.parse(self.response_target_sev4),
-        )
+        return _targets(self.response_target_sev1, self.response_target_sev2, self.response_target_sev3,
+                        self.response_target_sev4)  # fmt: skip
 
     @property
     def resolution_targets(self) -> ResponseTargets:
-        return ResponseTargets(
-            sev1=ResponseTarget.parse(self.resolution_target_sev1),
-            sev2=ResponseTarget.parse(self.resolution_target_sev2),
-            sev3=ResponseTarget.parse(self.resolution_target_sev3),
-            sev4=ResponseTarget.parse(self.resolution_target_sev4),
-        )
+        return _targets(self.resolution_target_sev1, self.resolution_target_sev2, self.resolution_target_sev3,
+                        self.resolution_target_sev4)  # fmt: skip
 
     def business_calendar(self, years: range) -> BusinessCalendar:
         """The calendar business-time targets count on; country holidays are looked up for `years`."""
@@ -253,6 +245,11 @@ class Settings(BaseSettings):
         if not self.socket_mode:
             needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
         return [name for name, value in needed.items() if value is None]
+
+
+def _targets(sev1: str, sev2: str, sev3: str, sev4: str) -> ResponseTargets:
+    parse = ResponseTarget.parse
+    return ResponseTargets(sev1=parse(sev1), sev2=parse(sev2), sev3=parse(sev3), sev4=parse(sev4))
 
 
 def _dates(value: str) -> list[date]:

@@ -163,7 +163,7 @@ class ClockState:
         return None if self.stopped_at is None else self.stopped_at <= self.due
 
     def breached(self, now: datetime) -> bool:
-        return (self.stopped_at or now) > self.due
+        return (self.stopped_at or now) >= self.due if self.stopped_at is None else self.stopped_at > self.due
 
     def next_stage(self, now: datetime) -> tuple[Stage, datetime] | None:
         """The stage to fire next and when, for a running clock; None once it stopped."""

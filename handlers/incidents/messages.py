@@ -129,7 +129,7 @@ def clock_line(state: ClockState, now: datetime) -> str:
     if state.stopped_at is not None:
         verdict = "✅ met" if state.met() else "🔴 missed"
         return f"{name}\n{verdict}: {_STOPPED[state.kind]} after {format_duration(state.stopped_at - state.started_at)}"
-    if now > state.due:
+    if now >= state.due:
         return f"{name}\n🔴 breached {format_duration(now - state.due)} ago"
     marker = "⚠️ " if now >= state.warn_at else "⏱ "
     return f"{name}\n{marker}{format_duration(state.due - now)} left"
