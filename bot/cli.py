@@ -1,7 +1,9 @@
 """`firebreak [run|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
 
 import argparse
+import asyncio
 import sys
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
@@ -10,8 +12,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
+from domain import IncidentError
+from domain.metrics import Window
 from domain.paging_config import ConfigError, OnCall
-from storage import migrate
+from handlers.metrics import report
+from storage import create_engine, migrate
+from storage.metrics import MetricsStore
 from storage.paging_config_file import read_oncall
 
 EXIT_BAD_CONFIG = 2
@@ -20,8 +26,11 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "check-config"], help="default: run"
+        "command", nargs="?", default="run", choices=["run", "migrate", "check-config", "report"], help="default: run"
     )
+    parser.add_argument("--from", dest="first", help="report: first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="last", help="report: last day (included), YYYY-MM-DD")
+    parser.add_argument("--format", choices=["md", "csv"], default="md", help="report: md (default) or csv")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -46,6 +55,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "run":
         _serve(settings, oncall)
+    if args.command == "report":
+        return _report(settings, args.first, args.last, args.format)
+    return 0
+
+
+def _report(settings: Settings, first: str | None, last: str | None, shape: str) -> int:
+    """`firebreak report --from … --to … [--format md|csv]`: the compliance report on stdout."""
+    if not first or not last:
+        print("firebreak: report needs --from YYYY-MM-DD and --to YYYY-MM-DD", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        window = Window.between(first, last)
+    except IncidentError as error:
+        print(f"firebreak: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    async def build() -> report.Report:
+        engine = create_engine(settings.database_url)
+        try:
+            store = MetricsStore(engine)
+            return await report.build(
+                store, window, datetime.now(UTC), settings.response_targets, settings.resolution_targets
+            )
+        finally:
+            await engine.dispose()
+
+    built = asyncio.run(build())
+    sys.stdout.write(built.csv() if shape == "csv" else built.markdown())
     return 0
 
 
