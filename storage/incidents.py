@@ -40,6 +40,14 @@ class ConcurrentUpdate(Exception):
     """The incident's row changed since it was loaded: reload it and apply the change again."""
 
 
+# Covering indexes for the metrics (migration 0007): every aggregate reads an index range, never the table.
+METRICS_INDEX = (
+    "drill", "severity", "declared_at", "service", "acknowledged_at", "resolved_at", "ack_seconds",
+    "resolve_seconds", "response_due_at", "resolution_due_at", "impact_started_at", "impact_ended_at",
+)  # fmt: skip
+SERVICES_INDEX = ("drill", "service", *(c for c in METRICS_INDEX if c not in {"drill", "service"}))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp stored in UTC. SQLite drops the zone, so reads put UTC back."""
 
@@ -65,9 +73,19 @@ class IncidentRow(SQLModel, table=True):
         Index("ix_incidents_channel_id", "channel_id", unique=True),
         Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
         Index("ix_incidents_source_group_key", "source_group_key"),
-        Index("ix_incidents_drill_declared_at", "drill", "declared_at"),
-        Index("ix_incidents_ack_seconds", "ack_seconds"),
-        Index("ix_incidents_resolve_seconds", "resolve_seconds"),
+        Index("ix_incidents_metrics", *METRICS_INDEX),
+        Index("ix_incidents_services", *SERVICES_INDEX),
+        Index("ix_incidents_ack_seconds", "drill", "ack_seconds", "declared_at", "resolved_at", "severity", "service"),
+        Index(
+            "ix_incidents_resolve_seconds",
+            "drill",
+            "resolve_seconds",
+            "declared_at",
+            "resolved_at",
+            "severity",
+            "service",
+        ),
+        Index("ix_incidents_open", "resolved_at", "drill", "severity"),
         {"sqlite_autoincrement": True},
     )
 

@@ -2,13 +2,16 @@
 
 Drills are never selected. Duration averages take closed incidents only (`resolved_at` set, so a reopened
 incident counts only once it is resolved again). Percentiles are `percentile_cont` on PostgreSQL; SQLite has
-none, so there the two values around the rank are read with ORDER BY ... LIMIT 1 OFFSET k on an index.
+none, so there the two values around the rank are read with ORDER BY ... LIMIT 2 OFFSET k along a covering
+index. Every SQLite aggregate names its covering index (INDEXED BY): a range over an index that holds every
+column the query reads, so no row of the table is read and nothing is sorted.
 """
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Float, and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -19,6 +22,7 @@ from domain.metrics import DurationStats, Window, interpolate, percentile_positi
 from storage.incidents import IncidentRow, UTCDateTime
 
 _T = IncidentRow.__table__.c  # type: ignore[attr-defined]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class SeverityRow:
     response_judged: int
     resolution_met: int
     resolution_judged: int
+    closed: int = 0  # closed incidents: the MTTA and MTTR sample
+    detected: int = 0  # closed incidents with a recorded impact start
+    detect_seconds: float = 0.0  # their summed time to detect
 
 
 @dataclass(frozen=True)
@@ -79,20 +86,36 @@ class MetricsStore:
         self._engine = engine
 
     async def aggregates(self, where: Filter, now: datetime) -> Aggregates:
+        """Every figure of a window. The severity pass, the service pass and the open count run at once, each on
+        its own connection (SQLite readers run in parallel); the percentiles follow, needing the counts."""
+        postgres = self._engine.dialect.name == "postgresql"
+        base = _selected(where)
+        open_now = select(func.count()).where(_T.drill.is_(False), _T.resolved_at.is_(None))
+        severities, services, still_open = await asyncio.gather(
+            self._run(lambda c: _severities(c, base, _at(now), postgres)),
+            self._run(lambda c: _services(c, where, now, postgres)),
+            self._run(lambda c: c.scalar(open_now)),
+        )
+        closed = and_(base, col(IncidentRow.resolved_at).is_not(None))
+        ack_sample = _sample(severities, [row.mtta for row in severities])
+        resolve_sample = _sample(severities, [row.mttr for row in severities])
+        ack, resolve = await asyncio.gather(
+            self._run(lambda c: _stats(c, _T.ack_seconds, closed, postgres, ack_sample, "ix_incidents_ack_seconds")),
+            self._run(
+                lambda c: _stats(
+                    c, _T.resolve_seconds, closed, postgres, resolve_sample, "ix_incidents_resolve_seconds"
+                )
+            ),
+        )
+        detected = sum(row.detected for row in severities)
+        detect_mean = sum(row.detect_seconds for row in severities) / detected if detected else None
+        return Aggregates(
+            ack, resolve, DurationStats(detected, detect_mean), severities, services, int(still_open or 0)
+        )
+
+    async def _run(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._engine.connect() as connection:
-            postgres = connection.dialect.name == "postgresql"
-            base = _selected(where)
-            closed = and_(base, col(IncidentRow.resolved_at).is_not(None))
-            ack = await _stats(connection, _T.ack_seconds, closed, postgres)
-            resolve = await _stats(connection, _T.resolve_seconds, closed, postgres)
-            detect_seconds = _seconds(_T.impact_started_at, _T.declared_at, postgres)
-            detect = await _stats(connection, detect_seconds, and_(closed, _T.impact_started_at.is_not(None)), postgres)
-            severities = await _severities(connection, base, _at(now))
-            services = await _services(connection, where, now, postgres)
-            open_now = await connection.scalar(
-                select(func.count()).where(_T.drill.is_(False), _T.resolved_at.is_(None))
-            )
-        return Aggregates(ack, resolve, detect, severities, services, int(open_now or 0))
+            return await query(connection)
 
     async def open_by_severity(self) -> dict[int, int]:
         """Open incidents (not drills) per severity, for the Prometheus gauge."""
@@ -128,6 +151,13 @@ class MetricsStore:
             await connection.execute(statement)
 
 
+def _sample(rows: Sequence[SeverityRow], means: Sequence[float | None]) -> tuple[int, float | None]:
+    """The closed incidents over all severities and their mean, from each severity's count and mean."""
+    count = sum(row.closed for row in rows)
+    total = sum(row.closed * mean for row, mean in zip(rows, means, strict=True) if mean is not None)
+    return count, (total / count if count else None)
+
+
 def _selected(where: Filter) -> ColumnElement[bool]:
     conditions = [
         _T.drill.is_(False),
@@ -151,7 +181,16 @@ def _seconds(start: Any, end: Any, postgres: bool) -> Any:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-async def _stats(connection: AsyncConnection, value: Any, where: ColumnElement[bool], postgres: bool) -> DurationStats:
+async def _stats(
+    connection: AsyncConnection,
+    value: Any,
+    where: ColumnElement[bool],
+    postgres: bool,
+    sample: tuple[int, float | None],
+    index: str,
+) -> DurationStats:
+    """Median and p90 of `value` over the rows of `where`, beside their (count, mean) from the severity pass."""
+    count, mean = sample
     if postgres:
         statement = select(
             func.count(value),
@@ -159,49 +198,63 @@ async def _stats(connection: AsyncConnection, value: Any, where: ColumnElement[b
             func.percentile_cont(0.5).within_group(value),
             func.percentile_cont(0.9).within_group(value),
         ).where(where, value.is_not(None))
-        count, mean, median, p90 = (await connection.execute(statement)).one()
-        return DurationStats(int(count), _float(mean), _float(median), _float(p90))
-    count, mean = (await connection.execute(select(func.count(value), func.avg(value)).where(where))).one()
+        total, average, median, p90 = (await connection.execute(statement)).one()
+        return DurationStats(int(total), _float(average), _float(median), _float(p90))
     if not count:
         return DurationStats()
-    median = await _sqlite_percentile(connection, value, where, int(count), 0.5)
-    p90 = await _sqlite_percentile(connection, value, where, int(count), 0.9)
-    return DurationStats(int(count), _float(mean), median, p90)
+    median = await _sqlite_percentile(connection, value, where, count, 0.5, index)
+    p90 = await _sqlite_percentile(connection, value, where, count, 0.9, index)
+    return DurationStats(count, mean, median, p90)
 
 
 async def _sqlite_percentile(
-    connection: AsyncConnection, value: Any, where: ColumnElement[bool], count: int, q: float
+    connection: AsyncConnection, value: Any, where: ColumnElement[bool], count: int, q: float, index: str
 ) -> float:
+    """Skip to the rank along an index in `value` order (covering, so no table reads and no sort)."""
     low, high, weight = percentile_positions(count, q)
     statement = select(value).where(where, value.is_not(None)).order_by(value).offset(low).limit(high - low + 1)
+    statement = statement.with_hint(IncidentRow, f"INDEXED BY {index}", "sqlite")
     values = [float(v) for v in (await connection.execute(statement)).scalars()]
     return interpolate(values[0], values[-1], weight)
 
 
-async def _severities(connection: AsyncConnection, base: ColumnElement[bool], now: Any) -> list[SeverityRow]:
+async def _severities(
+    connection: AsyncConnection, base: ColumnElement[bool], now: Any, postgres: bool
+) -> list[SeverityRow]:
+    """One pass over the covering index, in severity order: counts, means, compliance, time to detect."""
     ack_or_now = func.coalesce(_T.acknowledged_at, now)
     resolved_or_now = func.coalesce(_T.resolved_at, now)
+    closed = _T.resolved_at.is_not(None)
+    detected = and_(closed, _T.impact_started_at.is_not(None))
     statement = (
         select(
             _T.severity,
             func.count(),
             func.sum(case((_T.resolved_at.is_(None), 1), else_=0)),
-            func.avg(case((_T.resolved_at.is_not(None), _T.ack_seconds))),
+            func.avg(case((closed, _T.ack_seconds))),
             func.avg(_T.resolve_seconds),
             *_compliance(_T.acknowledged_at, ack_or_now, _T.response_due_at),
             *_compliance(_T.resolved_at, resolved_or_now, _T.resolution_due_at),
+            func.sum(case((closed, 1), else_=0)),
+            func.sum(case((detected, 1), else_=0)),
+            func.sum(case((detected, _seconds(_T.impact_started_at, _T.declared_at, postgres)), else_=0.0)),
         )
         .where(base)
         .group_by(_T.severity)
         .order_by(_T.severity)
+        .with_hint(IncidentRow, "INDEXED BY ix_incidents_metrics", "sqlite")
     )
     rows = (await connection.execute(statement)).all()
-    return [
-        SeverityRow(
-            int(s), int(n), int(o or 0), _float(a), _float(r), int(rm or 0), int(rj or 0), int(sm or 0), int(sj or 0)
-        )
-        for s, n, o, a, r, rm, rj, sm, sj in rows
-    ]
+    return [_severity_row(row) for row in rows]
+
+
+def _severity_row(row: Sequence[Any]) -> SeverityRow:
+    severity, count, still_open, mtta, mttr, *counts, detect_seconds = row
+    met, judged, resolved_met, resolved_judged, closed, detected = (int(v or 0) for v in counts)
+    return SeverityRow(
+        int(severity), int(count), int(still_open or 0), _float(mtta), _float(mttr),
+        met, judged, resolved_met, resolved_judged, closed, detected, float(detect_seconds or 0),
+    )  # fmt: skip
 
 
 def _compliance(stopped: Any, stopped_or_now: Any, due: Any) -> Sequence[Any]:
@@ -218,7 +271,10 @@ async def _services(connection: AsyncConnection, where: Filter, now: datetime, p
     end = func.coalesce(_T.impact_ended_at, _T.resolved_at, _at(now))
     lower, upper = _at(where.window.start), _at(min(where.window.end, now))
     greatest, least = (func.greatest, func.least) if postgres else (func.max, func.min)
-    overlap = _seconds(greatest(start, lower), least(end, upper), postgres)
+    inside = and_(
+        _T.impact_started_at.is_(None), _T.impact_ended_at.is_(None), _T.declared_at >= lower, _T.resolved_at <= upper
+    )
+    overlap = case((inside, _T.resolve_seconds), else_=_seconds(greatest(start, lower), least(end, upper), postgres))
     in_window = and_(_T.declared_at >= lower, _T.declared_at < _at(where.window.end))
     conditions = [_T.drill.is_(False), _T.service.is_not(None), start < upper, end > lower]
     if where.service is not None:
@@ -236,6 +292,7 @@ async def _services(connection: AsyncConnection, where: Filter, now: datetime, p
         .where(*conditions)
         .group_by(_T.service)
         .order_by(_T.service)
+        .with_hint(IncidentRow, "INDEXED BY ix_incidents_services", "sqlite")
     )
     rows = (await connection.execute(statement)).all()
     return [ServiceRow(str(s), int(n or 0), _when(f), _when(last), float(i or 0)) for s, n, f, last, i in rows]
