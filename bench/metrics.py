@@ -43,14 +43,15 @@ def seed(url: str, count: int, now: datetime) -> None:
     """Insert `count` incidents with explicit event times and due times, in batches."""
     rng = random.Random(12)
     engine = sqlalchemy.create_engine(sync_url(url))
-    rows = [_row(rng, now) for _ in range(count)]
+    rows = [_row(rng, now, n) for n in range(count)]
     with engine.begin() as connection:
         for start in range(0, count, 5000):
             connection.execute(sqlalchemy.insert(IncidentRow), rows[start : start + 5000])
     engine.dispose()
 
 
-def _row(rng: random.Random, now: datetime) -> dict[str, Any]:
+def _row(rng: random.Random, now: datetime, n: int) -> dict[str, Any]:
+    """One incident, fully set up in Slack (else the repair sweep would open channels for the open ones)."""
     severity = rng.choices([1, 2, 3, 4], weights=[5, 15, 50, 30])[0]
     declared = now - timedelta(seconds=rng.uniform(0, 90 * 86400))
     ack_seconds = rng.lognormvariate(6.5, 1.0)
@@ -70,6 +71,10 @@ def _row(rng: random.Random, now: datetime) -> dict[str, Any]:
         "resolved_at": resolved,
         "summary": "",
         "roles": {},
+        "channel_id": f"C{n:09d}",
+        "channel_name": f"inc-{n}",
+        "card_ts": "1.0",
+        "announcement_ts": "1.0",
         "service": rng.choice(SERVICES),
         "drill": rng.random() < 0.01,
         "ack_seconds": ack_seconds,
