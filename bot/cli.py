@@ -1,4 +1,4 @@
-"""`firebreak [run|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|migrate|check-config|report]`: the console script; `python -m bot` is `firebreak run`."""
 
 import argparse
 import asyncio
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
         return 0
+    if args.command == "report":  # read-only: neither migrates nor logs, so stdout is the report alone
+        return _report(settings, args.first, args.last, args.format)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -55,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "run":
         _serve(settings, oncall)
-    if args.command == "report":
-        return _report(settings, args.first, args.last, args.format)
     return 0
 
 

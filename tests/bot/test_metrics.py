@@ -201,11 +201,11 @@ async def test_report_command_line(
     await run_three_incidents(bot)
     settings = make_settings()
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LOG_LEVEL", "error")
     monkeypatch.chdir(settings.data_dir)
+    capsys.readouterr()  # the bot's own log lines so far
     code = await asyncio.to_thread(main, ["report", "--from", "2026-11-25", "--to", "2026-11-25", "--format", "csv"])
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     api = await (await bot.http.get("/api/reports/incidents?from=2026-11-25&to=2026-11-25&format=csv")).text()
-    assert printed[-3:-1] == api.splitlines()[:2]  # the open incident's verdict depends on the real clock
-    assert len(printed[-3:]) == len(api.splitlines()) == 3
+    assert printed[:2] == api.splitlines()[:2]  # the open incident's verdict depends on the real clock
+    assert len(printed) == len(api.splitlines()) == 3
