@@ -29,8 +29,8 @@ from redis.asyncio import Redis
 from bot.logging import configure_logging
 from bot.server import WORKER, build_server
 from bot.settings import Settings
+from sandbox.slack_api import SlackEmulator
 from storage import migrate
-from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "bench-token"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -163,7 +163,7 @@ async def bench(alerts: int, groups: int, senders: int, card_interval: float) ->
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{Path(tmp) / 'bench.db'}"
         await asyncio.to_thread(migrate, database)
-        async with FakeSlack() as slack:
+        async with SlackEmulator() as slack:
             settings = Settings(
                 _env_file=None,
                 slack_bot_token="xoxb-bench",

@@ -28,10 +28,10 @@ from bench.alert_storm import REDIS_URL, serve
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import Settings
+from sandbox.slack_api import SlackEmulator
 from storage import migrate, sync_url
 from storage.incidents import IncidentRow
 from tests.bot.harness import sign
-from tests.fakes.slack_api import FakeSlack
 
 SECRET = "bench-signing-secret"
 SERVICES = [f"service-{n}" for n in range(12)]
@@ -105,7 +105,7 @@ async def bench(incidents: int, requests: int, database_url: str | None) -> int:
         started = time.perf_counter()
         await asyncio.to_thread(seed, url, incidents, now)
         print(f"seeded {incidents} incidents in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
-        async with FakeSlack() as slack:
+        async with SlackEmulator() as slack:
             settings = Settings(
                 _env_file=None, slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=slack.url,
                 database_url=url, redis_url=REDIS_URL, redis_prefix=f"firebreak-bench:{uuid4().hex}:",

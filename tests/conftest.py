@@ -1,7 +1,8 @@
-"""Fixtures shared by the whole suite: real Redis and real SQL (SQLite and PostgreSQL) on loopback."""
+"""Fixtures shared by the whole suite: real Redis and real SQL (SQLite and PostgreSQL), found or started once."""
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,9 +21,10 @@ from storage.db import create_engine, migrate, sync_url
 from storage.incidents import IncidentStore
 from storage.keys import Keys
 from storage.timeline import TimelineStore
+from tests.services import ServiceMissing, Services, open_services
 
-_REDIS_URL = os.environ.get("FIREBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-_POSTGRES_URL = os.environ.get("FIREBREAK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_SERVICES = pytest.StashKey[Services]()
+_STOP = pytest.StashKey[ExitStack]()
 _KEEP_TABLES = {"alembic_version", "sqlite_sequence"}
 
 _DEFAULT_INCIDENT = Incident(
@@ -35,6 +37,37 @@ _DEFAULT_INCIDENT = Incident(
 )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Find or start Redis and PostgreSQL once, before the header names them."""
+    stack = ExitStack()
+    try:
+        session.config.stash[_SERVICES] = open_services(os.environ, stack)
+    except ServiceMissing as missing:
+        stack.close()
+        raise pytest.UsageError(str(missing)) from None
+    session.config.stash[_STOP] = stack
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _STOP in session.config.stash:
+        session.config.stash[_STOP].close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return config.stash[_SERVICES].describe() if _SERVICES in config.stash else []
+
+
+@pytest.fixture(scope="session")
+def services(request: pytest.FixtureRequest) -> Services:
+    """The Redis, PostgreSQL and Alertmanager of this run."""
+    return request.config.stash[_SERVICES]
+
+
+@pytest.fixture(scope="session")
+def redis_url(services: Services) -> str:
+    return services.redis.url
+
+
 @pytest.fixture
 def keys() -> Keys:
     """Key names under a prefix no other test uses."""
@@ -42,9 +75,9 @@ def keys() -> Keys:
 
 
 @pytest.fixture
-async def redis(keys: Keys) -> AsyncIterator[Redis]:
+async def redis(redis_url: str, keys: Keys) -> AsyncIterator[Redis]:
     """A client for the test Redis server; deletes this test's keys afterwards (never FLUSHDB)."""
-    client = Redis.from_url(_REDIS_URL)
+    client = Redis.from_url(redis_url)
     try:
         await client.ping()  # Redis down: the test errors rather than skips
         yield client
@@ -63,15 +96,16 @@ def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def _postgresql_url() -> Iterator[str]:
-    name = f"firebreak_test_{uuid4().hex[:10]}"
-    _run_on_server(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+def _postgresql_url(services: Services) -> Iterator[str]:
+    """This run's own database on the test server, dropped at the end."""
+    server, name = services.postgres.url, f"firebreak_test_{uuid4().hex[:10]}"
+    _run_on_server(server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        url = sqlalchemy.make_url(_POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        url = sqlalchemy.make_url(server).set(database=name).render_as_string(hide_password=False)
         migrate(url)
         yield url
     finally:
-        _run_on_server(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _run_on_server(server, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
@@ -109,9 +143,9 @@ def make_incident() -> Callable[..., Incident]:
     return make
 
 
-def _run_on_server(statement: sql.Composed) -> None:
+def _run_on_server(server: str, statement: sql.Composed) -> None:
     """CREATE/DROP DATABASE cannot run in a transaction, so use an autocommit connection."""
-    with psycopg.connect(_POSTGRES_URL, autocommit=True) as connection:
+    with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(statement)
 
 

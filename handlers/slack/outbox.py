@@ -43,8 +43,17 @@ class TokenBucket:
 
 
 class SlackOutbox:
-    def __init__(self, card_interval: float = 1.0, updates_per_minute: int = 50, burst: int = 20) -> None:
+    def __init__(
+        self,
+        card_interval: float = 1.0,
+        updates_per_minute: int = 50,
+        burst: int = 20,
+        monotonic: Callable[[], float] | None = None,  # seconds; the event loop's clock unless given
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._card_interval = card_interval
+        self._monotonic = monotonic or (lambda: asyncio.get_running_loop().time())
+        self._sleep = sleep
         self._budget = TokenBucket(updates_per_minute / 60, burst) if updates_per_minute else None
         self._queues: dict[str, list[Job]] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
@@ -71,8 +80,7 @@ class SlackOutbox:
         if key in self._timers or key in self._queued:
             return
         self._idle.clear()
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_refresh.get(key, -self._card_interval) + self._card_interval - loop.time())
+        delay = max(0.0, self._last_refresh.get(key, -self._card_interval) + self._card_interval - self._monotonic())
         self._timers[key] = asyncio.create_task(self._refresh_later(key, delay))
 
     async def drain(self) -> None:
@@ -85,11 +93,10 @@ class SlackOutbox:
         await asyncio.gather(*self._timers.values(), *self._runners.values(), return_exceptions=True)
 
     async def _refresh_later(self, key: str, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        await asyncio.sleep(delay)
+        await self._sleep(delay)
         if self._budget is not None:
-            await asyncio.sleep(self._budget.reserve(loop.time()))
-        self._last_refresh[key] = loop.time()
+            await self._sleep(self._budget.reserve(self._monotonic()))
+        self._last_refresh[key] = self._monotonic()
         del self._timers[key]
         self._queued.add(key)
         self.submit(key, lambda: self._latest(key))

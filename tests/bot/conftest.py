@@ -1,6 +1,5 @@
 """The whole bot on a real HTTP server, with the fake Slack Web API, real Redis and real SQL."""
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,17 +12,16 @@ from redis.asyncio import Redis
 from bot.server import build_server
 from bot.settings import Settings
 from domain.paging_config import OnCall
+from sandbox.slack_api import SlackEmulator
 from storage import Keys
 from tests.bot.harness import ALERTMANAGER_TOKEN, SIGNING_SECRET, Bot, FakeClock
-from tests.fakes.slack_api import FakeSlack
 
-REDIS_URL = os.environ.get("FIREBREAK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as fake:
         yield fake
 
 
@@ -33,7 +31,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_settings(database_url: str, keys: Keys, slack: FakeSlack, tmp_path: Any) -> Callable[..., Settings]:
+def make_settings(
+    database_url: str, redis_url: str, keys: Keys, slack: SlackEmulator, tmp_path: Any
+) -> Callable[..., Settings]:
     """Settings for a test bot; keyword arguments override single settings."""
 
     def make(**overrides: Any) -> Settings:
@@ -42,7 +42,7 @@ def make_settings(database_url: str, keys: Keys, slack: FakeSlack, tmp_path: Any
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": slack.url,
             "database_url": database_url,
-            "redis_url": REDIS_URL,
+            "redis_url": redis_url,
             "redis_prefix": keys.prefix,
             "data_dir": tmp_path,
             "alertmanager_token": ALERTMANAGER_TOKEN,
@@ -56,7 +56,7 @@ def make_settings(database_url: str, keys: Keys, slack: FakeSlack, tmp_path: Any
 
 @pytest.fixture
 async def start_bot(
-    make_settings: Callable[..., Settings], slack: FakeSlack, clock: FakeClock, redis: Redis
+    make_settings: Callable[..., Settings], slack: SlackEmulator, clock: FakeClock, redis: Redis
 ) -> AsyncIterator[Callable[..., Awaitable[Bot]]]:
     """Start the real server with these setting overrides; it stops at the end of the test."""
     clients: list[TestClient[Any, Any]] = []

@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.server import WORKER
 from handlers.slack import BlockId
-from tests.fakes.slack_api import FakeSlack
+from sandbox.slack_api import SlackEmulator
 from tests.fixtures import ALERTMANAGER as FIXTURES
 
 SIGNING_SECRET = "test-signing-secret"
@@ -46,10 +46,34 @@ def sign(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) 
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
 
+class LogEvents:
+    """A structlog processor (for `capture_logs(processors=[...])`) that lets a test wait for the n-th event."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, _logger: object, _method: str, event: Any) -> Any:
+        self.seen.append(dict(event))
+        self._changed.set()
+        return event
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [event for event in self.seen if event["event"] == name]
+
+    async def wait_for(self, name: str, count: int) -> list[dict[str, Any]]:
+        """Wait (at most 5 s) until `count` events called `name` were logged; returns them."""
+        async with asyncio.timeout(5):
+            while len(self.named(name)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.named(name)
+
+
 @dataclass
 class Bot:
     http: TestClient[Any, Any]
-    slack: FakeSlack
+    slack: SlackEmulator
     clock: FakeClock
     incidents_channel: str
     alerts_channel: str = ""

@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -100,10 +101,14 @@ async def test_unsigned_request_is_refused(bot: Bot) -> None:
     assert response.status == 401
 
 
-async def test_signature_checked_with_the_configured_secret(bot: Bot) -> None:
-    """The same body signed with the configured secret is accepted (the 401s above are about the signature)."""
-    assert SIGNING_SECRET
-    assert (await bot.command("help")).startswith("*/incident* subcommands")
+async def test_signature_checked_with_the_configured_secret(start_bot: Callable[..., Awaitable[Bot]]) -> None:
+    """A body signed with the configured secret is accepted; the same body signed with another secret is not."""
+    bot = await start_bot(slack_signing_secret="rotated-secret")
+    body = "command=%2Fincident&text=help&user_id=U1&channel_id=C1&trigger_id=t1"
+    refused = await bot.post_signed(body, "application/x-www-form-urlencoded", secret=SIGNING_SECRET)
+    accepted = await bot.post_signed(body, "application/x-www-form-urlencoded", secret="rotated-secret")
+    assert (refused.status, accepted.status) == (401, 200)
+    assert (await accepted.text()).startswith("*/incident* subcommands")
 
 
 async def test_malformed_interaction_payload_is_refused(bot: Bot) -> None:

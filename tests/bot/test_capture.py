@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.slack_api import BOT_ID
 from tests.bot.harness import BOB, CAROL, Bot
-from tests.fakes.slack_api import BOT_ID
 
 
 def _reaction(channel: str, ts: str, user: str = BOB, reaction: str = "pushpin") -> dict[str, Any]:

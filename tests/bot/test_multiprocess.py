@@ -15,10 +15,9 @@ from uuid import uuid4
 import aiohttp
 import pytest
 
+from sandbox.slack_api import SlackEmulator
 from storage import Keys
-from tests.bot.conftest import REDIS_URL
 from tests.bot.harness import SIGNING_SECRET, sign
-from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARY, MANAGER = "U0PRIMARY", "U0MANAGER"
@@ -45,7 +44,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 async def fleet(
-    database_url: str, keys: Keys, redis: object, slack: FakeSlack, tmp_path: Path
+    database_url: str, redis_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
 ) -> AsyncIterator[list[tuple[asyncio.subprocess.Process, str]]]:
     """Three `python -m bot` processes sharing the test's Redis prefix and PostgreSQL database."""
     config = tmp_path / "oncall.yaml"
@@ -61,7 +60,7 @@ async def fleet(
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.url,
             "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "REDIS_PREFIX": keys.prefix,
             "PORT": str(port),
             "HOST": "127.0.0.1",
@@ -118,7 +117,7 @@ async def _declare(session: aiohttp.ClientSession, base: str, n: int) -> None:
         assert response.status == 200, await response.text()
 
 
-def _pages(slack: FakeSlack) -> Counter[tuple[str, str]]:
+def _pages(slack: SlackEmulator) -> Counter[tuple[str, str]]:
     """(incident title, user) → how many page DMs Slack stored, each attributed by the DM it went to."""
     return Counter(
         (str(call.args["text"]), str(slack.dm_user(str(call.args["channel"]))))
@@ -130,7 +129,7 @@ def _pages(slack: FakeSlack) -> Counter[tuple[str, str]]:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.timeout(180)
 async def test_three_processes_page_each_step_exactly_once(
-    fleet: list[tuple[asyncio.subprocess.Process, str]], slack: FakeSlack
+    fleet: list[tuple[asyncio.subprocess.Process, str]], slack: SlackEmulator
 ) -> None:
     """24 SEV-1s declared across three processes, one killed mid-run: every step pages its person once."""
     async with aiohttp.ClientSession() as session:

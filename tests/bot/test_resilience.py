@@ -8,7 +8,7 @@ from datetime import timedelta
 import structlog
 
 from handlers.slack import ActionId
-from tests.bot.harness import BOB, CAROL, Bot
+from tests.bot.harness import BOB, CAROL, Bot, LogEvents
 
 
 async def test_rate_limited_post_is_retried(bot: Bot) -> None:
@@ -115,14 +115,19 @@ async def test_a_stored_incident_without_a_channel_is_set_up_without_anyone_acti
     start_bot: Callable[..., Awaitable[Bot]],
 ) -> None:
     """Slack refused the channel and nobody touches the incident: once Slack answers again, the repair finishes it."""
-    bot = await start_bot(repair_interval=0.05)
-    bot.slack.fail("conversations.create", "internal_error", times=2)
-    await bot.command("declare Checkout is down sev1")
-    await asyncio.sleep(0.2)  # sweeps run, but a setup may still be under way for a minute: left alone
-    assert (await bot.api("/api/incidents/1"))["channel_id"] is None
-    bot.clock.advance(timedelta(minutes=2))
-    await bot.slack.wait_for("chat.postMessage", 2)  # the card and the announcement
-    await asyncio.sleep(0.2)  # later sweeps find nothing left to do
+    events = LogEvents()
+    with structlog.testing.capture_logs(processors=[events]):
+        bot = await start_bot(repair_interval=0.05)
+        bot.slack.fail("conversations.create", "internal_error", times=2)
+        await bot.command("declare Checkout is down sev1")
+        swept = len(events.named("repair_swept"))
+        await events.wait_for("repair_swept", swept + 2)  # sweeps ran, but a setup may be under way for a minute
+        assert (await bot.api("/api/incidents/1"))["channel_id"] is None
+        bot.clock.advance(timedelta(minutes=2))
+        await bot.slack.wait_for("chat.postMessage", 2)  # the card and the announcement
+        swept = len(events.named("repair_swept"))
+        later = (await events.wait_for("repair_swept", swept + 2))[swept:]
+    assert {sweep["setups"] for sweep in later[1:]} == {0}  # later sweeps find nothing left to do
     assert (await bot.api("/api/incidents/1"))["channel_name"] == "inc-1-checkout-is-down"
     assert len(bot.slack.calls_to("pins.add")) == 1
     assert [c.args["channel"] for c in bot.slack.calls_to("chat.postMessage")].count(bot.incidents_channel) == 1
@@ -131,18 +136,21 @@ async def test_a_stored_incident_without_a_channel_is_set_up_without_anyone_acti
 
 async def test_a_missing_announcement_is_posted_by_the_repair(start_bot: Callable[..., Awaitable[Bot]]) -> None:
     """The channel and card made it but the announcement did not: once Slack takes it, the repair posts it, once."""
-    bot = await start_bot(repair_interval=0.05)
-    announcements = bot.slack.channels[bot.incidents_channel]
-    announcements.archived = True  # Slack answers is_archived
-    await bot.declare("Checkout is down sev1")
-    await bot.settle()
-    assert [c.error for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == announcements.id] == [
-        "is_archived"
-    ]
-    announcements.archived = False
-    bot.clock.advance(timedelta(minutes=2))
-    await bot.slack.wait_for("chat.postMessage", 2)  # the card, then the announcement
-    await asyncio.sleep(0.2)  # later sweeps find nothing left to do
+    events = LogEvents()
+    with structlog.testing.capture_logs(processors=[events]):
+        bot = await start_bot(repair_interval=0.05)
+        announcements = bot.slack.channels[bot.incidents_channel]
+        announcements.archived = True  # Slack answers is_archived
+        await bot.declare("Checkout is down sev1")
+        await bot.settle()
+        refused = [c.error for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == announcements.id]
+        assert refused == ["is_archived"]
+        announcements.archived = False
+        bot.clock.advance(timedelta(minutes=2))
+        await bot.slack.wait_for("chat.postMessage", 2)  # the card, then the announcement
+        swept = len(events.named("repair_swept"))
+        later = (await events.wait_for("repair_swept", swept + 2))[swept:]
+    assert {sweep["setups"] for sweep in later[1:]} == {0}  # later sweeps find nothing left to do
     posted = [c for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == announcements.id and c.ok]
     assert len(posted) == 1
     assert len(bot.slack.calls_to("pins.add")) == 1

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
+from bot.embedded_redis import EmbeddedRedis
 from storage import Keys, Progress, SeenStore
 
 
@@ -37,3 +38,19 @@ async def test_a_claim_is_exclusive_until_released(redis: Redis, keys: Keys) -> 
     assert not await seen.claim("setup", "1", hold)
     await seen.release("setup", "1")
     assert await seen.claim("setup", "1", hold)
+
+
+async def test_begin_works_on_the_embedded_redis(tmp_path, keys: Keys) -> None:
+    """The two-phase marker works on the Redis 6.2 that `make run` embeds (which refuses SET NX GET)."""
+    embedded = EmbeddedRedis(tmp_path)
+    url = await asyncio.to_thread(embedded.start)
+    client = Redis.from_url(url)
+    try:
+        seen = SeenStore(client, keys)
+        assert await seen.begin("paged", "p1") is Progress.NEW
+        assert await seen.begin("paged", "p1") is Progress.STARTED
+        await seen.finish("paged", "p1")
+        assert await seen.begin("paged", "p1") is Progress.DONE
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(embedded.stop)

@@ -22,57 +22,115 @@ def test_token_bucket(rate: float, burst: int, at: list[float], waits: list[floa
     assert [pytest.approx(bucket.reserve(now)) for now in at] == waits
 
 
+class ManualTime:
+    """Monotonic seconds that move only when the test advances them; a sleeper wakes once its deadline is reached."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def deadlines(self) -> list[float]:
+        return sorted(deadline for deadline, _ in self._sleepers)
+
+    async def sleep(self, delay: float) -> None:
+        if delay <= 0:
+            return
+        woken = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + delay, woken))
+        await woken
+
+    async def advance(self, seconds: float) -> None:
+        """Move time on, wake the sleepers that are due, and let every ready task take its next step first."""
+        self.now += seconds
+        due = [woken for deadline, woken in self._sleepers if deadline <= self.now]
+        self._sleepers = [(deadline, woken) for deadline, woken in self._sleepers if deadline > self.now]
+        for woken in due:
+            woken.set_result(None)
+        await asyncio.sleep(0)  # ready tasks were scheduled before us, so they run their step before we return
+
+
 class Recorder:
     """Card refreshes that record what state they rendered, optionally held at a gate (a Slack 429 backoff)."""
 
     def __init__(self) -> None:
+        self.started: list[tuple[str, int]] = []
         self.rendered: list[tuple[str, int]] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self._changed = asyncio.Condition()
 
     def job(self, key: str, state: int) -> Job:
         async def render() -> None:
+            await self._record(self.started, (key, state))
             await self.gate.wait()
-            self.rendered.append((key, state))
+            await self._record(self.rendered, (key, state))
 
         return render
 
+    async def until(self, what: list[tuple[str, int]], count: int) -> None:
+        """Wait until `what` (started or rendered) holds `count` entries."""
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(lambda: len(what) >= count)
+
+    async def _record(self, into: list[tuple[str, int]], entry: tuple[str, int]) -> None:
+        async with self._changed:
+            into.append(entry)
+            self._changed.notify_all()
+
+
+def make_outbox(time: ManualTime, card_interval: float, updates_per_minute: int, burst: int = 20) -> SlackOutbox:
+    return SlackOutbox(card_interval, updates_per_minute, burst, monotonic=time, sleep=time.sleep)
+
 
 async def test_a_burst_on_one_key_renders_the_latest_state_once_more() -> None:
-    """The first change renders at once; the rest of a burst becomes a single render of the latest state."""
-    outbox, recorder = SlackOutbox(card_interval=0.05, updates_per_minute=0), Recorder()
+    """The first change renders at once; the rest of a burst waits one interval and renders the latest state."""
+    time, recorder = ManualTime(), Recorder()
+    outbox = make_outbox(time, card_interval=0.05, updates_per_minute=0)
     outbox.refresh("incident:1", recorder.job("incident:1", 0))
-    await asyncio.sleep(0.01)
+    await recorder.until(recorder.rendered, 1)
     for state in range(1, 30):
         outbox.refresh("incident:1", recorder.job("incident:1", state))
+    await time.advance(0)
+    assert (time.deadlines, recorder.rendered) == ([0.05], [("incident:1", 0)])
+    await time.advance(0.05)
     await outbox.drain()
     assert recorder.rendered == [("incident:1", 0), ("incident:1", 29)]
 
 
 async def test_a_blocked_key_does_not_pile_up_refreshes() -> None:
-    """While a render waits out a backoff, later changes wait as one refresh, not one per interval."""
-    outbox, recorder = SlackOutbox(card_interval=0.01, updates_per_minute=0), Recorder()
+    """While a render waits out a backoff, changes over many intervals wait as one refresh of the latest state."""
+    time, recorder = ManualTime(), Recorder()
+    outbox = make_outbox(time, card_interval=0.01, updates_per_minute=0)
     recorder.gate.clear()
     outbox.refresh("incident:1", recorder.job("incident:1", 0))
+    await recorder.until(recorder.started, 1)
     for state in range(1, 20):
-        await asyncio.sleep(0.01)
+        await time.advance(0.01)
         outbox.refresh("incident:1", recorder.job("incident:1", state))
+    await time.advance(0.01)
     recorder.gate.set()
     await outbox.drain()
-    assert recorder.rendered[0] == ("incident:1", 0)
-    assert recorder.rendered[-1] == ("incident:1", 19)
-    assert len(recorder.rendered) <= 3
+    assert recorder.started == recorder.rendered == [("incident:1", 0), ("incident:1", 19)]
 
 
 async def test_the_budget_spreads_refreshes_across_incidents_and_every_card_catches_up() -> None:
     """Twenty incidents changing together: the burst goes at once, the rest one per token, each at its latest."""
-    outbox, recorder = SlackOutbox(card_interval=0, updates_per_minute=1200, burst=5), Recorder()  # 20 a second
+    time, recorder = ManualTime(), Recorder()
+    outbox = make_outbox(time, card_interval=0, updates_per_minute=1200, burst=5)  # 20 a second
     keys = [f"incident:{n}" for n in range(20)]
     for state in range(3):
         for key in keys:
             outbox.refresh(key, recorder.job(key, state))
-    await asyncio.sleep(0.25)
-    assert 5 <= len(recorder.rendered) <= 11  # the burst, then at most five more in a quarter second
+    await recorder.until(recorder.rendered, 5)
+    assert time.deadlines == pytest.approx([n / 20 for n in range(1, 16)])
+    await time.advance(0.25)
+    await recorder.until(recorder.rendered, 10)
+    assert (len(recorder.rendered), len(time.deadlines)) == (10, 10)  # five more in a quarter second, not more
+    await time.advance(1)
     await outbox.drain()
     assert sorted(recorder.rendered) == sorted((key, 2) for key in keys)
 

@@ -1,13 +1,16 @@
-"""A fake Slack Web API served over real HTTP on 127.0.0.1 (STYLE.md rule 36).
+"""The Slack emulator: Slack's Web API served over real HTTP, answering from a workspace it keeps.
 
-`async with FakeSlack() as slack:` starts it on a free port; give `slack.url` to `AsyncWebClient(base_url=...)`,
-then assert on `slack.calls`, `slack.channels` and `slack.messages`. Answers use Slack's success shapes and error
-codes; `fail()` scripts error answers, 429s and 5xx. Block Kit rules live in `tests/fakes/blockkit.py`.
+The tests and the sandbox use this one emulator. `async with SlackEmulator() as slack:` starts it on a free
+loopback port (or `application()` is mounted into another aiohttp app, with `base_url` set); give `slack.url`
+to `AsyncWebClient(base_url=...)`, then read `slack.calls`, `slack.channels` and `slack.messages`. Answers use
+Slack's success shapes and error codes; `fail()` scripts error answers, 429s and 5xx. Block Kit rules live in
+`sandbox/blockkit.py`.
 """
 
 import asyncio
 import itertools
 import re
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,12 +18,11 @@ from decimal import Decimal
 from typing import Any, Self
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.fakes import blockkit as rules
-from tests.fakes.blockkit import Json, SlackError
+from sandbox import blockkit as rules
+from sandbox.blockkit import Json, SlackError
 
-__all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "Channel", "FakeSlack", "SlackError", "start_fake_slack"]
+__all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "Channel", "SlackEmulator", "SlackError", "start_emulator"]
 
 TEAM_ID, TEAM, WORKSPACE_URL = "T0FAKE", "Firebreak Test", "https://fake.slack.com/"
 BOT_USER_ID, BOT_ID, APP_ID = "U0BOT", "B0BOT", "A0FAKE"
@@ -74,15 +76,21 @@ class _Failure:
     retry_after: int | None
 
 
-class FakeSlack:
+class SlackEmulator:
     """The fake Web API: its HTTP server, what it recorded, and the workspace state it answers from."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url  # where the emulator is served, ending in "/"; set by `start` when it serves itself
         self.calls: list[Call] = []
         self.channels: dict[str, Channel] = {}
         self.messages: dict[tuple[str, str], Json] = {}
         self.users: dict[str, Json] = {}
         self.views: dict[str, Json] = {}
+        self.ephemerals: list[Json] = []  # {"channel", "user", "ts", "text", "blocks"}: seen by one person only
+        self.view_owners: dict[str, str] = {}  # view id -> the user it is open for
+        self.triggers: dict[str, str] = {}  # trigger_id -> the user whose action made it
+        self.responses: dict[str, tuple[str, str]] = {}  # response_url id -> (channel, user)
+        self.version = 0  # goes up with every recorded call: watchers wait on `changed`
         self._ims: dict[str, str] = {}  # sorted, comma-joined user ids -> D... (G... for several users)
         self._homes: dict[str, str] = {}  # user id -> Home tab view id
         self._failures: dict[str, list[_Failure]] = {}
@@ -90,28 +98,39 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._last_ts = 0
         self._recorded = asyncio.Condition()
-        self._server: TestServer | None = None
+        self._runner: web.AppRunner | None = None
         self.add_user("firebreak", user_id=BOT_USER_ID)
 
     @property
     def url(self) -> str:
         """Base URL for `AsyncWebClient(base_url=...)`, ending in "/api/"."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        return str(self._server.make_url("/api/"))
+        if self.base_url is None:
+            raise RuntimeError("SlackEmulator is not started")
+        return self.base_url + "api/"
 
-    async def start(self) -> None:
+    def application(self) -> web.Application:
+        """The emulator's routes: the Web API under `api/` and response URLs under `response/`."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)  # slack_sdk sends GET for read methods like users.info
         app.router.add_post("/response/{id}", self._handle_response_url)
-        self._server = TestServer(app, host="127.0.0.1", port=0)
-        await self._server.start_server()
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve the emulator by itself on `host` (a free port unless `port` is given)."""
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        self._runner = web.AppRunner(self.application(), access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, listener).start()
+        bound = listener.getsockname()[1]
+        self.base_url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/"
 
     async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -135,6 +154,10 @@ class FakeSlack:
     def dm_user(self, conversation: str) -> str | None:
         """The person in a one-to-one DM the bot opened, or None if `conversation` is not one."""
         return next((users for users, im in self._ims.items() if im == conversation and "," not in users), None)
+
+    def dm_conversations(self) -> list[str]:
+        """The ids of every DM the bot has opened."""
+        return list(self._ims.values())
 
     def hold(self, method: str) -> asyncio.Event:
         """Carry out the next call of `method` but hold its reply until the returned event is set (or the caller
@@ -207,15 +230,64 @@ class FakeSlack:
             await held.wait()
         return web.json_response(body, status=status, headers=headers)
 
+    def new_response_url(self, channel: str, user: str) -> str:
+        """A response URL for an interaction of `user` in `channel`; what is sent to it shows there."""
+        response_id = f"{next(self._ids):09d}{time.time_ns() % 1000:03d}"
+        self.responses[response_id] = (channel, user)
+        return f"{self.url.removesuffix('api/')}response/{response_id}"
+
+    def new_trigger(self, user: str) -> str:
+        """A trigger_id for an interaction of `user`: a view opened with it is shown to them."""
+        trigger = f"{next(self._ids)}.{time.time_ns() % 10**9}.{'%032x' % (time.time_ns() & (2**128 - 1))}"
+        self.triggers[trigger] = user
+        return trigger
+
+    def add_ephemeral(self, channel: str, user: str, content: Json) -> Json:
+        """A message only `user` sees in `channel` (a slash command's reply, chat.postEphemeral)."""
+        ephemeral = {"channel": channel, "user": user, "ts": self._new_ts(), "text": content.get("text", "")}
+        ephemeral |= {"blocks": content["blocks"]} if isinstance(content.get("blocks"), list) else {}
+        self.ephemerals.append(ephemeral)
+        return ephemeral
+
+    async def changed(self, since: int, timeout: float) -> int:  # noqa: ASYNC109
+        """Wait until something was recorded after version `since` (or `timeout` passed); the version now."""
+        try:
+            async with asyncio.timeout(timeout), self._recorded:
+                await self._recorded.wait_for(lambda: self.version > since)
+        except TimeoutError:
+            pass
+        return self.version
+
+    async def note_change(self) -> None:
+        """Tell watchers that the workspace changed outside a Web API call (a person's message, a reaction)."""
+        await self._record(None)
+
     async def _handle_response_url(self, request: web.Request) -> web.Response:
-        """A message sent to a `response_url` (given out as `<base>/response/<id>`), recorded as "response_url"."""
+        """A message sent to a `response_url` (given out as `<base>/response/<id>`), recorded as "response_url".
+
+        Shown where the interaction happened: to its person alone, or in the channel for `in_channel`."""
         args, error = await rules.read_args(request)
+        where = self.responses.get(request.match_info["id"])
+        if error is None and where is not None and (args.get("text") or args.get("blocks")):
+            try:
+                self._show_response(*where, rules.check_message(args), args.get("response_type"))
+            except SlackError as refused:
+                error = refused.error
         await self._record(Call("response_url", args, None, error))
         return web.json_response({"ok": True} if error is None else {"ok": False, "error": error})
 
-    async def _record(self, call: Call) -> None:
-        self.calls.append(call)
+    def _show_response(self, channel: str, user: str, content: Json, response_type: object) -> None:
+        if response_type == "in_channel":
+            message: Json = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "team": TEAM_ID}
+            self._store(channel, message | content | {"ts": self._new_ts()})
+        else:
+            self.add_ephemeral(channel, user, content)
+
+    async def _record(self, call: Call | None) -> None:
+        if call is not None:
+            self.calls.append(call)
         async with self._recorded:
+            self.version += 1
             self._recorded.notify_all()
 
     def _answer(
@@ -409,10 +481,11 @@ class FakeSlack:
         return {"channel": conversation, "ts": message["ts"], "text": message.get("text", ""), "message": message}
 
     def _api_chat_post_ephemeral(self, args: Json) -> Json:
-        self._post_target(args)
-        rules.check(bool(_USER_ID.fullmatch(rules.require(args, "user", "user_not_found"))), "user_not_found")
-        rules.check_message(args)
-        return {"message_ts": self._new_ts()}
+        conversation = self._post_target(args)
+        user = rules.require(args, "user", "user_not_found")
+        rules.check(bool(_USER_ID.fullmatch(user)), "user_not_found")
+        ephemeral = self.add_ephemeral(conversation, user, rules.check_message(args))
+        return {"message_ts": ephemeral["ts"]}
 
     def _api_chat_get_permalink(self, args: Json) -> Json:
         conversation, message = self._message(args, "message_ts")
@@ -442,8 +515,11 @@ class FakeSlack:
         return {}
 
     def _api_views_open(self, args: Json) -> Json:
-        rules.require(args, "trigger_id")
-        return {"view": self._save_view(rules.check_view(args, "modal"), None)}
+        trigger = rules.require(args, "trigger_id")
+        view = self._save_view(rules.check_view(args, "modal"), None)
+        if trigger in self.triggers:
+            self.view_owners[view["id"]] = self.triggers[trigger]
+        return {"view": view}
 
     def _api_views_update(self, args: Json) -> Json:
         view_id, external_id = rules.arg(args, "view_id"), rules.arg(args, "external_id")
@@ -473,8 +549,8 @@ class FakeSlack:
         return {"user": users[0]}
 
 
-async def start_fake_slack() -> FakeSlack:
-    """Start a FakeSlack; the caller closes it with `await fake.close()`."""
-    fake = FakeSlack()
+async def start_emulator() -> SlackEmulator:
+    """Start a SlackEmulator; the caller closes it with `await fake.close()`."""
+    fake = SlackEmulator()
     await fake.start()
     return fake

@@ -11,19 +11,19 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack
+from sandbox.slack_api import BOT_ID, BOT_USER_ID, SlackEmulator
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*SEV-2* Checkout is down"}}
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as fake:
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as fake:
         yield fake
 
 
 @pytest.fixture
-def client(slack: FakeSlack) -> AsyncWebClient:
+def client(slack: SlackEmulator) -> AsyncWebClient:
     return AsyncWebClient(token="xoxb-test", base_url=slack.url)
 
 
@@ -40,7 +40,7 @@ def button(**overrides: Any) -> dict[str, Any]:
     return {"type": "actions", "elements": [element | overrides]}
 
 
-async def test_url_is_a_loopback_api_base(slack: FakeSlack) -> None:
+async def test_url_is_a_loopback_api_base(slack: SlackEmulator) -> None:
     """The base URL points at 127.0.0.1 on a free port and ends with /api/."""
     assert slack.url.startswith("http://127.0.0.1:")
     assert slack.url.endswith("/api/")
@@ -52,7 +52,7 @@ async def test_auth_test_names_the_bot(client: AsyncWebClient) -> None:
     assert (response["user_id"], response["bot_id"], response["team_id"]) == (BOT_USER_ID, BOT_ID, "T0FAKE")
 
 
-async def test_records_json_body_and_bearer_token(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_records_json_body_and_bearer_token(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """A JSON call (chat.postMessage) is recorded with its parsed body and the bearer token."""
     channel = slack.add_channel("general")
     await client.chat_postMessage(channel=channel, text="hello", blocks=[SECTION])
@@ -61,7 +61,7 @@ async def test_records_json_body_and_bearer_token(slack: FakeSlack, client: Asyn
     assert (call.token, call.ok) == ("xoxb-test", True)
 
 
-async def test_records_form_body_and_decodes_json_fields(slack: FakeSlack) -> None:
+async def test_records_form_body_and_decodes_json_fields(slack: SlackEmulator) -> None:
     """A form body is parsed, its `blocks` JSON string decoded, and a `token` field taken as the token."""
     channel = slack.add_channel("general")
     form = {"token": "xoxb-form", "channel": channel, "text": "hi", "blocks": json.dumps([SECTION])}
@@ -70,7 +70,7 @@ async def test_records_form_body_and_decodes_json_fields(slack: FakeSlack) -> No
     assert (call.token, call.args) == ("xoxb-form", {"channel": channel, "text": "hi", "blocks": [SECTION]})
 
 
-async def test_missing_token_is_not_authed(slack: FakeSlack) -> None:
+async def test_missing_token_is_not_authed(slack: SlackEmulator) -> None:
     """A call without a token answers not_authed and is still recorded."""
     answer = await slack_error(AsyncWebClient(base_url=slack.url).auth_test())
     assert answer == {"ok": False, "error": "not_authed"}
@@ -82,7 +82,7 @@ async def test_unknown_method(client: AsyncWebClient) -> None:
     assert (await slack_error(client.api_call("chat.fly")))["error"] == "unknown_method"
 
 
-async def test_create_channel_answers_slack_shape(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_create_channel_answers_slack_shape(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """conversations.create answers the new channel, and the bot is a member of it."""
     response = await client.conversations_create(name="inc-1-checkout")
     channel = response["channel"]
@@ -102,14 +102,14 @@ async def test_create_channel_answers_slack_shape(slack: FakeSlack, client: Asyn
         ("--", "invalid_name_punctuation"),
     ],
 )
-async def test_channel_name_rules(slack: FakeSlack, client: AsyncWebClient, name: str, error: str) -> None:
+async def test_channel_name_rules(slack: SlackEmulator, client: AsyncWebClient, name: str, error: str) -> None:
     """Names must be 1-80 chars of lowercase letters, digits, - and _."""
     assert (await slack_error(client.conversations_create(name=name)))["error"] == error
     assert slack.channels == {}
 
 
 @pytest.mark.parametrize("archived", [False, True])
-async def test_existing_name_is_taken(slack: FakeSlack, client: AsyncWebClient, archived: bool) -> None:
+async def test_existing_name_is_taken(slack: SlackEmulator, client: AsyncWebClient, archived: bool) -> None:
     """A name used by any channel, archived or not, answers name_taken."""
     slack.add_channel("inc-1-checkout", archived=archived)
     assert (await slack_error(client.conversations_create(name="inc-1-checkout")))["error"] == "name_taken"
@@ -145,7 +145,7 @@ async def test_existing_name_is_taken(slack: FakeSlack, client: AsyncWebClient, 
     ],
 )
 async def test_block_kit_limits(
-    slack: FakeSlack, client: AsyncWebClient, blocks: list[dict[str, Any]], expected: str
+    slack: SlackEmulator, client: AsyncWebClient, blocks: list[dict[str, Any]], expected: str
 ) -> None:
     """Blocks over Slack's limits answer invalid_blocks with the offending path, and nothing is posted."""
     channel = slack.add_channel("general")
@@ -154,13 +154,13 @@ async def test_block_kit_limits(
     assert slack.messages == {}
 
 
-async def test_long_text_is_msg_too_long(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_long_text_is_msg_too_long(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """Message text over 40,000 characters answers msg_too_long."""
     channel = slack.add_channel("general")
     assert (await slack_error(client.chat_postMessage(channel=channel, text="x" * 40001)))["error"] == "msg_too_long"
 
 
-async def test_message_needs_text_or_blocks(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_message_needs_text_or_blocks(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """chat.postMessage without text, blocks or attachments answers no_text."""
     channel = slack.add_channel("general")
     answer = await slack_error(client.api_call("chat.postMessage", json={"channel": channel}))
@@ -186,7 +186,7 @@ async def test_modal_block_limit_is_100(client: AsyncWebClient) -> None:
     )
 
 
-async def test_post_then_update_changes_the_stored_message(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_post_then_update_changes_the_stored_message(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """chat.postMessage answers a unique increasing ts; chat.update replaces the stored text and blocks."""
     channel = slack.add_channel("general")
     first = await client.chat_postMessage(channel=channel, text="one")
@@ -197,14 +197,14 @@ async def test_post_then_update_changes_the_stored_message(slack: FakeSlack, cli
     assert (stored["text"], stored["blocks"], stored["user"]) == ("one, edited", [SECTION], BOT_USER_ID)
 
 
-async def test_update_of_unknown_ts_is_message_not_found(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_update_of_unknown_ts_is_message_not_found(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """chat.update of a ts that was never posted answers message_not_found."""
     channel = slack.add_channel("general")
     answer = await slack_error(client.chat_update(channel=channel, ts="1732500000.000100", text="x"))
     assert answer["error"] == "message_not_found"
 
 
-async def test_scripted_error_then_success(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_scripted_error_then_success(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """fail() makes the next call answer the scripted error; the call after it succeeds."""
     slack.fail("conversations.create", "restricted_action")
     assert (await slack_error(client.conversations_create(name="inc-1")))["error"] == "restricted_action"
@@ -212,7 +212,7 @@ async def test_scripted_error_then_success(slack: FakeSlack, client: AsyncWebCli
     assert [call.error for call in slack.calls_to("conversations.create")] == ["restricted_action", None]
 
 
-async def test_scripted_server_error_status(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_scripted_server_error_status(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """fail(status=503) answers that HTTP status."""
     slack.fail("chat.postMessage", "service_unavailable", status=503)
     with pytest.raises(SlackApiError) as failure:
@@ -220,7 +220,7 @@ async def test_scripted_server_error_status(slack: FakeSlack, client: AsyncWebCl
     assert failure.value.response.status_code == 503
 
 
-async def test_rate_limit_is_retried_by_the_sdk_handler(slack: FakeSlack) -> None:
+async def test_rate_limit_is_retried_by_the_sdk_handler(slack: SlackEmulator) -> None:
     """A scripted 429 with Retry-After: 1 is retried by AsyncRateLimitErrorRetryHandler and then succeeds."""
     slack.fail("conversations.create", "ratelimited", status=429, retry_after=1)
     client = AsyncWebClient(
@@ -231,7 +231,7 @@ async def test_rate_limit_is_retried_by_the_sdk_handler(slack: FakeSlack) -> Non
     assert [call.error for call in slack.calls_to("conversations.create")] == ["ratelimited", None]
 
 
-async def test_wait_for_returns_successful_calls(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_wait_for_returns_successful_calls(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """wait_for wakes when the awaited call is recorded and returns only the successful calls."""
     slack.fail("chat.postMessage", "ratelimited")
 
@@ -245,7 +245,7 @@ async def test_wait_for_returns_successful_calls(slack: FakeSlack, client: Async
     assert [call.args["text"] for call in calls] == ["second"]
 
 
-async def test_wait_for_times_out_listing_calls_seen(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_wait_for_times_out_listing_calls_seen(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """wait_for raises AssertionError naming the methods seen when the call never succeeds."""
     await client.auth_test()
     await slack_error(client.chat_update(channel="D0DM", ts="1.000001", text="x"))
@@ -253,7 +253,7 @@ async def test_wait_for_times_out_listing_calls_seen(slack: FakeSlack, client: A
         await slack.wait_for("chat.update", timeout=0.05)
 
 
-async def test_list_paginates_with_cursor(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_list_paginates_with_cursor(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """conversations.list pages by limit and cursor, next_cursor is "" at the end, exclude_archived filters."""
     for n in range(5):
         slack.add_channel(f"c{n}", archived=n == 4)
@@ -266,7 +266,7 @@ async def test_list_paginates_with_cursor(slack: FakeSlack, client: AsyncWebClie
     assert last["response_metadata"]["next_cursor"] == ""
 
 
-async def test_invite_adds_members_once(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_invite_adds_members_once(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """conversations.invite adds users; inviting only members answers already_in_channel."""
     channel = (await client.conversations_create(name="inc-1"))["channel"]["id"]
     await client.conversations_invite(channel=channel, users=["U0ALICE", "U0BOB"])
@@ -275,7 +275,7 @@ async def test_invite_adds_members_once(slack: FakeSlack, client: AsyncWebClient
     assert answer["error"] == "already_in_channel"
 
 
-async def test_topic_pin_and_permalink(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_topic_pin_and_permalink(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """setTopic stores the topic; pins.add pins once (then already_pinned); getPermalink links the message."""
     channel = (await client.conversations_create(name="inc-1"))["channel"]["id"]
     await client.conversations_setTopic(channel=channel, topic="SEV-2 checkout")
@@ -287,7 +287,7 @@ async def test_topic_pin_and_permalink(slack: FakeSlack, client: AsyncWebClient)
     assert link == f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
-async def test_history_is_newest_first_and_replies_follow_threads(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_history_is_newest_first_and_replies_follow_threads(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """conversations.history lists top-level messages newest first; replies lists a thread oldest first."""
     channel = slack.add_channel("general")
     first = slack.add_message(channel, "first", "U0ALICE")
@@ -303,7 +303,7 @@ async def test_history_is_newest_first_and_replies_follow_threads(slack: FakeSla
     assert [m["ts"] for m in replies["messages"]] == [first, reply]
 
 
-async def test_dm_to_a_user_opens_one_conversation(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_dm_to_a_user_opens_one_conversation(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """conversations.open gives a D... id, and posting to the user id lands in that DM."""
     opened = await client.conversations_open(users="U0ALICE")
     dm = opened["channel"]["id"]
@@ -313,7 +313,7 @@ async def test_dm_to_a_user_opens_one_conversation(slack: FakeSlack, client: Asy
     assert slack.messages[(dm, posted["ts"])]["text"] == "you are commander"
 
 
-async def test_users_are_found_only_when_seeded(slack: FakeSlack, client: AsyncWebClient) -> None:
+async def test_users_are_found_only_when_seeded(slack: SlackEmulator, client: AsyncWebClient) -> None:
     """users.lookupByEmail finds a seeded user and answers users_not_found otherwise."""
     alice = slack.add_user("alice", email="alice@example.com")
     assert (await client.users_lookupByEmail(email="alice@example.com"))["user"]["id"] == alice
@@ -322,7 +322,7 @@ async def test_users_are_found_only_when_seeded(slack: FakeSlack, client: AsyncW
     assert answer["error"] == "users_not_found"
 
 
-async def test_response_url_posts_are_recorded(slack: FakeSlack) -> None:
+async def test_response_url_posts_are_recorded(slack: SlackEmulator) -> None:
     """A post to <base>/response/<id> (as Bolt's respond() sends it) is recorded as a "response_url" call."""
     webhook = AsyncWebhookClient(slack.url.removesuffix("api/") + "response/abc")
     response = await webhook.send(text="Already acknowledged", response_type="ephemeral")

@@ -1,0 +1,232 @@
+"""Signed slash commands at fixed rates (an open loop) against the real bot, beside Bolt's ack-only listener.
+
+    python -m bench.slash_load [--rates 50,100,200,400] [--seconds 10] [--database sqlite|postgresql]
+
+The bot (`python -m bot`) and the anchor (`bench.anchor_bolt`, Bolt's own ack-only listener) each run in a
+process of their own; this process sends the load and serves the fake Slack Web API. The mix, over 20
+incidents declared first: 40 % note, 20 % status, 20 % list, 10 % ack, 10 % declare. Requests go out on
+schedule whether or not earlier ones were answered (an open loop), so a slow bot shows as latency and
+errors, not as a lower offered rate. Reports p50, p99 and max latency and the status counts per rate, with
+the bot's p99 as a ratio to the anchor's.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+from uuid import uuid4
+
+import aiohttp
+import psycopg
+from psycopg import sql
+
+from sandbox.slack_api import SlackEmulator
+from storage import migrate
+from tests.bot.harness import sign
+
+SECRET = "bench-signing-secret"
+ROOT = Path(__file__).resolve().parents[1]
+INCIDENTS = 20
+TIMEOUT = 5.0  # Slack gives up after 3 s; we wait a little longer to see how late the answers are
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class Result:
+    latencies: list[float]
+    statuses: Counter[str]
+
+    def ms(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def line(self, name: str, rate: int) -> str:
+        counts = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
+        p50, p99, top = self.ms(0.5), self.ms(0.99), max(self.latencies, default=0) * 1000
+        return f"{name:>7} {rate:>4}/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  max {top:7.1f} ms  {counts}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _form(text: str, user: str, trigger: str) -> str:
+    return urlencode(
+        {
+            "command": "/incident",
+            "text": text,
+            "user_id": user,
+            "user_name": user.lower(),
+            "channel_id": "C0GENERAL",
+            "team_id": "T0BENCH",
+            "trigger_id": trigger,
+            "response_url": "http://127.0.0.1:9/none",
+        }
+    )
+
+
+def _command(rng: random.Random, n: int) -> str:
+    incident = rng.randint(1, INCIDENTS)
+    roll = rng.random()
+    if roll < 0.4:
+        return f"#{incident} note load note {n}"
+    if roll < 0.6:
+        return f"#{incident} status {rng.choice(['investigating', 'identified', 'monitoring'])}"
+    if roll < 0.8:
+        return "list"
+    if roll < 0.9:
+        return f"#{incident} ack"
+    return f"declare Load incident {n} sev3"
+
+
+async def _send(http: aiohttp.ClientSession, url: str, text: str, result: Result) -> None:
+    body = _form(text, f"U{uuid4().hex[:8].upper()}", f"trigger-{uuid4().hex}")
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret=SECRET)}
+    started = time.perf_counter()
+    try:
+        async with http.post(url, data=body.encode(), headers=headers) as response:
+            await response.read()
+            status = str(response.status)
+    except TimeoutError:
+        status = "timeout"
+    except aiohttp.ClientError as error:
+        status = type(error).__name__
+    result.latencies.append(time.perf_counter() - started)
+    result.statuses[status] += 1
+
+
+async def open_loop(http: aiohttp.ClientSession, url: str, rate: int, seconds: float, seed: int) -> Result:
+    """Send `rate` commands a second for `seconds`, each at its scheduled time."""
+    rng, result = random.Random(seed), Result([], Counter())
+    loop = asyncio.get_running_loop()
+    start, tasks = loop.time(), []
+    for n in range(int(rate * seconds)):
+        delay = start + n / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_send(http, url, _command(rng, n), result)))
+    await asyncio.gather(*tasks)
+    return result
+
+
+@asynccontextmanager
+async def _process(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[str]:
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=out, stderr=out)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await _wait_healthy(base, process)
+            yield base + "/slack/events"
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT; the bot stops cleanly
+            await process.wait()
+
+
+async def _wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if process.returncode is not None:
+                raise SystemExit(f"process exited with {process.returncode}; see its log")
+            try:
+                async with http.get(base + "/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise SystemExit(f"{base} did not become healthy")
+
+
+@asynccontextmanager
+async def _database(kind: str, workdir: Path) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        migrate(url)
+        yield url
+        return
+    name = f"firebreak_bench_{uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = POSTGRES.rsplit("/", 1)[0] + f"/{name}"
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _bot_env(slack: SlackEmulator, database: str, port: int, workdir: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": database,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_PREFIX": f"firebreak-bench:{uuid4().hex}:",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATA_DIR": str(workdir),
+        "LOG_LEVEL": "warning",
+    }
+
+
+async def _declare_incidents(http: aiohttp.ClientSession, url: str) -> None:
+    warmup = Result([], Counter())
+    for n in range(INCIDENTS):
+        await _send(http, url, f"declare Bench incident {n} sev3", warmup)
+    if warmup.statuses != Counter({"200": INCIDENTS}):
+        raise SystemExit(f"declaring the bench incidents failed: {dict(warmup.statuses)}")
+
+
+async def main(rates: list[int], seconds: float, database: str, profile: str | None = None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        async with SlackEmulator() as slack, _database(database, workdir) as db_url:
+            bot_port, anchor_port = _free_port(), _free_port()
+            bot_args = [sys.executable, "-m", "bot"]
+            if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
+                bot_args = ["py-spy", "record", "--format", "raw", "-o", profile, "--", *bot_args]
+            anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
+            env = _bot_env(slack, db_url, bot_port, workdir)
+            timeout = aiohttp.ClientTimeout(total=TIMEOUT)
+            async with (
+                _process(bot_args, env, bot_port, workdir / "bot.log") as bot_url,
+                _process(anchor_args, env, anchor_port, workdir / "anchor.log") as anchor_url,
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http,
+            ):
+                await _declare_incidents(http, bot_url)
+                print(f"slash_load: {database}, {seconds:g} s per rate, open loop, mix over {INCIDENTS} incidents")
+                for rate in rates:
+                    anchor = await open_loop(http, anchor_url, rate, seconds, seed=rate)
+                    bot = await open_loop(http, bot_url, rate, seconds, seed=rate)
+                    print(anchor.line("anchor", rate))
+                    print(bot.line("bot", rate) + f"  p99 x anchor {bot.ms(0.99) / max(anchor.ms(0.99), 0.001):.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="50,100,200,400")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--profile", metavar="FILE", help="sample the bot with py-spy into FILE (collapsed stacks)")
+    options = parser.parse_args()
+    rates = [int(r) for r in options.rates.split(",")]
+    asyncio.run(main(rates, options.seconds, options.database, options.profile))

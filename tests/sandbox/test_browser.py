@@ -1,0 +1,167 @@
+"""The sandbox in a real Chromium: a new user's first incident, driven by what the page says.
+
+`python -m bot` runs with no Slack credentials (so it starts the sandbox) on real Redis and SQL; Debian's
+`chromium` is driven by playwright through the page's roles and labels, never its CSS classes.
+"""
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from storage import Keys
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = ROOT / "docs" / "sandbox.png"
+
+if CHROMIUM is None and os.environ.get("CI") != "true":
+    pytest.skip("no chromium: apt-get install chromium (CI installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def sandbox_url(
+    database_url: str, redis_url: str, keys: Keys, redis: object, tmp_path: Path
+) -> AsyncIterator[str]:
+    """`python -m bot` with no Slack credentials: the bot and its sandbox on a free loopback port."""
+    port = _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": keys.prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATA_DIR": str(tmp_path / "var"),
+        "RUNBOOKS_DIR": str(ROOT / "runbooks"),
+        "LOG_LEVEL": "warning",
+    }  # no ONCALL_CONFIG, and no oncall.yaml in the working directory: the sandbox brings its own
+    log = (tmp_path / "bot.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_ready(base, process)
+        yield base + "/"
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+        log.close()
+
+
+async def _wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):  # bounded: 30 s
+            assert process.returncode is None, "the bot exited; see bot.log"
+            try:
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{base} never became ready")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert CHROMIUM, "chromium is not installed (.ci/run installs it with apt-get)"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, sandbox_url: str) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 820})
+    opened = await context.new_page()
+    await opened.goto(sandbox_url)
+    yield opened
+    await context.close()
+
+
+async def _say(page: Page, text: str) -> None:
+    await page.get_by_role("textbox", name="Message").fill(text)
+    await page.get_by_role("button", name="Send").click()
+
+
+async def _as(page: Page, person: str) -> None:
+    await page.get_by_label("Acting as").select_option(label=person)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+async def test_a_new_users_first_incident(page: Page) -> None:
+    """Declare from the composer, see the card, get paged as the on-call, acknowledge in the DM, raise the
+    severity, resolve: every step shows on the page."""
+    await page.get_by_role("button", name="#general").click()
+    await _say(page, "/incident declare Checkout is down sev2")
+    reply = page.get_by_role("article", name="only visible to you")
+    await expect(reply).to_contain_text("Declared incident #1 (SEV-2): Checkout is down")
+
+    await page.get_by_role("button", name="#inc-1-checkout-is-down").click()
+    card = page.get_by_role("article").filter(has_text="#1 Checkout is down").first
+    await expect(card).to_contain_text("SEV-2: respond within 1 h")
+    await expect(page.get_by_role("log", name="Messages")).to_contain_text("Paged @Priya (on call, primary)")
+
+    await _as(page, "Priya (on call, primary) (@priya)")
+    await page.get_by_role("button", name="firebreak (app)").click()
+    page_dm = page.get_by_role("article").filter(has_text="You are paged for SEV-2 incident #1")
+    await page_dm.get_by_role("button", name="Acknowledge").click()
+
+    await page.get_by_role("button", name="#inc-1-checkout-is-down").click()
+    await expect(card).to_contain_text("acknowledged")
+    await card.get_by_label("Change severity").select_option(label="SEV-1")
+    await expect(card).to_contain_text("SEV-1: respond within 15 min")
+    await card.get_by_role("button", name="Resolve").click()
+    await page.get_by_role("alertdialog", name="Resolve this incident?").get_by_role("button", name="Resolve").click()
+    await expect(card).to_contain_text("resolved")
+    await expect(card.get_by_role("button", name="Reopen")).to_be_visible()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOT)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+async def test_the_declare_modal_shows_errors_under_the_field(page: Page) -> None:
+    """`/incident declare` opens the modal; a blank title is refused under the field, as Slack shows it."""
+    await page.get_by_role("button", name="#general").click()
+    await _say(page, "/incident declare")
+    dialog = page.get_by_role("dialog", name="Declare an incident")
+    await dialog.get_by_label("Title").fill("   ")
+    await dialog.get_by_role("button", name="Declare").click()
+    await expect(dialog.get_by_role("alert")).to_have_text("Give the incident a title.")
+    await dialog.get_by_label("Title").fill("Search is slow")
+    await dialog.get_by_role("button", name="Declare").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_role("button", name="#inc-1-search-is-slow")).to_be_visible()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+async def test_an_alert_fired_from_the_page_opens_an_incident(page: Page) -> None:
+    """ "Critical alert fires" posts a captured Alertmanager notification; its incident channel appears."""
+    await page.get_by_role("region", name="Fire an alert").get_by_role("button", name="Critical alert fires").click()
+    await expect(page.get_by_role("status")).to_have_text("Critical alert fires: HTTP 200")
+    channel = page.get_by_role("navigation", name="Conversations").get_by_role("button", name="#inc-1-")
+    await expect(channel).to_be_visible()
+    await channel.click()
+    await expect(page.get_by_role("log", name="Messages")).to_contain_text("Alerts:")
