@@ -81,3 +81,14 @@ async def test_a_renewed_lease_keeps_the_timer_and_renewal_claims_nothing(redis:
     await timers.complete("held")
     await timers.extend("held", T0 + 3 * LEASE)
     assert await timers.lease_of("held") is None
+
+
+async def test_a_namespace_is_claimed_only_by_its_own_store(redis: Redis, keys: Keys) -> None:
+    """The pager's store never takes a metrics timer with the same id, and the default keys do not move."""
+    pager, metrics = TimerStore(redis, keys), TimerStore(redis, keys, "metrics")
+    await pager.schedule("1:response", T0, {"owner": "pager"})
+    await metrics.schedule("1:response", T0, {"owner": "metrics"})
+    assert [t.body for t in await pager.claim(T0, LEASE)] == [{"owner": "pager"}]
+    assert [t.body for t in await metrics.claim(T0, LEASE)] == [{"owner": "metrics"}]
+    assert keys.timers("due") == f"{keys.prefix}timers:{{t}}:due"
+    assert keys.timers("due", "metrics") == f"{keys.prefix}timers:metrics:{{t}}:due"
