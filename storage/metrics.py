@@ -1,10 +1,11 @@
 """The SQL aggregates the metrics are computed from: one query per figure family, never a loop over incidents.
 
 Drills are never selected. Duration averages take closed incidents only (`resolved_at` set, so a reopened
-incident counts only once it is resolved again). Percentiles are `percentile_cont` on PostgreSQL; SQLite has
-none, so there the two values around the rank are read with ORDER BY ... LIMIT 2 OFFSET k along a covering
-index. Every SQLite aggregate names its covering index (INDEXED BY): a range over an index that holds every
-column the query reads, so no row of the table is read and nothing is sorted.
+incident counts only once it is resolved again). Percentiles read the two values around the rank with
+ORDER BY ... LIMIT 2 OFFSET k along a covering index and interpolate as `percentile_cont` does (SQLite has no
+percentile function; on PostgreSQL the walk is faster than `percentile_cont`, which sorts every row). Every
+SQLite aggregate names its covering index (INDEXED BY): a range over an index that holds every column the
+query reads, so no row of the table is read and nothing is sorted.
 """
 
 import asyncio
@@ -100,12 +101,8 @@ class MetricsStore:
         ack_sample = _sample(severities, [row.mtta for row in severities])
         resolve_sample = _sample(severities, [row.mttr for row in severities])
         ack, resolve = await asyncio.gather(
-            self._run(lambda c: _stats(c, _T.ack_seconds, closed, postgres, ack_sample, "ix_incidents_ack_seconds")),
-            self._run(
-                lambda c: _stats(
-                    c, _T.resolve_seconds, closed, postgres, resolve_sample, "ix_incidents_resolve_seconds"
-                )
-            ),
+            self._run(lambda c: _stats(c, _T.ack_seconds, closed, ack_sample, "ix_incidents_ack_seconds")),
+            self._run(lambda c: _stats(c, _T.resolve_seconds, closed, resolve_sample, "ix_incidents_resolve_seconds")),
         )
         detected = sum(row.detected for row in severities)
         detect_mean = sum(row.detect_seconds for row in severities) / detected if detected else None
@@ -185,29 +182,22 @@ async def _stats(
     connection: AsyncConnection,
     value: Any,
     where: ColumnElement[bool],
-    postgres: bool,
     sample: tuple[int, float | None],
     index: str,
 ) -> DurationStats:
-    """Median and p90 of `value` over the rows of `where`, beside their (count, mean) from the severity pass."""
+    """Median and p90 of `value` over the rows of `where`, beside their (count, mean) from the severity pass.
+
+    Both databases walk an index in `value` order to the ranks around each quantile and interpolate between
+    them as `percentile_cont` does; on PostgreSQL that beats `percentile_cont`, which sorts every row."""
     count, mean = sample
-    if postgres:
-        statement = select(
-            func.count(value),
-            func.avg(value),
-            func.percentile_cont(0.5).within_group(value),
-            func.percentile_cont(0.9).within_group(value),
-        ).where(where, value.is_not(None))
-        total, average, median, p90 = (await connection.execute(statement)).one()
-        return DurationStats(int(total), _float(average), _float(median), _float(p90))
     if not count:
         return DurationStats()
-    median = await _sqlite_percentile(connection, value, where, count, 0.5, index)
-    p90 = await _sqlite_percentile(connection, value, where, count, 0.9, index)
+    median = await _percentile(connection, value, where, count, 0.5, index)
+    p90 = await _percentile(connection, value, where, count, 0.9, index)
     return DurationStats(count, mean, median, p90)
 
 
-async def _sqlite_percentile(
+async def _percentile(
     connection: AsyncConnection, value: Any, where: ColumnElement[bool], count: int, q: float, index: str
 ) -> float:
     """Skip to the rank along an index in `value` order (covering, so no table reads and no sort)."""
