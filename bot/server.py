@@ -115,13 +115,10 @@ async def _resources(
         alert_policy=settings.alert_policy,
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
-        resolution_targets=settings.resolution_targets,
-        calendar=settings.business_calendar(range(clock().year - 5, clock().year + 6)),
     )
-    store = MetricsStore(engine)
-    clocks = Clocks(services, store, TimerStore(redis, keys, "metrics"), recorder, Reminders(settings.update_reminders))
-    services = replace(services, on_change=clocks.on_change)
-    clocks.services = services
+    services, clocks = _with_clocks(
+        services, settings, MetricsStore(engine), TimerStore(redis, keys, "metrics"), recorder
+    )
     pager = None
     if oncall is not None:
         timers = TimerStore(redis, keys)
@@ -142,7 +139,7 @@ async def _resources(
         clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
-    app[METRICS] = metrics = Metrics(services, store, clocks, recorder)
+    app[METRICS] = metrics = Metrics(services, clocks.store, clocks, recorder)
     socket_mode = await _start_slack(app, settings, client, services, pager, metrics)
     if settings.alertmanager_token is None:
         log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
@@ -159,6 +156,18 @@ async def _resources(
         await engine.dispose()
         if embedded:
             await asyncio.to_thread(embedded.stop)
+
+
+def _with_clocks(
+    services: Services, settings: Settings, store: MetricsStore, timers: TimerStore, recorder: Recorder
+) -> tuple[Services, Clocks]:
+    """The target clocks and reminders, hooked to every stored change (`Services.on_change`)."""
+    calendar = settings.business_calendar(range(services.clock().year - 5, services.clock().year + 6))
+    services = replace(services, resolution_targets=settings.resolution_targets, calendar=calendar)
+    clocks = Clocks(services, store, timers, recorder, Reminders(settings.update_reminders))
+    services = replace(services, on_change=clocks.on_change)
+    clocks.services = services
+    return services, clocks
 
 
 async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
