@@ -209,3 +209,22 @@ async def test_report_command_line(
     api = await (await bot.http.get("/api/reports/incidents?from=2026-11-25&to=2026-11-25&format=csv")).text()
     assert printed[:2] == api.splitlines()[:2]  # the open incident's verdict depends on the real clock
     assert len(printed) == len(api.splitlines()) == 3
+
+
+async def test_a_reopened_incident_counts_only_once_resolved_again(bot: Bot) -> None:
+    """Resolved at 1 h then reopened, it is open (in no average); resolved again at 3 h, MTTR is 3 h."""
+    incident = await bot.declare("Checkout is down sev2")
+    channel = incident["channel_id"]
+    bot.clock.advance(timedelta(hours=1))
+    await bot.command("resolve", channel=channel)
+    assert (await bot.api("/api/metrics/incidents?window=7d"))["mttr"]["mean_seconds"] == 3600.0
+    await bot.command("reopen", channel=channel)
+    reopened = await bot.api("/api/metrics/incidents?window=7d")
+    assert (reopened["mttr"]["count"], reopened["open_incidents"]) == (0, 1)
+    bot.clock.advance(timedelta(hours=2))
+    await bot.command("resolve", channel=channel)
+    again = await bot.api("/api/metrics/incidents?window=7d")
+    assert (again["mttr"]["count"], again["mttr"]["mean_seconds"], again["open_incidents"]) == (1, 10800.0, 0)
+    resolved = [s for s in text_string_to_metric_families(await (await bot.http.get("/metrics")).text())]
+    counts = {f.name: sum(s.value for s in f.samples if s.name.endswith("_total")) for f in resolved}
+    assert counts["firebreak_incidents_resolved"] == 2  # each resolution is an event; the API counts incidents
