@@ -86,6 +86,7 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
         declared_by=payload.user.id,
         description=view.input(BlockId.DESCRIPTION),
         idempotency_key=flows.IdempotencyKey.view(view.id),
+        drill="drill" in view.checked(BlockId.DRILL),
     )
     await ack()
     _, failure = await flows.try_open_channel(services, incident)

@@ -271,6 +271,19 @@ def declare_modal(severity: Severity = Severity.SEV3) -> Block:
                 "label": plain("Description"),
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2900},
             },
+            {
+                "type": "input",
+                "block_id": BlockId.DRILL,
+                "optional": True,
+                "label": plain("Drill"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [
+                        {"text": plain("This is a drill: label it, keep it out of every metric"), "value": "drill"}
+                    ],
+                },
+            },
         ],
     }
 

@@ -22,4 +22,5 @@ class BlockId(StrEnum):
     TITLE = "declare_title"
     SEVERITY = "declare_severity"
     DESCRIPTION = "declare_description"
+    DRILL = "declare_drill"
     CARD_ACTIONS = "incident_card_actions"

@@ -42,6 +42,7 @@ class BlockActions(_Model):
 class _InputValue(_Model):
     value: str | None = None
     selected_option: _Option | None = None
+    selected_options: list[_Option] = Field(default_factory=list)  # checkboxes
 
 
 class _ViewState(_Model):
@@ -59,6 +60,11 @@ class _View(_Model):
         if field is None:
             return ""
         return field.selected_option.value if field.selected_option else (field.value or "")
+
+    def checked(self, block_id: str) -> set[str]:
+        """The values of the boxes ticked in a checkboxes input block (`action_id` "value")."""
+        field = self.state.values.get(block_id, {}).get("value")
+        return set() if field is None else {option.value for option in field.selected_options}
 
 
 class ViewSubmission(_Model):

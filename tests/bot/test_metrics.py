@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.cli import main
+from handlers.slack import BlockId, CallbackId
 from tests.bot.harness import ALICE, GENERAL, Bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,3 +229,29 @@ async def test_a_reopened_incident_counts_only_once_resolved_again(bot: Bot) -> 
     resolved = [s for s in text_string_to_metric_families(await (await bot.http.get("/metrics")).text())]
     counts = {f.name: sum(s.value for s in f.samples if s.name.endswith("_total")) for f in resolved}
     assert counts["firebreak_incidents_resolved"] == 2  # each resolution is an event; the API counts incidents
+
+
+async def test_the_declare_modal_declares_a_drill(bot: Bot) -> None:
+    """Ticking the modal's Drill box declares a drill, kept out of the numbers."""
+    await bot.command("declare")
+    modal = bot.slack.calls_to("views.open")[0].args["view"]
+    assert modal["blocks"][-1]["element"]["type"] == "checkboxes"
+    state = {
+        BlockId.TITLE: {"value": {"type": "plain_text_input", "value": "Game day"}},
+        BlockId.SEVERITY: {"value": {"type": "static_select", "selected_option": {"value": "1"}}},
+        BlockId.DRILL: {"value": {"type": "checkboxes", "selected_options": [{"value": "drill"}]}},
+    }
+    view = {"id": "V0DRILL", "type": "modal", "callback_id": CallbackId.DECLARE_MODAL, "state": {"values": state}}
+    response = await bot.interact(
+        {
+            "type": "view_submission",
+            "user": {"id": ALICE},
+            "team": {"id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "view": view,
+        }
+    )
+    assert response.status == 200
+    events = (await bot.api("/api/incidents/1/timeline"))["events"]
+    assert events[0]["text"] == "Declared drill SEV-1: Game day"
+    assert (await bot.api("/api/metrics/incidents?window=7d"))["incidents"] == 0
