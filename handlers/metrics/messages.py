@@ -56,7 +56,12 @@ def stats_blocks(figures: Figures, command: str) -> list[Block]:
         rows.append(_compliance_row(item, "resolution"))
     for item in _items(body["services"]):
         rows.append(
-            [f"MTBF {item['service']}", _seconds(item["mtbf_seconds"]), _goal(GOALS["mtbf"]), _met(item["mtbf_met"])]
+            [
+                f"MTBF {item['service']} ({_incidents(item['count'])})",
+                _seconds(item["mtbf_seconds"]),
+                _goal(GOALS["mtbf"]),
+                _met(item["mtbf_met"]),
+            ]
         )
         available = f"{float(str(item['availability_percent'])):.3f} %"
         rows.append(
@@ -126,6 +131,10 @@ def _compliance_row(item: JSON, clock: str) -> list[str]:
     value = NONE if percent is None else f"{float(str(percent)):.0f} % of {judged}"
     met = None if percent is None else float(str(percent)) == 100.0
     return [f"{item['severity_label']} {clock} in target", value, f"within {item[f'{clock}_target']}", _met(met)]
+
+
+def _incidents(count: object) -> str:
+    return "1 incident" if count == 1 else f"{count} incidents"
 
 
 def _goal(goal: Goal) -> str:

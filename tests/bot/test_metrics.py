@@ -79,6 +79,8 @@ async def test_stats_api_report_and_metrics_agree(bot: Bot) -> None:
     assert rows["MTTA"] == ["10 min (median 10 min, p90 10 min)", "< 15 min", "✅"]
     assert rows["MTTR"] == ["2 h (median 2 h, p90 2 h)", "< 4 h", "✅"]
     assert rows["SEV-1 response in target"] == ["100 % of 1", "within 15 min", "✅"]
+    assert rows["MTBF checkout (1 incident)"] == ["n/a", "> 30 d", "n/a"]  # one incident has no gap
+    assert rows["Availability checkout"] == ["98.810 %", "> 99.9 %", "❌"]  # 2 h of impact in 168 h
 
     report = await bot.api("/api/reports/incidents?from=2026-11-25&to=2026-11-25")
     assert [(r["number"], r["response"], r["resolution"]) for r in report["incidents"]] == [
