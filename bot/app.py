@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Services, alerts, incidents, metrics, paging
+from handlers import Services, alerts, incidents, metrics, paging, postmortems
 from handlers.command import CommandRouter
 from handlers.metrics import Metrics
 from handlers.paging import Pager
@@ -14,19 +14,27 @@ from handlers.slack import middleware
 
 
 def build_bolt_app(
-    settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None, capability: Metrics
+    settings: Settings,
+    client: AsyncWebClient,
+    services: Services,
+    pager: Pager | None,
+    pms: postmortems.Postmortems,
+    reminders: postmortems.Reminders,
+    capability: Metrics,
 ) -> AsyncApp:
-    """An AsyncApp verifying request signatures (HTTP mode) around our listeners."""
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    """An AsyncApp around our listeners. Signature verification is always on: Bolt skips it only for Socket Mode
+    requests, which arrive over the WebSocket (the HTTP route does not exist then)."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(
         client=client,
         signing_secret=secret,
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=True,
         logger=logging.getLogger("slack_bolt"),
         raise_error_for_unhandled_request=False,
     )
     middleware.register(app, services.seen)
     router = CommandRouter(settings.incident_command)
+    postmortems.register(app, router, pms, reminders)  # before incidents: its 📝 listener precedes 📌 capture
     incidents.register(app, router, services)
     alerts.register(app, router, services)
     paging.register(app, router, services, pager)

@@ -1,4 +1,6 @@
-"""`firebreak [run|sandbox|migrate|check-config|report]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>|report]`: the console script.
+
+`python -m bot` is `firebreak run`."""
 
 import argparse
 import asyncio
@@ -9,9 +11,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import sandbox
+from bot import drills, sandbox
+from bot.export import postmortem_command
 from bot.logging import configure_logging
-from bot.server import build_server
+from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
 from domain import IncidentError
 from domain.metrics import Window
@@ -30,13 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "report"],
-        help="default: run (the sandbox when no Slack credentials are set)",
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill", "report"],
+        help="default: run (the sandbox when no Slack credentials are set); "
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot; "
+        "`report --from YYYY-MM-DD --to YYYY-MM-DD [--format md|csv]` prints the compliance report",
     )
-    parser.add_argument("--from", dest="first", help="report: first day, YYYY-MM-DD")
-    parser.add_argument("--to", dest="last", help="report: last day (included), YYYY-MM-DD")
-    parser.add_argument("--format", choices=["md", "csv"], default="md", help="report: md (default) or csv")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rest and args.command not in {"postmortem", "drill", "report"}:
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     try:
         oncall = load_oncall(settings)
+        if oncall is not None:
+            check_paging_settings(settings, oncall)
     except ConfigError as error:
         for line in error.errors:
             print(f"firebreak: {line}", file=sys.stderr)
@@ -51,9 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
+        doors, closed = doors_without_token(settings)
+        if doors:
+            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+            print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
-    if args.command == "report":  # read-only: neither migrates nor logs, so stdout is the report alone
-        return _report(settings, args.first, args.last, args.format)
+    # These read only and print their output (a postmortem, a drill's progress, the report): no migration and
+    # no log lines on stdout.
+    without_migrating = {"postmortem": postmortem_command, "drill": _drill, "report": _report}
+    if args.command in without_migrating:
+        return without_migrating[args.command](settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -70,13 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _report(settings: Settings, first: str | None, last: str | None, shape: str) -> int:
+def _drill(settings: Settings, rest: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="firebreak drill", description="Play a drill against a running bot")
+    parser.add_argument("scenario", help="a scenario in drills/, e.g. checkout-outage")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.port}", help="the running bot")
+    args = parser.parse_args(rest)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    return asyncio.run(drills.play_against(args.url, args.scenario, token))
+
+
+def _report(settings: Settings, rest: list[str]) -> int:
     """`firebreak report --from … --to … [--format md|csv]`: the compliance report on stdout."""
-    if not first or not last:
-        print("firebreak: report needs --from YYYY-MM-DD and --to YYYY-MM-DD", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+    parser = argparse.ArgumentParser(prog="firebreak report", description="The compliance report, on stdout")
+    parser.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
+    parser.add_argument("--format", dest="shape", choices=["md", "csv"], default="md", help="md (default) or csv")
+    args = parser.parse_args(rest)
     try:
-        window = Window.between(first, last)
+        window = Window.between(args.first, args.last)
     except IncidentError as error:
         print(f"firebreak: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -92,7 +118,7 @@ def _report(settings: Settings, first: str | None, last: str | None, shape: str)
             await engine.dispose()
 
     built = asyncio.run(build())
-    sys.stdout.write(built.csv() if shape == "csv" else built.markdown())
+    sys.stdout.write(built.csv() if args.shape == "csv" else built.markdown())
     return 0
 
 
@@ -101,6 +127,17 @@ def load_oncall(settings: Settings) -> OnCall | None:
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
+    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+    if not oncall.webhooks:
+        return
+    needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+        raise ConfigError([f"{name} is not set: {why}" for name in missing])
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> int:

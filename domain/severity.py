@@ -51,7 +51,7 @@ class ResponseTarget:
     def parse(cls, text: str) -> "ResponseTarget":
         """`15m`, `1h`, `4h`, `1w`, `1bd` (business days) or `4bh` (business hours)."""
         token = text.strip().lower()
-        count = int(token[:-2]) if token[:-2].isdigit() else 0
+        count = int(token[:-2]) if re.fullmatch("[0-9]{1,4}", token[:-2]) else 0
         if token.endswith("bd") and count > 0:
             return cls(business_days=count)
         if token.endswith("bh") and count > 0:

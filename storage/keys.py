@@ -38,13 +38,11 @@ class Keys:
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
         return f"{self.prefix}alerts:group:{{{digest}}}:{part}"
 
-    def timers(self, part: str, namespace: str = "") -> str:
+    def timers(self, part: str, family: str = "timers") -> str:
         """Durable timers: `due` (ZSET of timer id by due time), `leased` (ZSET by lease expiry), `body` (HASH).
 
-        Each `namespace` is its own set of timers, claimed only by its own loop ("" is the pager's)."""
-        if namespace:
-            return f"{self.prefix}timers:{namespace}:{{t}}:{part}"
-        return f"{self.prefix}timers:{{t}}:{part}"
+        Each `family` (the pager's `timers`, `postmortem-timers`) is claimed by its own loop only."""
+        return f"{self.prefix}{family}:{{t}}:{part}"
 
     def page(self, page_id: str) -> str:
         """One escalation (or one-off page): a HASH of incident, policy, step, round, status."""

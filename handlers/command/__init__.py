@@ -2,6 +2,8 @@
 
 from handlers.command.grammar import (
     USAGE,
+    ActionsRequest,
+    CancelOverrideRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
@@ -9,7 +11,10 @@ from handlers.command.grammar import (
     ListRequest,
     OnCallRequest,
     OverrideRequest,
+    OverridesRequest,
     PageRequest,
+    PostmortemRequest,
+    PostmortemsRequest,
     Request,
     RunbookRequest,
     StatsRequest,
@@ -21,6 +26,8 @@ from handlers.command.router import CommandRouter, Decision
 
 __all__ = [
     "USAGE",
+    "ActionsRequest",
+    "CancelOverrideRequest",
     "CommandRouter",
     "Decision",
     "DeclareModalRequest",
@@ -30,7 +37,10 @@ __all__ = [
     "ListRequest",
     "OnCallRequest",
     "OverrideRequest",
+    "OverridesRequest",
     "PageRequest",
+    "PostmortemRequest",
+    "PostmortemsRequest",
     "Request",
     "RunbookRequest",
     "StatsRequest",

@@ -16,6 +16,7 @@ from domain import IncidentError, NotAnIncidentChannel
 from handlers.command import messages
 from handlers.command.grammar import USAGE, HelpRequest, Request, parse
 from handlers.slack import SlashCommand
+from handlers.slack.blocks import Block
 from handlers.slack.messages import slack_failed
 
 log = structlog.get_logger()
@@ -31,7 +32,7 @@ class Decision:
     reply: str
     number: int = 0
     follow_up: FollowUp | None = None
-    blocks: list[dict[str, object]] | None = None  # a Block Kit reply; `reply` is then its notification text
+    blocks: list[Block] | None = None  # the reply's blocks, when it has buttons
 
 
 Handler = Callable[[SlashCommand, Any], Awaitable[Decision]]

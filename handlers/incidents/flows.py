@@ -106,8 +106,11 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
     return incident
 
 
-async def act(services: Services, incident: Incident, event: Event) -> Transition:
-    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change."""
+async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Transition:
+    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change.
+
+    Acknowledging stops every page of the incident, unless `stop_pages` is False (an acknowledge link stops
+    its own page only)."""
     with bound_contextvars(incident=incident.number):
         for _ in range(_SAVE_ATTEMPTS):
             transition = apply(incident, event, services.clock())
@@ -118,7 +121,7 @@ async def act(services: Services, incident: Incident, event: Event) -> Transitio
                 continue
             await move_timeline(services, saved.number)
             log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-            if incident.acknowledged_at is None and saved.acknowledged_at is not None:
+            if stop_pages and incident.acknowledged_at is None and saved.acknowledged_at is not None:
                 await _stop_pages(services, saved.number)
             if services.on_change is not None:
                 await services.on_change(incident, saved, event)

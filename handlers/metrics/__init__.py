@@ -3,19 +3,20 @@ the compliance report) and the Prometheus exposition. Builds on incidents; never
 
 from handlers.metrics import api, report
 from handlers.metrics.capability import METRICS, Metrics
-from handlers.metrics.clocks import Clocks, EscalateHook, Reminders
+from handlers.metrics.clocks import CLOCKS_FAMILY, Clocks, EscalateHook, UpdateReminders
 from handlers.metrics.figures import Query
 from handlers.metrics.listeners import register
 from handlers.metrics.recorder import Recorder
 
 __all__ = [
+    "CLOCKS_FAMILY",
     "METRICS",
     "Clocks",
     "EscalateHook",
     "Metrics",
     "Query",
     "Recorder",
-    "Reminders",
+    "UpdateReminders",
     "api",
     "register",
     "report",

@@ -1,4 +1,4 @@
-"""Target clocks and update reminders on durable timers of their own namespace, each firing once across processes.
+"""Target clocks and update reminders on durable timers of their own family, each firing once across processes.
 
 Per incident there are at most three timers: `<n>:response`, `<n>:resolution` and `<n>:reminder`. A clock's
 timer is due at its next stage (the warning at 80 %, then the breach); it carries the severity it was armed
@@ -31,7 +31,7 @@ from storage.timers import Timer, TimerStore
 log = structlog.get_logger()
 
 LEASE = timedelta(seconds=30)
-NAMESPACE = "metrics"
+CLOCKS_FAMILY = "metrics-timers"  # the timers only the metrics' own loop claims (see `Keys.timers`)
 _MAX_PER_TICK = 1000
 _PAGED_ON_BREACH = frozenset({Severity.SEV1, Severity.SEV2})
 
@@ -62,7 +62,7 @@ class ClockTimer(BaseModel):
 
 
 @dataclass(frozen=True)
-class Reminders:
+class UpdateReminders:
     """How often the commander is asked for an update, per severity (absent: never)."""
 
     every: dict[Severity, timedelta] = field(
@@ -76,7 +76,7 @@ class Clocks:
     store: MetricsStore
     timers: TimerStore
     recorder: Recorder
-    reminders: Reminders = field(default_factory=Reminders)
+    reminders: UpdateReminders = field(default_factory=UpdateReminders)
     escalate: EscalateHook | None = None
 
     def states(self, incident: Incident) -> list[ClockState]:

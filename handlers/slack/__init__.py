@@ -13,7 +13,14 @@ from handlers.slack.gateway import (
 )
 from handlers.slack.ids import ActionId, BlockId, CallbackId
 from handlers.slack.outbox import Job, SlackOutbox, TokenBucket
-from handlers.slack.payloads import BlockActions, PinAdded, ReactionAdded, SlashCommand, ViewSubmission
+from handlers.slack.payloads import (
+    BlockActions,
+    MessageShortcut,
+    PinAdded,
+    ReactionAdded,
+    SlashCommand,
+    ViewSubmission,
+)
 
 __all__ = [
     "ActionId",
@@ -25,6 +32,7 @@ __all__ = [
     "FetchedMessage",
     "Job",
     "Message",
+    "MessageShortcut",
     "PinAdded",
     "ReactionAdded",
     "SlackGateway",

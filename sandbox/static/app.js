@@ -48,6 +48,7 @@ const App = (() => {
     $("title").textContent = state.title;
     renderPeople();
     renderWebhooks();
+    renderPlays();
     renderSidebar();
     renderChannel();
     renderModal();
@@ -71,6 +72,24 @@ const App = (() => {
       button.addEventListener("click", async () => {
         const result = await post("webhook", { name: hook.name });
         $("tool-status").textContent = `${hook.label}: HTTP ${result.status}`;
+      });
+      return button;
+    }));
+  }
+
+  function renderPlays() {
+    const holder = $("plays");
+    if (holder.childElementCount === state.plays.length) return;
+    holder.replaceChildren(...state.plays.map((play) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = play.label;
+      button.addEventListener("click", async () => {
+        const result = await post("play", { name: play.name });
+        $("tool-status").textContent = `Drill started: ${result.started}`;
+        $("hint-title").textContent = `Drill: ${result.started}`;
+        $("hint-text").textContent = result.hint;
+        $("hint").hidden = false;
       });
       return button;
     }));
@@ -295,6 +314,7 @@ const App = (() => {
     $("composer-text").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("composer").requestSubmit(); }
     });
+    $("hint-close").addEventListener("click", () => { $("hint").hidden = true; });
     const events = new EventSource("stream");
     events.addEventListener("changed", refresh);
     refresh();

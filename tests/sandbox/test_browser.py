@@ -165,3 +165,16 @@ async def test_an_alert_fired_from_the_page_opens_an_incident(page: Page) -> Non
     await expect(channel).to_be_visible()
     await channel.click()
     await expect(page.get_by_role("log", name="Messages")).to_contain_text("Alerts:")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+async def test_a_drill_played_from_the_page(page: Page) -> None:
+    """The "Checkout outage" drill shows its hint and fires its alert: the incident channel opens."""
+    await page.get_by_role("region", name="Drills").get_by_role("button", name="Checkout outage").click()
+    hint = page.get_by_role("complementary", name="Drill hint")
+    await expect(hint).to_contain_text("acknowledge the page")
+    channel = page.get_by_role("navigation", name="Conversations").get_by_role("button", name="#inc-1-")
+    await expect(channel).to_be_visible()
+    await channel.click()
+    await expect(page.get_by_role("log", name="Messages")).to_contain_text("Runbook for CheckoutHighErrorRate")

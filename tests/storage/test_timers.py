@@ -83,12 +83,11 @@ async def test_a_renewed_lease_keeps_the_timer_and_renewal_claims_nothing(redis:
     assert await timers.lease_of("held") is None
 
 
-async def test_a_namespace_is_claimed_only_by_its_own_store(redis: Redis, keys: Keys) -> None:
-    """The pager's store never takes a metrics timer with the same id, and the default keys do not move."""
-    pager, metrics = TimerStore(redis, keys), TimerStore(redis, keys, "metrics")
-    await pager.schedule("1:response", T0, {"owner": "pager"})
-    await metrics.schedule("1:response", T0, {"owner": "metrics"})
-    assert [t.body for t in await pager.claim(T0, LEASE)] == [{"owner": "pager"}]
-    assert [t.body for t in await metrics.claim(T0, LEASE)] == [{"owner": "metrics"}]
-    assert keys.timers("due") == f"{keys.prefix}timers:{{t}}:due"
-    assert keys.timers("due", "metrics") == f"{keys.prefix}timers:metrics:{{t}}:due"
+async def test_timer_families_are_claimed_apart(redis: Redis, keys: Keys) -> None:
+    """A timer of one family (postmortem reminders) is never handed to a claimer of another (the pager)."""
+    pager, reminders = TimerStore(redis, keys), TimerStore(redis, keys, family="postmortem-timers")
+    await reminders.schedule("item:1:due", T0, {"kind": "item_due"})
+    await pager.schedule("page:1", T0, {"kind": "page"})
+    assert [t.id for t in await pager.claim(T0, LEASE)] == ["page:1"]
+    assert [t.id for t in await reminders.claim(T0, LEASE)] == ["item:1:due"]
+    assert keys.timers("due") == f"{keys.prefix}timers:{{t}}:due"  # the pager's keys did not move
