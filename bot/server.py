@@ -248,6 +248,7 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         moved = await move_timeline(app[SERVICES])
         if moved:
             log.info("timeline_entries_recovered", entries=moved)
+        await app[METRICS].store.copy_impact()  # the impact windows postmortems recorded
         armed = await app[METRICS].clocks.rearm_missing()
         if armed:
             log.info("target_clocks_recovered", incidents=armed)

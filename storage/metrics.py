@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Float, and_, case, func, literal, select, update
+from sqlalchemy import Float, and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from domain.metrics import DurationStats, Window, interpolate, percentile_positions
+from domain.postmortem import ItemStatus
 from storage.incidents import IncidentRow, UTCDateTime
+from storage.postmortems import ActionItemRow, PostmortemRow
 
 _T = IncidentRow.__table__.c  # type: ignore[attr-defined]
+_PM = PostmortemRow.__table__.c  # type: ignore[attr-defined]
+_ITEMS = ActionItemRow.__table__.c  # type: ignore[attr-defined]
 T = TypeVar("T")
 
 
@@ -66,6 +70,8 @@ class Aggregates:
     severities: list[SeverityRow] = field(default_factory=list)
     services: list[ServiceRow] = field(default_factory=list)
     open_now: int = 0
+    items_open: int = 0  # action items of the window's incidents still open
+    items_overdue: int = 0  # ... of which past their due date
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ class ReportRow:
     resolved_at: datetime | None
     response_due_at: datetime | None
     resolution_due_at: datetime | None
+    postmortem: str | None = None  # its state, if it has one
+    items_open: int = 0
+    items_closed: int = 0  # done, or decided not to do
 
 
 class MetricsStore:
@@ -92,10 +101,11 @@ class MetricsStore:
         postgres = self._engine.dialect.name == "postgresql"
         base = _selected(where)
         open_now = select(func.count()).where(_T.drill.is_(False), _T.resolved_at.is_(None))
-        severities, services, still_open = await asyncio.gather(
+        severities, services, still_open, items = await asyncio.gather(
             self._run(lambda c: _severities(c, base, _at(now), postgres)),
             self._run(lambda c: _services(c, where, now, postgres)),
             self._run(lambda c: c.scalar(open_now)),
+            self._run(lambda c: _action_items(c, base, now)),
         )
         closed = and_(base, col(IncidentRow.resolved_at).is_not(None))
         ack_sample = _sample(severities, [row.mtta for row in severities])
@@ -106,9 +116,8 @@ class MetricsStore:
         )
         detected = sum(row.detected for row in severities)
         detect_mean = sum(row.detect_seconds for row in severities) / detected if detected else None
-        return Aggregates(
-            ack, resolve, DurationStats(detected, detect_mean), severities, services, int(still_open or 0)
-        )
+        stats = DurationStats(detected, detect_mean)
+        return Aggregates(ack, resolve, stats, severities, services, int(still_open or 0), *items)
 
     async def _run(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._engine.connect() as connection:
@@ -125,8 +134,17 @@ class MetricsStore:
 
     async def report(self, window: Window) -> list[ReportRow]:
         """Every incident (not drills) declared in the window, oldest first."""
-        columns = [getattr(_T, name) for name in ReportRow.__dataclass_fields__]
-        statement = select(*columns).where(_selected(Filter(window))).order_by(_T.number)
+        columns = [getattr(_T, name) for name in list(ReportRow.__dataclass_fields__)[:10]]
+        items = ActionItemRow.__table__  # type: ignore[attr-defined]
+        postmortem = select(_PM.state).where(_PM.number == _T.number).scalar_subquery()
+        still_open = _ITEMS.status == ItemStatus.OPEN.value
+        open_items = select(func.count()).select_from(items).where(_ITEMS.number == _T.number, still_open)
+        closed_items = select(func.count()).select_from(items).where(_ITEMS.number == _T.number, ~still_open)
+        statement = (
+            select(*columns, postmortem, open_items.scalar_subquery(), closed_items.scalar_subquery())
+            .where(_selected(Filter(window)))
+            .order_by(_T.number)
+        )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(statement)).all()
         return [ReportRow(*row) for row in rows]
@@ -136,6 +154,27 @@ class MetricsStore:
         statement = select(_T.number).where(_T.resolved_at.is_(None), _T.response_due_at.is_(None))
         async with self._engine.connect() as connection:
             return [int(n) for n in (await connection.execute(statement)).scalars()]
+
+    async def copy_impact(self) -> int:
+        """Copy the impact window each postmortem recorded onto its incident, where they differ (the metrics
+        read it from the incident row); how many incidents changed."""
+        incident = IncidentRow.__table__.alias("incident")  # type: ignore[attr-defined]
+        differs = or_(
+            _PM.impact_started.is_distinct_from(incident.c.impact_started_at),
+            _PM.impact_ended.is_distinct_from(incident.c.impact_ended_at),
+        )
+        changed = select(_PM.number).join(incident, incident.c.number == _PM.number).where(differs)
+        statement = (
+            update(IncidentRow)
+            .where(_T.number.in_(changed))
+            .values(
+                impact_started_at=select(_PM.impact_started).where(_PM.number == _T.number).scalar_subquery(),
+                impact_ended_at=select(_PM.impact_ended).where(_PM.number == _T.number).scalar_subquery(),
+            )
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return int(result.rowcount or 0)
 
     async def set_due(self, number: int, response: datetime | None, resolution: datetime | None) -> None:
         """Record the target due times the clocks run to (re-evaluated when the severity changes)."""
@@ -245,6 +284,18 @@ def _severity_row(row: Sequence[Any]) -> SeverityRow:
         int(severity), int(count), int(still_open or 0), _float(mtta), _float(mttr),
         met, judged, resolved_met, resolved_judged, closed, detected, float(detect_seconds or 0),
     )  # fmt: skip
+
+
+async def _action_items(connection: AsyncConnection, base: ColumnElement[bool], now: datetime) -> tuple[int, int]:
+    """(open, overdue) action items of the incidents selected."""
+    still_open = _ITEMS.status == ItemStatus.OPEN.value
+    statement = (
+        select(func.count(), func.sum(case((_ITEMS.due < now.date(), 1), else_=0)))
+        .select_from(ActionItemRow.__table__.join(IncidentRow.__table__, _ITEMS.number == _T.number))  # type: ignore[attr-defined]
+        .where(base, still_open)
+    )
+    total, overdue = (await connection.execute(statement)).one()
+    return int(total or 0), int(overdue or 0)
 
 
 def _compliance(stopped: Any, stopped_or_now: Any, due: Any) -> Sequence[Any]:

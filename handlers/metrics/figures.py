@@ -55,7 +55,7 @@ class Figures:
             "incidents": sum(row.count for row in figures.severities),
             "open_incidents": sum(row.open for row in figures.severities),
             "open_incidents_now": figures.open_now,
-            "action_items": None,  # recorded by postmortems (issue 11): not on this branch yet
+            "action_items": {"open": figures.items_open, "overdue": figures.items_overdue},
         }
 
     def _severity_json(self, row: SeverityRow) -> JSON:

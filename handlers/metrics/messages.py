@@ -72,7 +72,8 @@ def stats_blocks(figures: Figures, command: str) -> list[Block]:
         f"*Incident stats* ({', '.join(scope)}): {body['incidents']} incidents"
         + (f" ({counts})" if counts else "")
         + f", {body['open_incidents']} still open (in no average). Drills are left out."
-        + f"\nOpen now: {body['open_incidents_now']}. Action items: recorded with postmortems."
+        + f"\nOpen now: {body['open_incidents_now']}. Action items: {_json(body['action_items'])['open']} open,"
+        + f" {_json(body['action_items'])['overdue']} overdue."
         + f"\n`{command} stats [7d|30d|90d|<from>..<to>] [service:<name>] [sev<n>]`"
     )
     return [section(summary), {"type": "table", "rows": [[_cell(text) for text in row] for row in rows[:100]]}]

@@ -15,7 +15,6 @@ COLUMNS = (
     "number", "title", "severity", "service", "status", "declared_at", "acknowledged_at", "resolved_at",
     "response_target", "response", "resolution_target", "resolution", "postmortem", "action_items",
 )  # fmt: skip
-NOT_RECORDED = "not recorded"  # postmortems and action items are kept by the postmortem capability (issue 11)
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,8 @@ def _row(row: ReportRow, now: datetime, response: ResponseTargets, resolution: R
         "response": verdict(row.acknowledged_at, row.response_due_at, now),
         "resolution_target": resolution.of(severity).label,
         "resolution": verdict(row.resolved_at, row.resolution_due_at, now),
-        "postmortem": NOT_RECORDED,
-        "action_items": NOT_RECORDED,
+        "postmortem": row.postmortem or "none",
+        "action_items": f"{row.items_open} open, {row.items_closed} closed",
     }
 
 

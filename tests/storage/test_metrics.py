@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.incident import Status
@@ -11,6 +11,7 @@ from domain.metrics import Window
 from domain.severity import Severity
 from storage.incidents import IncidentRow, IncidentStore
 from storage.metrics import Filter, MetricsStore
+from storage.postmortems import ActionItemRow, PostmortemRow
 
 T = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -91,3 +92,36 @@ async def test_filters_and_report(seeded: MetricsStore) -> None:
     assert [row.number for row in report] == [1, 2, 3, 5]
     assert report[0].response_due_at == T + 15 * M
     assert await seeded.open_by_severity() == {2: 2}
+
+
+async def test_impact_and_action_items_come_from_the_postmortem(seeded: MetricsStore, engine: AsyncEngine) -> None:
+    """A postmortem's impact window reaches B's row once (time to detect 10 min); its open and overdue items count."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(PostmortemRow).values(
+                number=2, state="published", owner=None, required=True, due=None, started_at=T, whys=[],
+                reviewers=[], approvals=[], impact_started=T + 10 * H - 10 * M, impact_ended=T + 13 * H,
+                timeline_edits={}, channel_id=None, message_ts=None, revisions=1, announced=0, version=1,
+            )
+        )  # fmt: skip
+        for due, status in ((T.date(), "open"), ((T + 30 * 24 * H).date(), "open"), (T.date(), "done")):
+            await connection.execute(
+                insert(ActionItemRow).values(
+                    number=2,
+                    text="fix",
+                    kind="fix",
+                    owner=None,
+                    priority="high",
+                    due=due,
+                    ticket_url=None,
+                    status=status,
+                )
+            )
+    assert await seeded.copy_impact() == 1
+    assert await seeded.copy_impact() == 0  # already copied
+    figures = await seeded.aggregates(Filter(WINDOW), T + 24 * H)
+    assert figures.detect.count == 2
+    assert figures.detect.mean == pytest.approx((300.0 + 600.0) / 2)
+    assert (figures.items_open, figures.items_overdue) == (2, 1)
+    row = next(r for r in await seeded.report(WINDOW) if r.number == 2)
+    assert (row.postmortem, row.items_open, row.items_closed) == ("published", 2, 1)
