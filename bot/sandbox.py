@@ -35,7 +35,7 @@ CAST = (  # (user id, handle, name): the person switcher's order
     ("U0SAM", "sam", "Sam (on call, secondary)"),
     ("U0MORGAN", "morgan", "Morgan (engineering manager)"),
 )
-GENERAL, INCIDENTS, ALERTS = "C0GENERAL", "C0INCIDENTS", "C0ALERTS"
+GENERAL, INCIDENTS, ALERTS, DRILLS = "C0GENERAL", "C0INCIDENTS", "C0ALERTS", "C0DRILLS"
 _ALERTS = {  # page button -> captured payload
     "fire-critical": ("Critical alert fires", "01-firing-single-critical.json"),
     "fire-group": ("Group of 3 fires", "03-firing-group-of-3.json"),
@@ -87,7 +87,12 @@ def prepare(settings: Settings, oncall: OnCall | None) -> SandboxSetup:
     for user_id, handle, name in CAST:
         slack.add_user(handle, real_name=name, user_id=user_id, email=f"{handle}@sandbox.example")
     everyone = [BOT_USER_ID, *(user_id for user_id, _, _ in CAST)]
-    for channel_id, name in ((GENERAL, "general"), (INCIDENTS, "incidents"), (ALERTS, "alerts")):
+    for channel_id, name in (
+        (GENERAL, "general"),
+        (INCIDENTS, "incidents"),
+        (ALERTS, "alerts"),
+        (DRILLS, "drill-incidents"),
+    ):
         slack.add_channel(name, channel_id=channel_id, members=everyone)
     pointed = settings.model_copy(
         update={
@@ -96,6 +101,7 @@ def prepare(settings: Settings, oncall: OnCall | None) -> SandboxSetup:
             "slack_api_url": slack.url,
             "incidents_channel": settings.incidents_channel or INCIDENTS,
             "alerts_channel": settings.alerts_channel or ALERTS,
+            "drill_channel": settings.drill_channel or DRILLS,
         }
     )
     return SandboxSetup(slack, pointed, oncall or load_config(SANDBOX_ONCALL, "the sandbox's on-call config"))

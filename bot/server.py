@@ -156,6 +156,8 @@ async def _resources(
         alert_policy=settings.alert_policy,
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
+        drill_channel=settings.drill_channel,
+        drill_prefix=settings.drill_channel_prefix,
         setup_hold=timedelta(seconds=settings.setup_hold),
     )
     services, clocks = _with_clocks(

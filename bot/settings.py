@@ -1,5 +1,6 @@
 """Settings from the environment and `.env`. Built once by the CLI and passed down."""
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     alertmanager_token: SecretStr | None = None
     alerts_channel: str | None = None
+    drill_channel: str | None = None  # where drills announce and post alert groups; unset: nowhere else
+    drill_channel_prefix: str = "drill-"  # a drill incident's channel starts with it
     alert_severity_map: str = "critical=sev1,error=sev2,warning=sev3,info=sev4"
     alert_severity_label: str = "severity"
     alert_declare_up_to: str = "sev2"
@@ -132,6 +135,13 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL (or unset for the embedded Redis)")
+        return value
+
+    @field_validator("drill_channel_prefix")
+    @classmethod
+    def _drill_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,19}", value):
+            raise ValueError("must be up to 20 lowercase letters, digits, - or _ (a Slack channel name's start)")
         return value
 
     @field_validator("incident_command")

@@ -108,3 +108,8 @@ def _objects(value: object) -> list[dict[str, object]]:
 
 def _strings(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def is_drill_group(group_key: str, labels: dict[str, str] | None = None) -> bool:
+    """Whether an Alertmanager group belongs to a drill: its alerts carry the drill label."""
+    return DRILL_LABEL in (labels or {}) or f'{DRILL_LABEL}="' in group_key

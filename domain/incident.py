@@ -396,9 +396,9 @@ TRANSITIONS: Mapping[tuple[Status, type], Handler] = {
 }
 
 
-def channel_name(number: int, title: str) -> str:
-    """`inc-<number>-<slug>`: lowercase letters, digits and hyphens, at most 80 characters."""
+def channel_name(number: int, title: str, prefix: str = "") -> str:
+    """`inc-<number>-<slug>` (after `prefix`, for drills): lowercase letters, digits and hyphens, at most 80."""
     slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in title.lower())
     slug = "-".join(part for part in slug.split("-") if part)
-    name = f"inc-{number}-{slug}" if slug else f"inc-{number}"
+    name = f"{prefix}inc-{number}-{slug}" if slug else f"{prefix}inc-{number}"
     return name[:80].rstrip("-")

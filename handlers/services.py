@@ -85,6 +85,16 @@ class Services:
     on_change: ChangeHook | None = None
     resolution_targets: ResponseTargets = RESOLUTION_TARGETS
     calendar: BusinessCalendar = WEEKDAYS
+    drill_prefix: str = "drill-"  # a drill's own channel is named with it
+    drill_channel: str | None = None  # where drills announce (and post alert groups); unset: nowhere else
+
+    def announcements(self, drill: bool) -> str | None:
+        """Where an incident is announced: a drill only in the drill channel, so practice stays out of the way."""
+        return self.drill_channel if drill else self.incidents_channel
+
+    def alert_groups(self, drill: bool) -> str | None:
+        """Where below-threshold alert groups are posted; a drill's in the drill channel."""
+        return self.drill_channel if drill else self.alerts_channel
 
 
 SERVICES = web.AppKey("services", Services)

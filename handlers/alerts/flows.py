@@ -12,6 +12,7 @@ from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
 from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
+from domain.drill import is_drill_group
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
@@ -73,6 +74,7 @@ async def declare_from_group(services: Services, group_key: str, user: str) -> I
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
         earlier=[_safe(e) for e in record_entries(state.records)],
+        drill=is_drill_group(group_key),
     )
     if created:
         services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
@@ -105,6 +107,7 @@ async def _incident_for(
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
         service=service,
+        drill=is_drill_group(group_key, notification.common_labels),
     )
     if created:
         services.outbox.submit(_key(incident), lambda: _open(services, incident.number))
@@ -164,22 +167,23 @@ async def _all_resolved(services: Services, incident: Incident) -> None:
 
 def _post_group(services: Services, group_key: str) -> None:
     """Post the group once in the alerts channel and keep that message current (coalesced)."""
-    if services.alerts_channel is None:
-        log.warning("alerts_channel_unset", hint="set ALERTS_CHANNEL to see below-threshold alert groups")
+    if services.alert_groups(is_drill_group(group_key)) is None:
+        log.warning("alerts_channel_unset", hint="set ALERTS_CHANNEL (DRILL_CHANNEL for drills) to see alert groups")
         return
     services.outbox.refresh(f"group:{group_key}", lambda: _render_group(services, group_key))
 
 
 async def _render_group(services: Services, group_key: str) -> None:
-    assert services.alerts_channel is not None
+    channel = services.alert_groups(is_drill_group(group_key))
+    assert channel is not None
     state = await services.alerts.state(group_key)
     message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
     ts = await services.alerts.message(group_key)
     if ts is None:
-        posted = await services.slack.post(services.alerts_channel, messages.group_text(state.title), message)
+        posted = await services.slack.post(channel, messages.group_text(state.title), message)
         await services.alerts.set_message(group_key, posted.ts)
     else:
-        await services.slack.update(Message(services.alerts_channel, ts), messages.group_text(state.title), message)
+        await services.slack.update(Message(channel, ts), messages.group_text(state.title), message)
 
 
 async def _open(services: Services, number: int) -> None:
@@ -189,10 +193,11 @@ async def _open(services: Services, number: int) -> None:
 async def _open_and_mark(services: Services, number: int, group_key: str) -> None:
     incident = await flows.open_channel(services, await services.incidents.get(number))
     ts = await services.alerts.message(group_key)
-    if ts is not None and services.alerts_channel is not None:
+    channel = services.alert_groups(incident.drill)
+    if ts is not None and channel is not None:
         title = short_title(incident)
         done = messages.alert_group_declared(title, number, incident.channel_id)
-        await services.slack.update(Message(services.alerts_channel, ts), title, done)
+        await services.slack.update(Message(channel, ts), title, done)
 
 
 def _safe(entry: TimelineEntry) -> TimelineEntry:

@@ -40,9 +40,9 @@ def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) ->
                 queued.append({"kind": "card", "number": number, "latest_wins": True})
             case PostInChannel(change=change, detail=detail):
                 queued.append(post(number, messages.change_in_channel(incident, change, detail)))
-            case Announce(change=change, detail=detail) if services.incidents_channel:
+            case Announce(change=change, detail=detail) if services.announcements(incident.drill):
                 text = messages.change_announcement(incident, change, detail)
-                queued.append(post(number, text, channel=services.incidents_channel))
+                queued.append(post(number, text, channel=services.announcements(incident.drill)))
             case InviteToChannel(user=user):
                 queued.append({"kind": "invite", "number": number, "user": user})
     return queued

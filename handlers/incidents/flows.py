@@ -204,7 +204,9 @@ async def try_open_channel(services: Services, incident: Incident) -> tuple[Inci
 async def _set_up(services: Services, incident: Incident) -> Incident:
     slack, fresh = services.slack, incident.channel_id is None  # a channel made now holds no earlier card
     if incident.channel_id is None:
-        channel = await slack.create_channel(channel_name(incident.number, incident.title))
+        channel = await slack.create_channel(
+            channel_name(incident.number, incident.title, services.drill_prefix if incident.drill else "")
+        )
         incident = await _save_refs(services, incident, channel_id=channel.id, channel_name=channel.name)
         log.info("incident_channel_opened", channel=channel.name)
         await slack.set_topic(channel.id, messages.topic(incident))
@@ -219,11 +221,12 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
         incident = await _save_refs(services, incident, card_ts=card.ts)
         await slack.pin(card)
-    if incident.announcement_ts is None and services.incidents_channel:
+    announce_in = services.announcements(incident.drill)
+    if incident.announcement_ts is None and announce_in:
         tag = ("firebreak_announcement", str(incident.number))
-        posted = None if fresh else await _find(services, services.incidents_channel, tag)
+        posted = None if fresh else await _find(services, announce_in, tag)
         if posted is None:
-            posted = await slack.post(services.incidents_channel, messages.announcement(incident), tag=tag)
+            posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
 
@@ -246,7 +249,8 @@ async def resume_setups(services: Services) -> int:
     finished, announced = 0, services.incidents_channel is not None
     for incident in await services.incidents.unfinished_setups(services.clock() - services.setup_hold, announced):
         done, failure = await try_open_channel(services, incident)
-        if failure is None and done.card_ts is not None and (done.announcement_ts is not None or not announced):
+        wanted = services.announcements(done.drill) is not None
+        if failure is None and done.card_ts is not None and (done.announcement_ts is not None or not wanted):
             finished += 1
             log.info("incident_setup_resumed", incident=incident.number)
     return finished

@@ -175,7 +175,7 @@ class Pager:
         text = messages.nobody_acknowledged(incident)
         await self.delivery.record(incident, EntryKind.UNANSWERED, "Nobody acknowledged the page")
         notices = [post(incident.number, text)]
-        if self.services.incidents_channel:
-            notices.append(post(incident.number, text, channel=self.services.incidents_channel))
+        if announce_in := self.services.announcements(incident.drill):
+            notices.append(post(incident.number, text, channel=announce_in))
         await self.services.effects.queue(incident_key(incident.number), notices)
         log.warning("page_unanswered", page_id=page_id)

@@ -236,9 +236,9 @@ async def announce_published(pms: Postmortems, number: int) -> None:
         if incident.channel_id:
             text, blocks = messages.published_text(incident, pm), messages.published(incident, pm, items)
             await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks)
-        if services.incidents_channel:
+        if announce_in := services.announcements(incident.drill):
             summary = messages.published_summary(incident, pm)
-            await _post_once(pms, services.incidents_channel, f"{token}:announcement", summary, None)
+            await _post_once(pms, announce_in, f"{token}:announcement", summary, None)
         revision = pm.revisions
         await update(pms, number, lambda p: replace(p, announced=max(p.announced, revision)))
         log.info("postmortem_announced", incident=number, revision=revision)

@@ -5,7 +5,7 @@ import json
 from datetime import timedelta
 
 from bot.drills import DRILLS, Drill, scenarios
-from domain.drill import DRILL_LABEL, Say
+from domain.drill import DRILL_LABEL, FireAlert, Say, drill_notification
 
 
 async def test_a_drill_plays_its_steps_at_their_offsets() -> None:
@@ -29,7 +29,7 @@ async def test_a_drill_plays_its_steps_at_their_offsets() -> None:
     assert slept == [0, 20, 20, 140]
     assert [n["status"] for n in sent] == ["firing", "resolved"]
     assert all(f'{DRILL_LABEL}="r1"' in str(n["groupKey"]) for n in sent)
-    assert [(line.who, line.where) for line in said] == [("morgan", "incidents"), ("priya", "incident")]
+    assert [(line.who, line.where) for line in said] == [("morgan", "drill-incidents"), ("priya", "incident")]
     assert done[0] == "firing 01-firing-single-critical.json: HTTP 200"
 
 
@@ -49,3 +49,21 @@ async def test_against_a_real_workspace_the_lines_are_skipped() -> None:
     assert done[1] == "skipped morgan's line (a real workspace)"
     assert (DRILLS / "alertmanager" / "03-firing-group-of-3.json").is_file()
     assert timedelta(minutes=10) == scenarios()["slow-disk-fill"].length
+
+
+async def test_a_drill_alert_declares_a_drill_that_posts_only_in_drill_channels(start_bot, slack) -> None:
+    """A drill's alert declares a drill incident: its channel starts with the prefix, it is announced only in
+    DRILL_CHANNEL (never in INCIDENTS_CHANNEL), and the API labels it."""
+    drill_channel = slack.add_channel("drill-incidents", members=["U0BOT"])
+    bot = await start_bot(drill_channel=drill_channel)
+    captured = json.loads((DRILLS / "alertmanager" / "01-firing-single-critical.json").read_text())
+    step = scenarios()["checkout-outage"].timeline[0]
+    assert isinstance(step, FireAlert)
+    response = await bot.alert(json.dumps(drill_notification(captured, "t1", step)))
+    assert response.status == 200
+    [incident] = (await bot.api("/api/incidents?status=all"))["incidents"]
+    assert incident["channel_name"].startswith("drill-inc-1-")
+    posted_in = {str(call.args["channel"]) for call in bot.slack.calls_to("chat.postMessage") if call.ok}
+    assert drill_channel in posted_in
+    assert bot.incidents_channel not in posted_in
+    assert all(bot.slack.channels[c].name.startswith("drill-") for c in posted_in if c in bot.slack.channels), posted_in

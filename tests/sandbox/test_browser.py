@@ -194,10 +194,12 @@ async def test_a_drill_played_from_the_page(page: Page) -> None:
     await page.get_by_role("region", name="Drills").get_by_role("button", name="Checkout outage").click()
     hint = page.get_by_role("complementary", name="Drill hint")
     await expect(hint).to_contain_text("acknowledge the page")
-    channel = page.get_by_role("navigation", name="Conversations").get_by_role("button", name="#inc-1-")
+    channel = page.get_by_role("navigation", name="Conversations").get_by_role("button", name="#drill-inc-1-")
     await expect(channel).to_be_visible()
     await channel.click()
-    await expect(page.get_by_role("log", name="Messages")).to_contain_text("Runbook for CheckoutHighErrorRate")
+    log = page.get_by_role("log", name="Messages")
+    await expect(log).to_contain_text("Runbook for CheckoutHighErrorRate")
+    await expect(log).to_contain_text("DRILL")
 
 
 async def _edit_section(page: Page, heading: str, text: str) -> None:
