@@ -251,6 +251,7 @@ async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterat
         consumer,
         max_attempts=settings.alert_max_attempts,
         backoff=timedelta(seconds=settings.alert_retry_backoff),
+        on_dead_letter=app[METRICS].recorder.dead_letters.inc,
     )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

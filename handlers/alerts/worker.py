@@ -36,7 +36,9 @@ class AlertWorker:
         reclaim_idle: timedelta = timedelta(seconds=30),
         max_attempts: int = 8,
         backoff: timedelta = timedelta(seconds=0.5),
+        on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
     ) -> None:
+        self._on_dead_letter = on_dead_letter
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._services = services
@@ -131,6 +133,8 @@ class AlertWorker:
         await self._services.alerts.bury(entry, reason)
         group = entry.notification.group_key
         log.error("alert_dead_lettered", entry=entry.id, attempts=attempts, error=reason, error_id=uuid4().hex[:8])
+        if self._on_dead_letter is not None:
+            self._on_dead_letter()
         channel = self._services.alerts_channel
         if channel is not None:
             text = messages.dead_lettered(group, attempts, type(error).__name__)

@@ -62,6 +62,8 @@ async def test_a_read_only_database_dead_letters_the_alert_and_its_repeat_is_adm
         c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == bot.alerts_channel
     ]
     assert any("retry-dead" in text for text in notices)
+    scrape = await (await bot.http.get("/metrics")).text()
+    assert "firebreak_alerts_dead_lettered_total 1.0" in scrape.splitlines()
     read_only(False)
     assert (await bot.api("/api/incidents?status=all"))["incidents"] == []
     assert (await bot.fixture(REPEAT)).status == 200  # admitted again: its states were unmarked
