@@ -153,7 +153,7 @@ async def _wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def _database(kind: str, workdir: Path) -> AsyncIterator[str]:
+async def database_url(kind: str, workdir: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
         migrate(url)
@@ -199,7 +199,7 @@ async def _declare_incidents(http: aiohttp.ClientSession, url: str) -> None:
 async def main(rates: list[int], seconds: float, database: str, profile: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        async with SlackEmulator() as slack, _database(database, workdir) as db_url:
+        async with SlackEmulator() as slack, database_url(database, workdir) as db_url:
             bot_port, anchor_port = _free_port(), _free_port()
             bot_args = [sys.executable, "-m", "bot"]
             if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
