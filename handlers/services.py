@@ -2,6 +2,9 @@
 
 Services carries the shared Slack edge (gateway and outbox) beside storage, so it imports `handlers.slack`."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -27,6 +30,33 @@ class DeclareHook(Protocol):
     async def __call__(self, incident: Incident, service: str | None) -> None: ...
 
 
+class KeyedLocks:
+    """One asyncio lock per key (an incident number), forgotten once nobody holds or waits for it.
+
+    Changes to one incident made in one process take turns, so they do not race each other to the optimistic
+    `revision` check (which still guards against other processes)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the flows need, built once by `bot` and passed in."""
@@ -46,6 +76,7 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
+    changes: KeyedLocks = field(default_factory=KeyedLocks)  # one change at a time per incident, in-process
 
 
 SERVICES = web.AppKey("services", Services)

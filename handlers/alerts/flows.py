@@ -15,7 +15,7 @@ from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows
 from handlers.services import Services
-from handlers.slack import Message
+from handlers.slack import Message, incident_key
 from storage.alerts import InboxEntry
 
 log = structlog.get_logger()
@@ -199,4 +199,4 @@ def _declare_key(group_key: str, latest: Incident | None) -> str:
 
 
 def _key(incident: Incident) -> str:
-    return flows.incident_key(incident.number)
+    return incident_key(incident.number)

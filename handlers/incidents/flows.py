@@ -33,7 +33,7 @@ from domain import (
 )
 from handlers.incidents import messages
 from handlers.services import Services
-from handlers.slack import FetchedMessage, Message, describe_failure
+from handlers.slack import FetchedMessage, Message, describe_failure, incident_key
 from handlers.slack.blocks import Block
 from storage import ConcurrentUpdate
 
@@ -102,21 +102,32 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
 
 
 async def act(services: Services, incident: Incident, event: Event) -> Transition:
-    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change."""
+    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change.
+
+    This process's changes to the incident take turns (`services.changes`): the first attempt may find the
+    incident changed while it waited, the second then works from the latest revision."""
     with bound_contextvars(incident=incident.number):
-        for _ in range(_SAVE_ATTEMPTS):
-            transition = apply(incident, event, services.clock())
-            try:
-                saved = await services.incidents.save(transition.incident, _entries(transition.effects))
-            except ConcurrentUpdate:
-                incident = await services.incidents.get(incident.number)
-                continue
-            await move_timeline(services, saved.number)
-            log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-            if incident.acknowledged_at is None and saved.acknowledged_at is not None:
-                await _stop_pages(services, saved.number)
-            return Transition(saved, transition.effects)
-        raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
+        async with services.changes.hold(incident.number):
+            before, transition = await _save_change(services, incident, event)
+        saved = transition.incident
+        await move_timeline(services, saved.number)
+        log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
+        if before.acknowledged_at is None and saved.acknowledged_at is not None:
+            await _stop_pages(services, saved.number)
+        return transition
+
+
+async def _save_change(services: Services, incident: Incident, event: Event) -> tuple[Incident, Transition]:
+    """The incident the change was applied to, and the transition with the saved incident."""
+    for _ in range(_SAVE_ATTEMPTS):
+        transition = apply(incident, event, services.clock())
+        try:
+            saved = await services.incidents.save(transition.incident, _entries(transition.effects))
+        except ConcurrentUpdate:
+            incident = await services.incidents.get(incident.number)
+            continue
+        return incident, Transition(saved, transition.effects)
+    raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
 
 async def _stop_pages(services: Services, number: int) -> None:
@@ -217,11 +228,6 @@ async def perform(services: Services, incident: Incident, effects: Sequence[Effe
                 log.warning("slack_call_failed", failure=describe_failure(error))
                 failures.append(describe_failure(error))
     return failures
-
-
-def incident_key(number: int) -> str:
-    """The outbox queue of an incident's Slack work: its messages go out in order."""
-    return f"incident:{number}"
 
 
 def perform_later(services: Services, transition: Transition) -> None:

@@ -22,7 +22,7 @@ from handlers.incidents.api import incident_json
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
 from handlers.services import Services
-from handlers.slack import describe_failure
+from handlers.slack import describe_failure, incident_key
 from storage import Progress
 
 log = structlog.get_logger()
@@ -51,20 +51,34 @@ class PageDelivery:
     async def notify(
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
-        """Page the people `targets` name, each once; tell the incident channel. Returns who was paged now."""
-        paged: list[str] = []
-        failed: list[str] = []
-        for person in await self.directory.people(targets):
-            delivered = await self._page_once(incident, page_id, position, person, why)
-            if delivered is not None:
-                (paged if delivered else failed).append(person.user)
-        if (paged or failed) and incident.channel_id:
-            try:
-                await self.services.slack.post(incident.channel_id, messages.paged_in_channel(paged, why, failed))
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
+        """Page the people `targets` name, each once and each on their own (one slow DM does not hold up the
+        next person's); then tell the incident channel. Returns who was paged now.
+
+        The channel mention and the invitations are the incident's Slack work, queued in its outbox: a page is
+        the DM, and it does not wait for an incident channel whose Slack calls are slow."""
+        people = await self.directory.people(targets)
+        outcomes = await asyncio.gather(*(self._page_once(incident, page_id, position, p, why) for p in people))
+        paged = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered]
+        failed = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered is False]
+        channel = incident.channel_id
+        if channel and (paged or failed):
+            text = messages.paged_in_channel(paged, why, failed)
+            self.services.outbox.submit(incident_key(incident.number), lambda: self._tell_channel(channel, text, paged))
         log.info("paged", users=paged, failed=failed, page_id=page_id)
         return paged
+
+    async def _tell_channel(self, channel: str, text: str, paged: list[str]) -> None:
+        """Mention the paged people in the incident channel, and invite them (each call's failure logged)."""
+        slack = self.services.slack
+        try:
+            await slack.post(channel, text)
+        except SlackApiError as error:
+            log.warning("slack_call_failed", failure=describe_failure(error))
+        for user in paged:  # one by one: Slack refuses a whole list when one of them is in the channel already
+            try:
+                await slack.invite(channel, [user])
+            except SlackApiError as error:
+                log.warning("slack_call_failed", failure=describe_failure(error))
 
     async def _page_once(
         self, incident: Incident, page_id: str, position: Position, person: Person, why: str
@@ -92,11 +106,6 @@ class PageDelivery:
             return False
         await seen.finish("paged", key)
         await self.record(incident, EntryKind.PAGED, messages.paged_entry(user, why), once=f"paged:{key}")
-        if incident.channel_id:
-            try:
-                await slack.invite(incident.channel_id, [user])
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
         return True
 
     async def _was_sent(self, dm: str, tag: tuple[str, str]) -> bool:
