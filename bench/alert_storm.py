@@ -16,6 +16,7 @@ page latency is the time from the webhook's reply to that notification to the em
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -260,7 +261,7 @@ async def bench(alerts: int, groups: int, senders: int, card_interval: float, da
                 incidents_channel=slack.add_channel("incidents"),
                 alerts_channel=slack.add_channel("alerts"),
                 card_update_interval=card_interval,
-                log_level="warning",
+                log_level=os.environ.get("BENCH_LOG_LEVEL", "warning"),
                 data_dir=Path(tmp),
             )
             configure_logging(settings)

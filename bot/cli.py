@@ -1,15 +1,19 @@
-"""`firebreak [run|sandbox|migrate|check-config]`: the console script; `python -m bot` is `firebreak run`."""
+"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>]`: the console script.
+
+`python -m bot` is `firebreak run`."""
 
 import argparse
+import asyncio
 import sys
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import sandbox
+from bot import drills, sandbox
+from bot.export import postmortem_command
 from bot.logging import configure_logging
-from bot.server import build_server
+from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
 from storage import migrate
@@ -24,10 +28,15 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config"],
-        help="default: run (the sandbox when no Slack credentials are set)",
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill"],
+        help="default: run (the sandbox when no Slack credentials are set); "
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot",
     )
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rest and args.command != "postmortem":
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -35,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     try:
         oncall = load_oncall(settings)
+        if oncall is not None:
+            check_paging_settings(settings, oncall)
     except ConfigError as error:
         for line in error.errors:
             print(f"firebreak: {line}", file=sys.stderr)
@@ -42,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
         print(f"firebreak: configuration is valid ({paging})")
+        doors, closed = doors_without_token(settings)
+        if doors:
+            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+            print(f"firebreak: {', '.join(doors)}: {how}")
         return 0
+    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
+        return postmortem_command(settings, args.rest)
+    if args.command == "drill":
+        return _drill(settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -59,11 +78,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _drill(settings: Settings, rest: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="firebreak drill", description="Play a drill against a running bot")
+    parser.add_argument("scenario", help="a scenario in drills/, e.g. checkout-outage")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{settings.port}", help="the running bot")
+    args = parser.parse_args(rest)
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    return asyncio.run(drills.play_against(args.url, args.scenario, token))
+
+
 def load_oncall(settings: Settings) -> OnCall | None:
     """The on-call config; the default file may be absent (no paging), an explicitly set one may not."""
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
+    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+    if not oncall.webhooks:
+        return
+    needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+        raise ConfigError([f"{name} is not set: {why}" for name in missing])
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> int:

@@ -7,22 +7,27 @@ own aiohttp application: the page at `/sandbox/`, the emulated Web API at `/sand
 """
 
 import secrets
-from dataclasses import dataclass
-from ipaddress import ip_address
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import aiohttp
+import yaml
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot.drills import Drill, scenarios
 from bot.settings import Settings, SettingsError
+from domain.drill import Say, Scenario
 from domain.paging_config import OnCall, load_config
-from sandbox.page import Sandbox, Webhook
+from sandbox.page import Play, Sandbox, Webhook, fire
 from sandbox.page import application as page_application
 from sandbox.people import AppLink, People
 from sandbox.slack_api import BOT_USER_ID, SlackEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERT_PAYLOADS = ROOT / "drills" / "alertmanager"
+MANIFEST = ROOT / "manifest.yml"
 PAGE_PATH, API_PATH = "/sandbox/", "/sandbox/slack/"
 CAST = (  # (user id, handle, name): the person switcher's order
     ("U0CASEY", "casey", "Casey (incident commander)"),
@@ -72,7 +77,7 @@ def wanted(settings: Settings) -> bool:
 
 def prepare(settings: Settings, oncall: OnCall | None) -> SandboxSetup:
     """Seed the emulated workspace and point the settings at it; only on a loopback address."""
-    if not _is_loopback(settings.host):
+    if not settings.on_loopback:
         raise SettingsError(
             f"HOST={settings.host}: the sandbox listens on loopback only; set HOST=127.0.0.1, or set "
             "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect a real Slack workspace"
@@ -101,11 +106,15 @@ def mount(app: web.Application, setup: SandboxSetup) -> Sandbox:
     settings = setup.settings
     base = f"http://127.0.0.1:{settings.port}"
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    people = People(setup.slack, AppLink(base + "/slack/events", secret), settings.incident_command)
+    webhooks = _alert_webhooks(base, settings)
     sandbox = Sandbox(
         slack=setup.slack,
-        people=People(setup.slack, AppLink(base + "/slack/events", secret), settings.incident_command),
+        people=people,
         cast=[user_id for user_id, _, _ in CAST],
-        webhooks=_alert_webhooks(base, settings),
+        shortcuts=message_shortcuts(MANIFEST),
+        webhooks=webhooks,
+        plays=_drills(base, people, webhooks["fire-critical"]),
         title="Firebreak sandbox",
     )
     app.add_subapp(API_PATH, setup.slack.application())
@@ -119,6 +128,55 @@ def mount(app: web.Application, setup: SandboxSetup) -> Sandbox:
     return sandbox
 
 
+def _drills(base: str, people: People, alert: Webhook) -> dict[str, Play]:
+    """Each scenario in drills/ as a page button: its alerts go to the webhook, its people say their lines."""
+
+    async def send_alert(body: bytes) -> int:
+        return await fire(_http(people), replace(alert, body=body))
+
+    def play(scenario: Scenario) -> Callable[[], Coroutine[object, None, object]]:
+        async def start() -> object:
+            run = secrets.token_hex(4)  # each play is its own run: its alerts are new groups
+
+            async def say(line: Say) -> None:
+                channel = await _channel_for(base, people, line.where, run)
+                user = next((user_id for user_id, handle, _ in CAST if handle == line.who), None)
+                if channel is not None and user is not None:
+                    await people.post_message(user, channel, line.say)
+
+            return await Drill(scenario, send_alert, say=say, run=run).play()
+
+        return start
+
+    return {name: Play(s.name, s.hint, play(s)) for name, s in scenarios().items()}
+
+
+async def _channel_for(base: str, people: People, where: str, run: str) -> str | None:
+    """`incident`: the channel of the drill's incident (asked of the bot's API); else the channel so named."""
+    if where != "incident":
+        return next((c.id for c in people.slack.channels.values() if c.name == where), None)
+    async with _http(people).get(base + "/api/incidents?status=all") as response:
+        incidents = (await response.json()).get("incidents", [])
+    ours = [i for i in incidents if run in str((i.get("source") or {}).get("group_key", ""))]
+    return str(ours[-1]["channel_id"]) if ours and ours[-1].get("channel_id") else None
+
+
+def _http(people: People) -> aiohttp.ClientSession:
+    if people.app.http is None:
+        raise RuntimeError("the sandbox page is not running")
+    return people.app.http
+
+
+def message_shortcuts(manifest: Path) -> list[tuple[str, str]]:
+    """The message shortcuts the app's manifest declares, as Slack offers them on every message."""
+    features = (yaml.safe_load(manifest.read_text()) or {}).get("features") or {}
+    return [
+        (str(shortcut["callback_id"]), str(shortcut["name"]))
+        for shortcut in features.get("shortcuts") or []
+        if shortcut.get("type") == "message"
+    ]
+
+
 def _alert_webhooks(base: str, settings: Settings) -> dict[str, Webhook]:
     headers = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0"}
     if settings.alertmanager_token is not None:
@@ -127,12 +185,3 @@ def _alert_webhooks(base: str, settings: Settings) -> dict[str, Webhook]:
         name: Webhook(label, base + "/webhooks/alertmanager", (ALERT_PAYLOADS / file).read_bytes(), headers)
         for name, (label, file) in _ALERTS.items()
     }
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -14,11 +14,13 @@ import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,18 +29,24 @@ from bot.app import build_bolt_app
 from bot.background import Overlapping, every
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import MANIFEST_HINT, Settings
+from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
-from handlers.http import is_loopback, json_error, presented_secret, secret_matches
+from handlers.http import TokenGate, json_error
 from handlers.incidents import api
 from handlers.incidents.flows import move_timeline, resume_setups
-from handlers.paging import PAGER, Pager, ack, build_pager
+from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
+from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
+from handlers.postmortems import api as postmortem_api
+from handlers.postmortems.flows import announce_pending
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
+from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.overrides import OverrideStore
 from storage.pages import PageStore
+from storage.postmortems import PostmortemStore
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
 
@@ -50,7 +58,10 @@ BOLT = web.AppKey("bolt", AsyncApp)
 ADMISSION = web.AppKey("admission", Admission)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-MAX_BODY = 1024 * 1024
+SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
+_MOUNTED_MAX_BODY = 1024 * 1024  # what others mount under /sandbox/ (the emulated Web API, loopback only)
+_ALERT_PATH = "/webhooks/alertmanager"
+REMINDERS = web.AppKey("reminders", Reminders)
 _ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,24 +73,39 @@ def utc_now() -> datetime:
 
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
-    max_body = max(MAX_BODY, settings.alert_max_body)
-    app = web.Application(client_max_size=max_body + 1, middlewares=[_api_auth(settings)])
+    gates = token_gates(settings)
+    largest = max(SLACK_MAX_BODY, _MOUNTED_MAX_BODY, settings.alert_max_body)
+    app = web.Application(client_max_size=largest, middlewares=[_body_limit(settings), _api_auth(gates["api"])])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
     app.cleanup_ctx.append(_alert_worker)
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
-    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
+    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
     app.add_routes(
         [
-            web.post("/slack/events", _slack_events),
+            *slack,
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
             *api.routes(),
-            *webhook.routes(token, settings.alert_max_body),
+            *postmortem_api.routes(),
+            *webhook.routes(gates["alertmanager"], settings.alert_max_body),
             *ack.routes(),
         ]
     )
     return app
+
+
+def token_gates(settings: Settings) -> dict[str, TokenGate]:
+    """Each token-guarded door: open without its token only while the bot listens on loopback (`HOST`)."""
+
+    def gate(setting: str, token: SecretStr | None) -> TokenGate:
+        return TokenGate(setting, token.get_secret_value() if token else None, settings.on_loopback)
+
+    return {
+        "api": gate("API_TOKEN", settings.api_token),
+        "alertmanager": gate("ALERTMANAGER_TOKEN", settings.alertmanager_token),
+    }
 
 
 async def _resources(
@@ -112,7 +138,13 @@ async def _resources(
     if oncall is not None:
         timers = TimerStore(redis, keys)
         pages = PageStore(redis, keys, timers)
-        secret = settings.page_ack_secret or settings.slack_signing_secret
+        links = None
+        if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
+            links = AckLinks(
+                settings.page_ack_secret.get_secret_value(),
+                settings.public_url or f"http://localhost:{settings.port}",
+                parse_duration(settings.page_ack_ttl),
+            )
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
         services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
         pager = build_pager(
@@ -121,15 +153,21 @@ async def _resources(
             OverrideStore(engine),
             oncall,
             http=app[WEBHOOK_CLIENT],
-            ack_secret=secret.get_secret_value() if secret else None,
-            public_url=settings.public_url or f"http://localhost:{settings.port}",
+            links=links,
         )
         services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
+    pms = Postmortems(
+        services,
+        PostmortemStore(engine),
+        TimerStore(redis, keys, family=FAMILY),
+        settings.postmortem_policy,
+        settings.postmortem_digest,
+    )
+    app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
     socket_mode = await _start_slack(app, settings, client, services, pager)
-    if settings.alertmanager_token is None:
-        log.warning("alertmanager_webhook_loopback_only", hint="set ALERTMANAGER_TOKEN to accept remote Alertmanagers")
+    _log_doors(settings)
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
     try:
         yield
@@ -187,6 +225,24 @@ async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[No
         yield
 
 
+async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
+    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once), and
+    finish the posts of publications a failure or a crash left unannounced."""
+    reminders = app[REMINDERS]
+    with contextlib.suppress(RedisError, SQLAlchemyError, OSError):  # storage down: rebuilt on a later start
+        await reminders.arm_digest()
+        await reminders.rebuild()
+
+    async def follow_up() -> None:
+        await reminders.tick()
+        finished = await announce_pending(app[POSTMORTEMS])
+        if finished:
+            log.info("postmortem_announcements_recovered", postmortems=finished)
+
+    async with _every(interval, follow_up, "reminders"):
+        yield
+
+
 @contextlib.asynccontextmanager
 async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
     """Run `work` now and every `interval` in the background while the context is open."""
@@ -206,7 +262,7 @@ async def _start_slack(
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager)
+    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS])
     app[BOLT] = bolt
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app[ADMISSION] = Admission(settings.slack_concurrency, secret)
@@ -223,10 +279,16 @@ async def _slack_events(request: web.Request) -> web.Response:
     if bolt is None:
         message = "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
         return json_error(503, message)
-    try:
-        bolt_request = await to_bolt_request(request)
-    except ValueError:  # Bolt parses JSON bodies and `payload=` forms before anything else
+    headers = request.headers
+    if not well_formed_signature(headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
+        return json_error(401, "invalid request")  # Bolt's verifier is not made for hostile header values
+    try:  # parsed as Bolt will parse it, to refuse what Bolt's request object cannot hold
+        problem = shape_problem(parse_body(await request.text(), request.headers.get("Content-Type")))
+    except ValueError:  # malformed JSON, a `payload=` form that is not JSON, or bytes that are not UTF-8
         return json_error(400, "the body is not a Slack request (malformed JSON payload)")
+    if problem is not None:
+        return json_error(400, problem)
+    bolt_request = await to_bolt_request(request)
     return await to_aiohttp_response(await request.app[ADMISSION].dispatch(bolt_request, bolt.async_dispatch))
 
 
@@ -250,19 +312,50 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
 
 
-def _api_auth(settings: Settings) -> Middleware:
-    expected = settings.api_token.get_secret_value() if settings.api_token else None
+def doors_without_token(settings: Settings) -> tuple[list[str], bool]:
+    """The token-guarded doors whose token is unset, and whether they are closed (listening publicly) or open."""
+    paths = {"api": "/api", "alertmanager": _ALERT_PATH}
+    gates = token_gates(settings)
+    unset = [f"{paths[name]} ({gate.setting} unset)" for name, gate in gates.items() if gate.token is None]
+    return unset, not settings.on_loopback
+
+
+def _log_doors(settings: Settings) -> None:
+    """Say at startup which doors are closed (no token while listening publicly) or open without a token."""
+    doors, closed = doors_without_token(settings)
+    if doors and closed:
+        log.warning("endpoints_closed", endpoints=doors, host=settings.host, hint="set their tokens to open them")
+    elif doors:
+        log.info("endpoints_open_on_loopback", endpoints=doors, host=settings.host)
+
+
+def _body_limit(settings: Settings) -> Middleware:
+    """64 KiB per request, except the alert webhook (ALERT_MAX_BODY) and what is mounted under /sandbox/ (1 MiB);
+    a larger body gets 413 before it is read."""
 
     @web.middleware
+    async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        limit = SLACK_MAX_BODY
+        if request.path == _ALERT_PATH:
+            limit = settings.alert_max_body
+        elif request.path.startswith("/sandbox/"):
+            limit = _MOUNTED_MAX_BODY
+        if request.content_length is not None and request.content_length > limit:
+            return json_error(413, f"the body is larger than {limit} bytes")
+        try:
+            return await handler(request.clone(client_max_size=limit))
+        except web.HTTPRequestEntityTooLarge:
+            return json_error(413, f"the body is larger than {limit} bytes")
+
+    return body_limit
+
+
+def _api_auth(gate: TokenGate) -> Middleware:
+    @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api/") or _ACK_PATH.match(request.path):
+        if not request.path.startswith("/api") or _ACK_PATH.match(request.path):
             return await handler(request)  # acknowledge links carry their own signed token
-        if expected is None:
-            if not is_loopback(request.remote):
-                return json_error(403, "API_TOKEN is unset: the API answers loopback clients only")
-            return await handler(request)
-        if not secret_matches(presented_secret(request), expected):
-            return json_error(401, "missing or wrong bearer token")
-        return await handler(request)
+        refusal = gate.refusal(request)
+        return refusal if refusal is not None else await handler(request)
 
     return api_auth

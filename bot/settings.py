@@ -10,8 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
 from domain.alerts import AlertPolicy
 from domain.errors import where_and_what
+from domain.postmortem import Policy as PostmortemPolicy
+from domain.postmortem import Priority
+from handlers.http import listens_on_loopback
 from storage import async_url
 
+_SECRET_WORDS = ("token", "secret", "url")
 MANIFEST_HINT = "create the Slack app from manifest.yml (see README: 'Create the Slack app')"
 
 
@@ -56,8 +60,14 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
+    postmortem_required: str = "sev1,sev2"
+    postmortem_due_days: int = Field(default=5, ge=1, le=60)
+    action_item_due_days: str = "p1=7,p2=30,p3=90"
+    postmortem_digest: bool = True
+    reminder_interval: float = Field(default=30.0, gt=0, le=3600)
     public_url: str | None = None
     page_ack_secret: SecretStr | None = None
+    page_ack_ttl: str = "1h"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -81,6 +91,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the bot's public http:// or https:// base URL")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -130,9 +147,30 @@ class Settings(BaseSettings):
             _severity(token)
         return value
 
-    @field_validator("alert_reopen_window")
+    @field_validator("postmortem_required")
     @classmethod
-    def _reopen_window(cls, value: str) -> str:
+    def _postmortem_required(cls, value: str) -> str:
+        for token in _items(value):
+            _severity(token)
+        return value
+
+    @field_validator("action_item_due_days")
+    @classmethod
+    def _item_due_days(cls, value: str) -> str:
+        _item_due_days(value)
+        return value
+
+    @property
+    def postmortem_policy(self) -> PostmortemPolicy:
+        return PostmortemPolicy(
+            required=frozenset(_severity(token) for token in _items(self.postmortem_required)),
+            due_business_days=self.postmortem_due_days,
+            item_due_days=_item_due_days(self.action_item_due_days),
+        )
+
+    @field_validator("alert_reopen_window", "page_ack_ttl")
+    @classmethod
+    def _duration_setting(cls, value: str) -> str:
         try:
             parse_duration(value)
         except IncidentError as error:
@@ -158,6 +196,11 @@ class Settings(BaseSettings):
             sev3=ResponseTarget.parse(self.response_target_sev3),
             sev4=ResponseTarget.parse(self.response_target_sev4),
         )
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the bot listens on a loopback address only (`HOST`): doors without a token are open then."""
+        return listens_on_loopback(self.host)
 
     @property
     def socket_mode(self) -> bool:
@@ -193,6 +236,20 @@ def _severity_map(value: str) -> dict[str, Severity]:
     return mapping
 
 
+def _item_due_days(value: str) -> dict[Priority, int]:
+    """`p1=7,p2=30,p3=90`: days from creation to an action item's default due date, by priority."""
+    days = {}
+    for item in _items(value):
+        priority, sep, count = item.partition("=")
+        if not sep or priority.strip().lower() not in {p.value for p in Priority} or not count.strip().isdigit():
+            raise ValueError(f"`{item}` is not `priority=days`, e.g. p1=7")
+        days[Priority(priority.strip().lower())] = int(count)
+    missing = [p.label for p in Priority if p not in days]
+    if missing:
+        raise ValueError(f"needs a number of days for {', '.join(missing)}")
+    return days
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning validation errors into one line per bad setting."""
     try:
@@ -205,7 +262,6 @@ def _describe(error: ErrorDetails) -> str:
     name = str(error["loc"][0]).upper() if error["loc"] else "settings"
     _, message = where_and_what(error)
     given = error.get("input")
-    shown = (
-        "" if "token" in name.lower() or "secret" in name.lower() or isinstance(given, dict) else f" (got {given!r})"
-    )
+    secret = any(word in name.lower() for word in _SECRET_WORDS)  # URLs may carry passwords and tokens
+    shown = "" if secret or isinstance(given, dict) else f" (got {given!r})"
     return f"invalid setting {name}: {message}{shown}"

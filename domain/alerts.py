@@ -12,7 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.errors import IncidentError
-from domain.incident import Incident
+from domain.incident import Incident, Status
 from domain.severity import Severity
 from domain.timeline import EntryKind, TimelineEntry
 
@@ -157,7 +157,8 @@ def route(
         return Route.UPDATE
     if not any(alert.status is AlertStatus.FIRING for alert in notification.alerts):
         return Route.NOTIFY if not policy.declares(policy.severity(notification)) else Route.IGNORE
-    resolved_at = last_resolved.resolved_at if last_resolved else None
+    reopenable = last_resolved is not None and last_resolved.status is Status.RESOLVED  # closed: postmortem published
+    resolved_at = last_resolved.resolved_at if last_resolved and reopenable else None
     if resolved_at is not None and now - resolved_at <= policy.reopen_window:
         return Route.REOPEN
     return Route.DECLARE if policy.declares(policy.severity(notification)) else Route.NOTIFY

@@ -6,7 +6,8 @@ from datetime import timedelta
 from domain.errors import InvalidValue
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_PATTERN = re.compile(r"^\s*([0-9]{1,9})\s*([smhdw])\s*$", re.IGNORECASE)
+_LONGEST = timedelta(days=3660)  # ten years: anything longer is a typo
 
 
 def parse_duration(text: str) -> timedelta:
@@ -14,7 +15,10 @@ def parse_duration(text: str) -> timedelta:
     match = _PATTERN.match(text)
     if match is None or int(match.group(1)) == 0:
         raise InvalidValue(f"`{text}` is not a duration: use a positive number and one of s, m, h, d, w (e.g. 15m).")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
+    seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds > _LONGEST.total_seconds():
+        raise InvalidValue(f"`{text}` is too long: a duration is at most ten years.")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -23,10 +23,11 @@ class Status(StrEnum):
     IDENTIFIED = "identified"
     MONITORING = "monitoring"
     RESOLVED = "resolved"
+    CLOSED = "closed"  # its postmortem is published
 
     @property
     def is_open(self) -> bool:
-        return self is not Status.RESOLVED
+        return self not in {Status.RESOLVED, Status.CLOSED}
 
     @classmethod
     def parse(cls, text: str) -> "Status":
@@ -113,6 +114,13 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Close:
+    """The incident's postmortem was published."""
+
+    actor: str | None
+
+
+@dataclass(frozen=True)
 class CaptureMessage:
     """A message pinned (or 📌-reacted) in the incident channel; `at` is the message's own time."""
 
@@ -123,7 +131,16 @@ class CaptureMessage:
 
 
 Event = (
-    Acknowledge | ChangeStatus | ChangeSeverity | AssignRole | AddNote | PostUpdate | Resolve | Reopen | CaptureMessage
+    Acknowledge
+    | ChangeStatus
+    | ChangeSeverity
+    | AssignRole
+    | AddNote
+    | PostUpdate
+    | Resolve
+    | Reopen
+    | Close
+    | CaptureMessage
 )
 
 
@@ -218,6 +235,11 @@ def apply(incident: Incident, event: Event, now: datetime) -> Transition:
 
 
 def _refusal(incident: Incident, event: Event) -> str:
+    if incident.status is Status.CLOSED:
+        number = incident.number
+        return f"Incident #{number} is closed: its postmortem is published, so it cannot be reopened or changed."
+    if isinstance(event, Close):
+        return f"Incident #{incident.number} is not resolved, so it cannot be closed."
     if incident.status is Status.RESOLVED:
         return f"Incident #{incident.number} is resolved: only `reopen` is possible."
     if isinstance(event, Acknowledge):
@@ -250,6 +272,8 @@ def _change_status(incident: Incident, event: Event, now: datetime) -> Transitio
         raise InvalidTransition(f"Incident #{incident.number} is already {incident.status.value}.")
     if event.status is Status.DECLARED:
         raise InvalidTransition(f"Incident #{incident.number} cannot go back to declared.")
+    if event.status is Status.CLOSED:
+        raise InvalidTransition(f"Incident #{incident.number} closes when its postmortem is published.")
     updated = replace(incident, status=event.status, acknowledged_at=_first_response(incident, now))
     text = f"Status {incident.status.value} → {event.status.value}"
     return Transition(updated, (_entry(now, EntryKind.STATUS_CHANGED, event.actor, text), RefreshCard()))
@@ -325,6 +349,13 @@ def _reopen(incident: Incident, event: Event, now: datetime) -> Transition:
     )
 
 
+def _close(incident: Incident, event: Event, now: datetime) -> Transition:
+    assert isinstance(event, Close)
+    updated = replace(incident, status=Status.CLOSED)
+    record = _entry(now, EntryKind.CLOSED, event.actor, "Closed: postmortem published")
+    return Transition(updated, (record, RefreshCard()))
+
+
 def _capture_message(incident: Incident, event: Event, now: datetime) -> Transition:
     assert isinstance(event, CaptureMessage)
     author = f"<@{event.author}>: " if event.author else ""
@@ -354,6 +385,7 @@ TRANSITIONS: Mapping[tuple[Status, type], Handler] = {
     **_open_transitions(),
     (Status.DECLARED, Acknowledge): _acknowledge,
     (Status.RESOLVED, Reopen): _reopen,
+    (Status.RESOLVED, Close): _close,
 }
 
 

@@ -21,6 +21,7 @@ from domain.rotation import Rotation
 from domain.severity import Severity
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -79,6 +80,12 @@ def _webhook(value: str) -> str:
     return value
 
 
+def _channel(value: str) -> str:
+    if not _CHANNEL_ID.match(value):
+        raise ValueError(f"`{value}` is not a Slack channel ID (C… or G…)")
+    return value
+
+
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 Zone = Annotated[str, AfterValidator(_zone)]
 Webhook = Annotated[str, AfterValidator(_webhook)]
@@ -129,6 +136,9 @@ class OnCallConfig(_Strict):
     default_escalation_policy: str | None = None
     page_on_declare: list[Annotated[int, Field(ge=1, le=4)]] = Field(default_factory=list)
     users: dict[str, UserConfig] = Field(default_factory=dict)
+    admins: list[Annotated[str, AfterValidator(_member)]] = Field(default_factory=list)
+    max_override: Duration = "7d"
+    oncall_channel: Annotated[str, AfterValidator(_channel)] | None = None
 
     @model_validator(mode="after")
     def _references(self) -> "OnCallConfig":
@@ -160,6 +170,9 @@ class OnCall:
     default_policy: str | None
     page_on_declare: frozenset[Severity]
     webhooks: Mapping[str, str] = field(default_factory=dict)  # "user:<id or email>" / "rotation:<name>" → URL
+    admins: frozenset[str] = frozenset()  # Slack user IDs or emails who may set and cancel any override
+    max_override: timedelta = timedelta(days=7)
+    oncall_channel: str | None = None  # where overrides are announced (else INCIDENTS_CHANNEL)
 
     def rotation(self, name: str) -> Rotation:
         """The rotation called `name`; InvalidValue, naming the rotations there are, if there is none."""
@@ -189,6 +202,9 @@ def load_config(data: object, source: str) -> OnCall:
             **{f"rotation:{name}": r.notify_webhook for name, r in config.rotations.items() if r.notify_webhook},
             **{f"user:{name}": u.notify_webhook for name, u in config.users.items() if u.notify_webhook},
         },
+        admins=frozenset(config.admins),
+        max_override=_duration(config.max_override),
+        oncall_channel=config.oncall_channel,
     )
 
 

@@ -49,7 +49,7 @@ class ResponseTarget:
     def parse(cls, text: str) -> "ResponseTarget":
         """`15m`, `1h`, `4h` or `1bd` (business days)."""
         token = text.strip().lower()
-        if token.endswith("bd") and token[:-2].isdigit() and int(token[:-2]) > 0:
+        if token.endswith("bd") and re.fullmatch("[0-9]{1,4}", token[:-2]) and int(token[:-2]) > 0:
             return cls(business_days=int(token[:-2]))
         return cls(duration=parse_duration(token))
 

@@ -16,6 +16,7 @@ class EntryKind(StrEnum):
     PINNED_MESSAGE = "pinned_message"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    CLOSED = "closed"
     ALERT_FIRING = "alert_firing"
     ALERT_RESOLVED = "alert_resolved"
     RUNBOOK = "runbook"

@@ -339,17 +339,37 @@ class _Checker:
         self.max_len(element.get("action_id"), 255, f"{ptr}/action_id")
         if "placeholder" in element:
             self.text(element["placeholder"], f"{ptr}/placeholder", 150, plain=True)
+        if "confirm" in element:
+            self.confirm(element["confirm"], f"{ptr}/confirm")
+        if kind == "plain_text_input":
+            limit = element.get("max_length", 3000)
+            if not isinstance(limit, int) or not 1 <= limit <= 3000:
+                self.fail(f"{ptr}/max_length", "must be between 1 and 3000")
         if kind == "button":
             self.text(element.get("text"), f"{ptr}/text", 75, plain=True)
             self.max_len(element.get("value"), 2000, f"{ptr}/value")
             self.max_len(element.get("url"), 3000, f"{ptr}/url")
             if element.get("style") not in (None, "primary", "danger"):
                 self.fail(f"{ptr}/style", "must be one of primary, danger")
+        elif kind == "plain_text_input":
+            self.max_len(element.get("initial_value"), 3000, f"{ptr}/initial_value")
+            if isinstance(element.get("max_length"), int) and element["max_length"] > 3000:
+                self.fail(f"{ptr}/max_length", "must be at most 3000")
         elif kind in _OPTION_LIMITS:
             minimum = 2 if kind == "overflow" else 1
             options = self.max_items(element.get("options"), _OPTION_LIMITS[kind], f"{ptr}/options", minimum=minimum)
             for i, option in enumerate(options):
                 self.option(option, f"{ptr}/options/{i}")
+
+    def confirm(self, confirm: Any, ptr: str) -> None:
+        """A confirmation dialog: title 100, text 300, confirm and deny 30 characters (all plain_text)."""
+        if not isinstance(confirm, dict):
+            self.fail(ptr, "must be a confirmation dialog object")
+            return
+        self.text(confirm.get("title"), f"{ptr}/title", 100, plain=True)
+        self.text(confirm.get("text"), f"{ptr}/text", 300)
+        for key in ("confirm", "deny"):
+            self.text(confirm.get(key), f"{ptr}/{key}", 30, plain=True)
 
     def option(self, option: Any, ptr: str) -> None:
         if not isinstance(option, dict):

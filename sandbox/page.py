@@ -7,7 +7,7 @@ cannot act in the sandbox through the visitor's browser.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,15 @@ class Webhook:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Play:
+    """Something the page can start and leave running (a drill): its label, a hint to show, how to start it."""
+
+    label: str
+    hint: str
+    start: Callable[[], Coroutine[object, None, object]]
+
+
 @dataclass
 class Sandbox:
     """What the page shows and does: the workspace, its people, shortcuts and the webhooks it can fire."""
@@ -43,7 +52,9 @@ class Sandbox:
     cast: list[str]  # the user ids the person switcher offers, in order
     shortcuts: list[tuple[str, str]] = field(default_factory=list)  # (callback_id, name) of message shortcuts
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    plays: dict[str, Play] = field(default_factory=dict)
     title: str = "Sandbox"
+    running: set["asyncio.Task[object]"] = field(default_factory=set)
 
 
 def view_of(sandbox: Sandbox, user: str) -> Json:
@@ -76,6 +87,7 @@ def view_of(sandbox: Sandbox, user: str) -> Json:
         "view": open_views[-1] if open_views else None,
         "shortcuts": [{"callback_id": c, "name": n} for c, n in sandbox.shortcuts],
         "webhooks": [{"name": name, "label": hook.label} for name, hook in sandbox.webhooks.items()],
+        "plays": [{"name": name, "label": play.label, "hint": play.hint} for name, play in sandbox.plays.items()],
         "version": slack.version,
     }
 
@@ -108,6 +120,14 @@ async def _click(sandbox: Sandbox, body: Json) -> Json:
         raise web.HTTPBadRequest(text="action must be Slack's action object")
     people = sandbox.people
     answer = await people.click(_text(body, "user"), _text(body, "channel"), _text(body, "ts"), action)
+    return {"status": answer.status}
+
+
+async def _click_in_view(sandbox: Sandbox, body: Json) -> Json:
+    view_id, action, values = _text(body, "view_id"), body.get("action"), body.get("values") or {}
+    if view_id not in sandbox.slack.views or not isinstance(action, dict) or not isinstance(values, dict):
+        raise web.HTTPBadRequest(text="view_id must name an open view, with Slack's action object")
+    answer = await sandbox.people.click_in_view(_text(body, "user"), view_id, action, values)
     return {"status": answer.status}
 
 
@@ -153,10 +173,22 @@ async def _webhook(sandbox: Sandbox, body: Json) -> Json:
     return {"status": await fire(http, hook)}
 
 
+async def _play(sandbox: Sandbox, body: Json) -> Json:
+    play = sandbox.plays.get(_text(body, "name"))
+    if play is None:
+        raise web.HTTPBadRequest(text="there is no such drill")
+    task: asyncio.Task[object] = asyncio.create_task(play.start())
+    sandbox.running.add(task)
+    task.add_done_callback(sandbox.running.discard)
+    return {"started": play.label, "hint": play.hint}
+
+
 _ACTIONS: dict[str, Action] = {
+    "play": _play,
     "command": _command,
     "message": _message,
     "click": _click,
+    "click_in_view": _click_in_view,
     "submit": _submit,
     "close": _close,
     "react": _react,
@@ -213,6 +245,9 @@ def application(sandbox: Sandbox) -> web.Application:
         async with aiohttp.ClientSession() as http:
             sandbox.people.app.http = http
             yield
+            for task in list(sandbox.running):
+                task.cancel()
+            await asyncio.gather(*sandbox.running, return_exceptions=True)
             sandbox.people.app.http = None
 
     app = web.Application(client_max_size=256 * 1024)
@@ -252,4 +287,4 @@ async def fire(http: aiohttp.ClientSession, hook: Webhook) -> int:
         return response.status
 
 
-__all__ = ["Sandbox", "Webhook", "application", "fire", "view_of"]
+__all__ = ["Play", "Sandbox", "Webhook", "application", "fire", "view_of"]

@@ -143,6 +143,19 @@ class People:
         }
         return await self._interact(payload)
 
+    async def click_in_view(self, user: str, view_id: str, action: Json, values: Json) -> Answer:
+        """Click a button (or choose an option) inside the open modal `view_id`, its inputs as they are now."""
+        view = self.slack.views[view_id]
+        payload = self._common() | {
+            "type": "block_actions",
+            "user": self._user(user),
+            "container": {"type": "view", "view_id": view_id},
+            "trigger_id": self.slack.new_trigger(user),
+            "view": view | {"state": {"values": values}},
+            "actions": [action | {"action_ts": f"{time.time():.6f}"}],
+        }
+        return await self._interact(payload)
+
     async def submit(self, user: str, view_id: str, values: Json) -> Answer:
         """Submit the modal `view_id` with `values` (Slack's `state.values`); the app may keep it open with errors."""
         view = self.slack.views[view_id]

@@ -279,9 +279,11 @@ class SlackEmulator:
         Shown where the interaction happened: to its person alone, or in the channel for `in_channel`."""
         args, error = await rules.read_args(request)
         where = self.responses.get(request.match_info["id"])
-        if error is None and where is not None and (args.get("text") or args.get("blocks")):
-            try:
-                self._show_response(*where, rules.check_message(args), args.get("response_type"))
+        if error is None and (args.get("text") or args.get("blocks")):
+            try:  # a message to a response_url meets the same rules as chat.postMessage
+                content = rules.check_message(args)
+                if where is not None:
+                    self._show_response(*where, content, args.get("response_type"))
             except SlackError as refused:
                 error = refused.error
         await self._record(Call("response_url", args, None, error))
@@ -530,6 +532,16 @@ class SlackEmulator:
         view = self._save_view(rules.check_view(args, "modal"), None)
         if trigger in self.triggers:
             self.view_owners[view["id"]] = self.triggers[trigger]
+        return {"view": view}
+
+    def _api_views_push(self, args: Json) -> Json:
+        """A modal on top of the one open (it closes back to the one below); Slack stacks three at most."""
+        trigger = rules.require(args, "trigger_id")
+        user = self.triggers.get(trigger)
+        rules.check(list(self.view_owners.values()).count(user or "") < 3, "push_limit_reached")
+        view = self._save_view(rules.check_view(args, "modal"), None)
+        if user is not None:
+            self.view_owners[view["id"]] = user
         return {"view": view}
 
     def _api_views_update(self, args: Json) -> Json:

@@ -31,7 +31,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import IncidentNotFound
-from domain.incident import Incident, Status
+from domain.incident import OPEN_STATUSES, Incident, Status
 from domain.severity import Severity
 from domain.timeline import EntryKind, TimelineEntry
 
@@ -165,18 +165,10 @@ class IncidentStore:
         """Write every field (and the change's timeline `entries`) if the row is still at `incident.revision`.
 
         Returns the incident with its next revision."""
-        statement = (
-            update(IncidentRow)
-            .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
-            .values(**_values(incident), revision=incident.revision + 1)
-            .returning(IncidentRow)
-        )
         async with self._sessions.begin() as session:
-            row = (await session.exec(statement)).scalar_one_or_none()
-            if isinstance(row, IncidentRow):
-                await _stage(session, row.number, entries)
-        if isinstance(row, IncidentRow):
-            return _incident(row)
+            saved = await save_in(session, incident, entries)
+        if saved is not None:
+            return saved
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
 
@@ -189,7 +181,7 @@ class IncidentStore:
         statement = (
             select(IncidentRow)
             .where(
-                col(IncidentRow.status) != Status.RESOLVED.value,
+                col(IncidentRow.status).in_([s.value for s in OPEN_STATUSES]),
                 missing,
                 col(IncidentRow.declared_at) < declared_before,
             )
@@ -218,7 +210,7 @@ class IncidentStore:
         """Incidents newest first; with `open_only`, those not resolved."""
         statement = select(IncidentRow).order_by(col(IncidentRow.number).desc())
         if open_only:
-            statement = statement.where(col(IncidentRow.status) != Status.RESOLVED.value)
+            statement = statement.where(col(IncidentRow.status).in_([s.value for s in OPEN_STATUSES]))
         async with self._sessions() as session:
             rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
         return [_incident(row) for row in rows]
@@ -240,6 +232,22 @@ class IncidentStore:
         async with self._sessions() as session:
             row = (await session.exec(select(IncidentRow).where(condition))).first()
         return None if row is None else _incident(row)
+
+
+async def save_in(session: AsyncSession, incident: Incident, entries: Sequence[TimelineEntry]) -> Incident | None:
+    """`IncidentStore.save` inside a transaction of the caller's (publishing a postmortem closes its incident in
+    the same transaction); None if the row is no longer at `incident.revision`."""
+    statement = (
+        update(IncidentRow)
+        .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
+        .values(**_values(incident), revision=incident.revision + 1)
+        .returning(IncidentRow)
+    )
+    row = (await session.exec(statement)).scalar_one_or_none()
+    if not isinstance(row, IncidentRow):
+        return None
+    await _stage(session, row.number, entries)
+    return _incident(row)
 
 
 async def _stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry]) -> None:

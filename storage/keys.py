@@ -33,14 +33,20 @@ class Keys:
         """The stream of admitted Alertmanager notifications, read by the alert worker's consumer group."""
         return f"{self.prefix}alerts:inbox"
 
+    def alert_inbox_priority(self) -> str:
+        """The priority lane of the inbox: a group's first notification, and one that raises its severity."""
+        return f"{self.prefix}alerts:inbox:priority"
+
     def alert_group(self, group_key: str, part: str) -> str:
         """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
         return f"{self.prefix}alerts:group:{{{digest}}}:{part}"
 
-    def timers(self, part: str) -> str:
-        """Durable timers: `due` (ZSET of timer id by due time), `leased` (ZSET by lease expiry), `body` (HASH)."""
-        return f"{self.prefix}timers:{{t}}:{part}"
+    def timers(self, part: str, family: str = "timers") -> str:
+        """Durable timers: `due` (ZSET of timer id by due time), `leased` (ZSET by lease expiry), `body` (HASH).
+
+        Each `family` (the pager's `timers`, `postmortem-timers`) is claimed by its own loop only."""
+        return f"{self.prefix}{family}:{{t}}:{part}"
 
     def page(self, page_id: str) -> str:
         """One escalation (or one-off page): a HASH of incident, policy, step, round, status."""

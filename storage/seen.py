@@ -22,9 +22,10 @@ class SeenStore:
         self._keys = keys
         self._ttl = ttl
 
-    async def first_time(self, scope: str, token: str) -> bool:
-        """True exactly once per (scope, token) within the TTL: a Slack retry or double submit sees False."""
-        return bool(await self._redis.set(self._keys.seen(scope, token), 1, nx=True, ex=self._ttl))
+    async def first_time(self, scope: str, token: str, ttl: timedelta | None = None) -> bool:
+        """True exactly once per (scope, token) within the TTL (the store's, or `ttl`): a Slack retry or double
+        submit sees False."""
+        return bool(await self._redis.set(self._keys.seen(scope, token), 1, nx=True, ex=ttl or self._ttl))
 
     async def begin(self, scope: str, token: str) -> Progress:
         """Mark work on (scope, token) as started; says what the marker was before: new, started or done."""

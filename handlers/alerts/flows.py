@@ -5,6 +5,8 @@ then hands the Slack work to the outbox. Every step is idempotent, so a redelive
 that died mid-way) changes nothing twice.
 """
 
+from dataclasses import replace
+
 import structlog
 from structlog.contextvars import bound_contextvars
 
@@ -14,8 +16,10 @@ from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows
+from handlers.incidents.messages import short_title
 from handlers.services import Services
 from handlers.slack import Message, incident_key
+from handlers.slack.blocks import clip, escape
 from storage.alerts import InboxEntry
 
 log = structlog.get_logger()
@@ -61,13 +65,13 @@ async def declare_from_group(services: Services, group_key: str, user: str) -> I
     state = await services.alerts.state(group_key)
     incident, created = await flows.declare_incident(
         services,
-        title=state.title or group_key,
+        title=messages.group_text(state.title or group_key),
         severity=state.severity,
         declared_by=user,
-        description=f"Declared from Alertmanager group `{group_key}`.",
+        description=f"Declared from Alertmanager group `{escape(group_key)}`.",
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
-        earlier=record_entries(state.records),
+        earlier=[_safe(e) for e in record_entries(state.records)],
     )
     if created:
         services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
@@ -90,12 +94,13 @@ async def _incident_for(
         return transition.incident
     group_key = notification.group_key
     service = services.alert_policy.service(notification)
+    served = f" Service: {escape(service)}." if service else ""
     incident, created = await flows.declare_incident(
         services,
-        title=state.title,
+        title=messages.group_text(state.title),
         severity=state.severity,
         declared_by=None,
-        description=f"Opened by Alertmanager group `{group_key}`." + (f" Service: {service}." if service else ""),
+        description=f"Opened by Alertmanager group `{escape(group_key)}`.{served}",
         idempotency_key=_declare_key(group_key, latest),
         source_group_key=group_key,
         service=service,
@@ -108,7 +113,7 @@ async def _incident_for(
 async def _follow(services: Services, incident: Incident, entry: InboxEntry, state: GroupState) -> None:
     notification, number = entry.notification, incident.number
     for once, timeline_entry in alert_entries(notification, entry.new_tokens):
-        await services.timeline.append(number, timeline_entry, once=once)
+        await services.timeline.append(number, _safe(timeline_entry), once=once)
     fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
@@ -130,7 +135,7 @@ async def _runbook(
         text, noted = messages.runbook_link(alertname, url), url
     else:
         return
-    entry = TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}")
+    entry = _safe(TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}"))
     await services.timeline.append(incident.number, entry)
     services.outbox.submit(_key(incident), lambda: _post_in_channel(services, incident.number, text))
     log.info("runbook_posted", alertname=alertname, runbook=noted)
@@ -164,10 +169,10 @@ async def _render_group(services: Services, group_key: str) -> None:
     message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
     ts = await services.alerts.message(group_key)
     if ts is None:
-        posted = await services.slack.post(services.alerts_channel, state.title, message)
+        posted = await services.slack.post(services.alerts_channel, messages.group_text(state.title), message)
         await services.alerts.set_message(group_key, posted.ts)
     else:
-        await services.slack.update(Message(services.alerts_channel, ts), state.title, message)
+        await services.slack.update(Message(services.alerts_channel, ts), messages.group_text(state.title), message)
 
 
 async def _open(services: Services, number: int) -> None:
@@ -178,8 +183,9 @@ async def _open_and_mark(services: Services, number: int, group_key: str) -> Non
     incident = await flows.open_channel(services, await services.incidents.get(number))
     ts = await services.alerts.message(group_key)
     if ts is not None and services.alerts_channel is not None:
-        done = messages.alert_group_declared(incident.title, number, incident.channel_id)
-        await services.slack.update(Message(services.alerts_channel, ts), incident.title, done)
+        title = short_title(incident)
+        done = messages.alert_group_declared(title, number, incident.channel_id)
+        await services.slack.update(Message(services.alerts_channel, ts), title, done)
 
 
 async def _post_in_channel(services: Services, number: int, text: str) -> None:
@@ -192,6 +198,11 @@ async def _post_all_resolved(services: Services, number: int) -> None:
     incident = await services.incidents.get(number)
     if incident.channel_id:
         await services.slack.post(incident.channel_id, "All alerts resolved", messages.all_alerts_resolved(incident))
+
+
+def _safe(entry: TimelineEntry) -> TimelineEntry:
+    """A timeline entry built from alert labels and annotations, made mrkdwn-safe like every stored text."""
+    return replace(entry, text=escape(clip(entry.text, 1000)))
 
 
 def _declare_key(group_key: str, latest: Incident | None) -> str:

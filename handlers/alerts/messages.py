@@ -11,7 +11,7 @@ from domain import Incident, Severity
 from domain.alerts import AlertSummary
 from handlers.incidents.messages import alert_lines, resolve_button
 from handlers.slack import ActionId
-from handlers.slack.blocks import BUTTON_VALUE_LIMIT, Block, actions, button, section
+from handlers.slack.blocks import BUTTON_VALUE_LIMIT, TITLE_LIMIT, Block, actions, button, clip, escape, link, section
 
 
 class AlertGroupAction(BaseModel):
@@ -21,16 +21,23 @@ class AlertGroupAction(BaseModel):
 
 
 def alert_group_message(title: str, severity: Severity, summary: AlertSummary, group_key: str) -> list[Block]:
-    """An alert group below the incident threshold, posted once in the alerts channel and updated in place."""
+    """An alert group below the incident threshold, posted once in the alerts channel and updated in place.
+    `title` is the group's raw title from Alertmanager."""
     state = "✅ resolved" if summary.all_resolved else f"{severity.label}, not an incident yet"
-    blocks: list[Block] = [section(f"*{title}* ({state})\n{alert_lines(summary)}")]
+    blocks: list[Block] = [section(f"*{group_text(title)}* ({state})\n{alert_lines(summary)}")]
     value = AlertGroupAction(group_key=group_key).model_dump_json()
     if not summary.all_resolved and len(value) <= BUTTON_VALUE_LIMIT:
         blocks.append(actions(button("Declare incident", ActionId.DECLARE_FROM_ALERTS, value, style="danger")))
     return blocks
 
 
+def group_text(title: str) -> str:
+    """A group's raw title (an alert summary), as mrkdwn-safe text of a sensible length."""
+    return escape(clip(title, TITLE_LIMIT))
+
+
 def alert_group_declared(title: str, number: int, channel_id: str | None) -> list[Block]:
+    """`title` is the incident's (mrkdwn-safe) title."""
     where = f" in <#{channel_id}>" if channel_id else ""
     return [section(f"*{title}*: declared as incident #{number}{where}.")]
 
@@ -47,11 +54,13 @@ def all_alerts_resolved(incident: Incident) -> list[Block]:
 
 
 def runbook_message(alertname: str, title: str, text: str) -> str:
-    return f"📖 *Runbook for `{alertname}`: {title}*\n{text}"
+    """`alertname` (from an alert) and `title` are escaped; `text` is the runbook's own mrkdwn."""
+    return f"📖 *Runbook for `{escape(clip(alertname, 200))}`: {escape(clip(title, 200))}*\n{text}"
 
 
 def runbook_link(alertname: str, url: str) -> str:
-    return f"📖 *Runbook for `{alertname}`:* <{url}>"
+    """An alert's `runbook_url` annotation: a link only when it is a plain http(s) URL, else shown as text."""
+    return f"📖 *Runbook for `{escape(clip(alertname, 200))}`:* {link(clip(url, 2000), clip(url, 2000))}"
 
 
 def runbook_list(names: Sequence[str], command: str) -> str:

@@ -7,29 +7,32 @@ from redis.exceptions import RedisError
 
 from domain.alerts import Notification
 from domain.errors import where_and_what
-from handlers.http import is_loopback, json_error, presented_secret, secret_matches
+from handlers.http import TokenGate, json_error
 from handlers.services import SERVICES
 
 log = structlog.get_logger()
 
 
-def routes(token: str | None, max_body: int) -> list[web.RouteDef]:
-    """The Alertmanager webhook view. Without a token only loopback clients are accepted."""
+def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
+    """The Alertmanager webhook view, behind `gate` (ALERTMANAGER_TOKEN)."""
 
     async def receive_alertmanager_webhook(request: web.Request) -> web.Response:
-        refusal = _refusal(request, token, max_body)
+        refusal = _refusal(request, gate, max_body)
         if refusal is not None:
             return refusal
         body = await request.read()
         if len(body) > max_body:
             return json_error(413, f"the body is larger than {max_body} bytes")
+        if b"\x00" in body or b"\\u0000" in body.lower():
+            return json_error(400, "the body contains NUL characters")
         try:
             notification = Notification.model_validate_json(body)
         except ValidationError as error:
             log.info("alert_webhook_refused", reason="malformed", errors=error.error_count())
             return json_error(400, _describe(error))
         try:
-            entry_id = await request.app[SERVICES].alerts.admit(notification)
+            services = request.app[SERVICES]
+            entry_id = await services.alerts.admit(notification, services.alert_policy.severity(notification))
         except (RedisError, OSError) as error:
             log.warning("alert_webhook_unavailable", error=type(error).__name__)
             return json_error(503, "storage is unavailable; Alertmanager will retry")
@@ -42,12 +45,10 @@ def routes(token: str | None, max_body: int) -> list[web.RouteDef]:
     return [web.post("/webhooks/alertmanager", receive_alertmanager_webhook)]
 
 
-def _refusal(request: web.Request, token: str | None, max_body: int) -> web.Response | None:
-    if token is None:
-        if not is_loopback(request.remote):
-            return json_error(401, "ALERTMANAGER_TOKEN is unset: only loopback clients may post alerts")
-    elif not secret_matches(presented_secret(request), token):
-        return json_error(401, "missing or wrong Authorization (Bearer token, or basic auth password)")
+def _refusal(request: web.Request, gate: TokenGate, max_body: int) -> web.Response | None:
+    refusal = gate.refusal(request)
+    if refusal is not None:
+        return refusal
     if request.content_length is not None and request.content_length > max_body:
         return json_error(413, f"the body is larger than {max_body} bytes")
     return None

@@ -2,6 +2,8 @@
 
 from handlers.command.grammar import (
     USAGE,
+    ActionsRequest,
+    CancelOverrideRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
@@ -9,7 +11,10 @@ from handlers.command.grammar import (
     ListRequest,
     OnCallRequest,
     OverrideRequest,
+    OverridesRequest,
     PageRequest,
+    PostmortemRequest,
+    PostmortemsRequest,
     Request,
     RunbookRequest,
     TimelineRequest,
@@ -20,6 +25,8 @@ from handlers.command.router import CommandRouter, Decision
 
 __all__ = [
     "USAGE",
+    "ActionsRequest",
+    "CancelOverrideRequest",
     "CommandRouter",
     "Decision",
     "DeclareModalRequest",
@@ -29,7 +36,10 @@ __all__ = [
     "ListRequest",
     "OnCallRequest",
     "OverrideRequest",
+    "OverridesRequest",
     "PageRequest",
+    "PostmortemRequest",
+    "PostmortemsRequest",
     "Request",
     "RunbookRequest",
     "TimelineRequest",

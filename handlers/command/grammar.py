@@ -21,8 +21,11 @@ from domain import (
     parse_duration,
 )
 from domain.escalation import Target
+from handlers.slack.blocks import TITLE_LIMIT, clip
+from handlers.slack.payloads import has_control_characters
 
-_TARGET = re.compile(r"^#(\d+)$")
+_TARGET = re.compile(r"^#(\S*)$")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
@@ -82,8 +85,41 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True)
+class OverridesRequest:
+    rotation: str | None  # None: every rotation
+
+
+@dataclass(frozen=True)
+class CancelOverrideRequest:
+    override_id: int
+
+
+@dataclass(frozen=True)
 class RunbookRequest:
     name: str | None  # None: list the runbooks
+
+
+@dataclass(frozen=True)
+class PostmortemRequest:
+    """`postmortem`: start (or find) the incident's postmortem; `postmortem owner @user` changes its owner."""
+
+    target: int | None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionsRequest:
+    """`actions [@user|mine|overdue]`: open action items across incidents."""
+
+    owner: str | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class PostmortemsRequest:
+    """`postmortems [due|overdue]`: postmortems and their state."""
+
+    which: str = "all"
 
 
 Request = (
@@ -97,6 +133,11 @@ Request = (
     | PageRequest
     | OnCallRequest
     | OverrideRequest
+    | OverridesRequest
+    | CancelOverrideRequest
+    | PostmortemRequest
+    | ActionsRequest
+    | PostmortemsRequest
 )
 
 USAGE = {
@@ -111,21 +152,29 @@ USAGE = {
     "resolve": "resolve [summary]",
     "reopen": "reopen",
     "page": "page <@user|rotation:<name>|service:<name>>",
-    "oncall": "oncall [rotation] | oncall override <rotation> @user <duration|until <time>>",
+    "oncall": "oncall [rotation] | oncall override <rotation> @user <duration|until <time>> | oncall overrides "
+    "[rotation] | oncall override cancel <id>",
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
+    "postmortem": "postmortem [owner @user]",
+    "actions": "actions [@user|mine|overdue]",
+    "postmortems": "postmortems [due|overdue]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help", "runbook", "oncall"}
+_TARGETLESS = {"declare", "list", "help", "runbook", "oncall", "actions", "postmortems"}
 
 
 def parse(text: str, actor: str, command: str = "/incident") -> Request:
     """Parse the text after `command` (the configured slash command), typed by `actor`, or raise UsageError
     saying what is wrong."""
+    if has_control_characters(text):
+        raise UsageError("The command contains control characters; type it again as plain text.")
     words = text.split()
     target = None
     if words and (match := _TARGET.match(words[0])):
+        if not _NUMBER.fullmatch(match.group(1)):
+            raise UsageError(f"`{words[0][:20]}` is not an incident number: use `{command} #42 <subcommand>`.")
         target = int(match.group(1))
         words = words[1:]
     if not words:
@@ -185,6 +234,8 @@ def _build(words: _Words) -> Request:
             return PageRequest(words.target, Target.parse(words.args[0]))
         case "oncall":
             return _oncall(words)
+        case "postmortem" | "actions" | "postmortems":
+            return _postmortem(words)
         case _:
             return EventRequest(words.target, _event(words))
 
@@ -221,16 +272,45 @@ def _valued_event(words: _Words) -> Event:
 
 def _oncall(words: _Words) -> Request:
     args = words.args
-    if not args or args[0].lower() != "override":
+    first = args[0].lower() if args else ""
+    if first == "overrides":
+        if len(args) > 2:
+            raise words.wrong("oncall overrides")
+        return OverridesRequest(args[1] if len(args) == 2 else None)
+    if first != "override":
         if len(args) > 1:
             raise words.wrong()
         return OnCallRequest(args[0] if args else None)
     rest = args[1:]
+    if rest and rest[0].lower() == "cancel":
+        if len(rest) != 2 or not _NUMBER.fullmatch(rest[1].removeprefix("#")):
+            raise words.wrong("oncall override cancel")
+        return CancelOverrideRequest(int(rest[1].removeprefix("#")))
     if len(rest) == 4 and rest[2].lower() == "until":
         return OverrideRequest(rest[0], words.user(rest[1]), None, rest[3])
     if len(rest) == 3:
         return OverrideRequest(rest[0], words.user(rest[1]), parse_duration(rest[2]), None)
     raise words.wrong("oncall override")
+
+
+def _postmortem(words: _Words) -> Request:
+    args = words.args
+    if words.verb == "postmortem":
+        if not args:
+            return PostmortemRequest(words.target)
+        if len(args) == 2 and args[0].lower() == "owner":
+            return PostmortemRequest(words.target, words.user(args[1]))
+        raise words.wrong()
+    if len(args) > 1:
+        raise words.wrong()
+    choice = args[0] if args else ""
+    if words.verb == "postmortems":
+        if choice.lower() not in {"", "due", "overdue"}:
+            raise words.wrong()
+        return PostmortemsRequest(choice.lower() or "all")
+    if choice.lower() in {"", "overdue"}:
+        return ActionsRequest(overdue=choice.lower() == "overdue")
+    return ActionsRequest(owner=words.actor if choice.lower() == "mine" else words.user(choice))
 
 
 def _declare(args: list[str]) -> Request:
@@ -239,4 +319,4 @@ def _declare(args: list[str]) -> Request:
     severity = Severity.SEV3
     if len(args) > 1 and Severity.is_token(args[-1]):
         severity, args = Severity.parse(args[-1]), args[:-1]
-    return DeclareRequest(" ".join(args), severity)
+    return DeclareRequest(clip(" ".join(args), TITLE_LIMIT), severity)

@@ -17,6 +17,7 @@ from domain import IncidentError, NotAnIncidentChannel
 from handlers.command import messages
 from handlers.command.grammar import USAGE, HelpRequest, Request, parse
 from handlers.slack import SlackOutbox, SlashCommand, incident_key, person_key
+from handlers.slack.blocks import Block
 from handlers.slack.messages import slack_failed
 
 log = structlog.get_logger()
@@ -32,6 +33,7 @@ class Decision:
     reply: str
     number: int = 0
     follow_up: FollowUp | None = None
+    blocks: list[Block] | None = None  # the reply's blocks, when it has buttons
 
 
 Handler = Callable[[SlashCommand, Any], Awaitable[Decision]]
@@ -68,7 +70,7 @@ class CommandRouter:
             await ack(text=messages.usage_error(str(error), self.command))
             log.info("command_refused", reason=str(error))
             return
-        await ack(text=decision.reply)
+        await ack(text=decision.reply, blocks=decision.blocks)
         follow_up = decision.follow_up
         if follow_up is None:
             return

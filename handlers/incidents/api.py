@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from domain import Incident, IncidentNotFound, TimelineEntry
-from handlers.http import json_error
+from handlers.http import NUMBER, json_error
 from handlers.services import SERVICES
 
 JSON = dict[str, object]
@@ -65,8 +65,9 @@ def routes() -> list[web.RouteDef]:
 
     async def _incident(request: web.Request) -> Incident:
         raw = request.match_info["number"]
-        if not raw.isdigit():
-            raise web.HTTPBadRequest(text=_dump(f"`{raw}` is not an incident number"), content_type="application/json")
+        if not NUMBER.fullmatch(raw):
+            text = _dump(f"`{raw[:20]}` is not an incident number")
+            raise web.HTTPBadRequest(text=text, content_type="application/json")
         try:
             return await request.app[SERVICES].incidents.get(int(raw))
         except IncidentNotFound as error:

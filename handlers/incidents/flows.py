@@ -101,18 +101,19 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
     return incident
 
 
-async def act(services: Services, incident: Incident, event: Event) -> Transition:
+async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Transition:
     """Apply `event`, store the new state and its timeline entries; retried on a concurrent change.
 
-    This process's changes to the incident take turns (`services.changes`): the first attempt may find the
-    incident changed while it waited, the second then works from the latest revision."""
+    Acknowledging stops every page of the incident, unless `stop_pages` is False (an acknowledge link stops
+    its own page only). This process's changes to the incident take turns (`services.changes`): the first
+    attempt may find the incident changed while it waited, the second then works from the latest revision."""
     with bound_contextvars(incident=incident.number):
         async with services.changes.hold(incident.number):
             before, transition = await _save_change(services, incident, event)
         saved = transition.incident
         await move_timeline(services, saved.number)
         log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-        if before.acknowledged_at is None and saved.acknowledged_at is not None:
+        if stop_pages and before.acknowledged_at is None and saved.acknowledged_at is not None:
             await _stop_pages(services, saved.number)
         return transition
 

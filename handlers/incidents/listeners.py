@@ -11,7 +11,9 @@ from handlers.incidents import flows, messages
 from handlers.incidents.messages import CardAction
 from handlers.services import Services
 from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission, incident_key
+from handlers.slack.blocks import TITLE_LIMIT, clip, escape
 from handlers.slack.messages import slack_failed
+from handlers.slack.payloads import has_control_characters
 
 log = structlog.get_logger()
 
@@ -74,21 +76,24 @@ async def act_on_click(
 
 async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: AsyncAck) -> None:
     view = payload.view
-    title = view.input(BlockId.TITLE).strip()
+    title, description = view.input(BlockId.TITLE).strip(), view.input(BlockId.DESCRIPTION)
     if not title:
         await ack(response_action="errors", errors={BlockId.TITLE: "Give the incident a title."})
+        return
+    if has_control_characters(title + description):
+        await ack(response_action="errors", errors={BlockId.TITLE: "Type the title and description as plain text."})
         return
     try:
         severity = Severity.parse(view.input(BlockId.SEVERITY) or "3")
     except IncidentError as error:
         await ack(response_action="errors", errors={BlockId.SEVERITY: str(error)})
         return
-    incident, _ = await flows.declare_incident(
+    incident, _ = await flows.declare_incident(  # modal input is raw text: escaped like alert text
         services,
-        title=title,
+        title=escape(clip(title, TITLE_LIMIT)),
         severity=severity,
         declared_by=payload.user.id,
-        description=view.input(BlockId.DESCRIPTION),
+        description=escape(clip(description, 2900)),
         idempotency_key=flows.IdempotencyKey.view(view.id),
     )
     await ack()

@@ -4,15 +4,31 @@ Pure functions, data in and dicts out. `CardAction` is the value an incident's b
 parsed here only.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain import Change, Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
 from domain.alerts import AlertRecord, AlertSummary
 from handlers.slack import ActionId, BlockId, CallbackId
-from handlers.slack.blocks import Block, actions, button, by, mrkdwn, plain, section, select, slack_date
+from handlers.slack.blocks import (
+    FIELD_LIMIT,
+    MESSAGE_TEXT_LIMIT,
+    TITLE_LIMIT,
+    Block,
+    actions,
+    button,
+    by,
+    clip,
+    escape,
+    field,
+    header,
+    plain,
+    section,
+    select,
+    slack_date,
+)
 
 _STATUS_EMOJI = {
     Status.DECLARED: "🚨",
@@ -21,15 +37,16 @@ _STATUS_EMOJI = {
     Status.IDENTIFIED: "🎯",
     Status.MONITORING: "📈",
     Status.RESOLVED: "✅",
+    Status.CLOSED: "📕",
 }
 _SHOWN_ALERTS = 5
-_TEXT_LIMIT = 39000
+_ROLES_HEADING = "*Roles*\n"
 
 
 class CardAction(BaseModel):
     """The state a button about an incident carries in its `value`, parsed back when it is clicked."""
 
-    number: int
+    number: int = Field(ge=1, le=999_999_999)
 
     def value(self) -> str:
         return self.model_dump_json()
@@ -50,8 +67,13 @@ def card_value(incident: Incident) -> str:
     return CardAction(number=incident.number).value()
 
 
+def short_title(incident: Incident) -> str:
+    """The (mrkdwn-safe) title, at most TITLE_LIMIT characters, whatever was stored."""
+    return clip(incident.title, TITLE_LIMIT)
+
+
 def incident_title(incident: Incident) -> str:
-    return f"#{incident.number} {incident.title}"
+    return f"#{incident.number} {short_title(incident)}"
 
 
 def card_text(incident: Incident) -> str:
@@ -64,16 +86,15 @@ def card(
 ) -> list[Block]:
     """The pinned incident card: title, severity and target, status, commander, elapsed time, alerts, buttons."""
     emoji = _STATUS_EMOJI[incident.status]
-    header = f"{emoji} {incident_title(incident)}"
     blocks: list[Block] = [
-        {"type": "header", "text": plain(header[:150])},
+        header(f"{emoji} {incident_title(incident)}"),
         {"type": "section", "fields": _fields(incident, targets, now)},
     ]
     if incident.description:
         blocks.append(section(incident.description))
     if alerts is not None:
         blocks.append(section(alert_lines(alerts)))
-    if incident.summary and incident.status is Status.RESOLVED:
+    if incident.summary and not incident.status.is_open:
         blocks.append(section(f"*Summary:* {incident.summary}"))
     blocks.append(actions(*_card_buttons(incident), block_id=BlockId.CARD_ACTIONS))
     return blocks
@@ -88,26 +109,42 @@ def _fields(incident: Incident, targets: ResponseTargets, now: datetime) -> list
     if incident.acknowledged_at is None:
         response += f" (by {slack_date(target.due(incident.declared_at))})"
     fields = [
-        mrkdwn(f"*Severity*\n{incident.severity.label}: {response}"),
-        mrkdwn(f"*Status*\n{incident.status.value}"),
-        mrkdwn(f"*Commander*\n{commander}"),
-        mrkdwn(f"*{elapsed_label}*\n{format_duration(end - incident.declared_at)}"),
-        mrkdwn(f"*Declared*\n{slack_date(incident.declared_at)}" + by(incident.declared_by)),
+        field(f"*Severity*\n{incident.severity.label}: {response}"),
+        field(f"*Status*\n{incident.status.value}"),
+        field(f"*Commander*\n{commander}"),
+        field(f"*{elapsed_label}*\n{format_duration(end - incident.declared_at)}"),
+        field(f"*Declared*\n{slack_date(incident.declared_at)}" + by(incident.declared_by)),
     ]
     other_roles = {role: user for role, user in incident.roles.items() if role != "commander"}
     if other_roles:
-        fields.append(mrkdwn("*Roles*\n" + ", ".join(f"{r}: <@{u}>" for r, u in sorted(other_roles.items()))))
+        fields.append(field(_ROLES_HEADING + roles_text(other_roles)))
     return fields
+
+
+def roles_text(roles: Mapping[str, str]) -> str:
+    """`comms: <@U1>, scribe: <@U2>`, as many as fit in one card field, then "and N more" (never a cut mention)."""
+    parts = [f"{clip(role, 80)}: <@{user}>" for role, user in sorted(roles.items())]
+    for count in range(len(parts), 0, -1):
+        more = len(parts) - count
+        text = ", ".join(parts[:count]) + (f", and {more} more (see the timeline)" if more else "")
+        if len(_ROLES_HEADING) + len(text) <= FIELD_LIMIT:
+            return text
+    return f"{len(parts)} roles (see the timeline)"
 
 
 def _card_buttons(incident: Incident) -> list[dict[str, object]]:
     state = CardAction(number=incident.number)
+    if incident.status is Status.CLOSED:
+        return [button("Postmortem", ActionId.POSTMORTEM_START, state.value())]
     if incident.status is Status.RESOLVED:
-        return [button("Reopen", ActionId.REOPEN, state.value())]
+        return [
+            button("Start postmortem", ActionId.POSTMORTEM_START, state.value(), style="primary"),
+            button("Reopen", ActionId.REOPEN, state.value()),
+        ]
     buttons: list[dict[str, object]] = []
     if incident.acknowledged_at is None:
         buttons.append(button("Acknowledge", ActionId.ACKNOWLEDGE, state.value(), style="primary"))
-    statuses = [s for s in Status if s not in {incident.status, Status.DECLARED, Status.RESOLVED}]
+    statuses = [s for s in Status if s.is_open and s not in {incident.status, Status.DECLARED}]
     buttons.append(
         select("Change status", ActionId.CHANGE_STATUS, [(s.value, state.option(s.value)) for s in statuses])
     )
@@ -140,24 +177,26 @@ def announcement(incident: Incident) -> str:
 
 def change_in_channel(incident: Incident, change: Change, detail: str) -> str:
     """A change posted in the incident channel (today: a status update)."""
-    return (
-        f"*{_update_heading(incident)}*\n{detail}"
-        if change is Change.UPDATE
-        else change_announcement(incident, change, detail)
-    )
+    if change is Change.UPDATE:
+        return clip(f"*{_update_heading(incident)}*\n{detail}", MESSAGE_TEXT_LIMIT)
+    return change_announcement(incident, change, detail)
 
 
 def change_announcement(incident: Incident, change: Change, detail: str) -> str:
-    """A change posted in the announcement channel."""
+    """A change posted in the announcement channel, cut to a message's text limit."""
+    return clip(_announced(incident, change, detail), MESSAGE_TEXT_LIMIT)
+
+
+def _announced(incident: Incident, change: Change, detail: str) -> str:
     match change:
         case Change.UPDATE:
-            return f"*{_update_heading(incident)}: {incident.title}*\n{detail}"
+            return f"*{_update_heading(incident)}: {short_title(incident)}*\n{detail}"
         case Change.ESCALATED:
-            return f"Incident #{incident.number} escalated to {incident.severity.label}: {incident.title}"
+            return f"Incident #{incident.number} escalated to {incident.severity.label}: {short_title(incident)}"
         case Change.RESOLVED:
-            return f"Incident #{incident.number} resolved: {incident.title}" + (f"\n{detail}" if detail else "")
+            return f"Incident #{incident.number} resolved: {short_title(incident)}" + (f"\n{detail}" if detail else "")
         case Change.REOPENED:
-            return f"Incident #{incident.number} reopened: {incident.title}"
+            return f"Incident #{incident.number} reopened: {short_title(incident)}"
 
 
 def _update_heading(incident: Incident) -> str:
@@ -165,11 +204,12 @@ def _update_heading(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    return f"{incident.severity.label} | {incident.status.value} | {incident.title}"
+    return f"{incident.severity.label} | {incident.status.value} | {short_title(incident)}"
 
 
 def declared_reply(incident: Incident) -> str:
-    return f"Declared incident #{incident.number} ({incident.severity.label}): {incident.title}. Opening its channel…"
+    label, title = incident.severity.label, short_title(incident)
+    return f"Declared incident #{incident.number} ({label}): {title}. Opening its channel…"
 
 
 def done_reply(number: int, done: str) -> str:
@@ -180,8 +220,7 @@ def timeline_text(incident: Incident, entries: Sequence[TimelineEntry]) -> str:
     lines = [f"*Timeline of {incident_title(incident)}*"]
     for entry in entries:
         lines.append(f"• {slack_date(entry.at)} {entry.kind.value}{by(entry.actor)}: {entry.text}")
-    text = "\n".join(lines)
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+    return clip("\n".join(lines), MESSAGE_TEXT_LIMIT)
 
 
 def list_text(incidents: Sequence[Incident], now: datetime) -> str:
@@ -192,7 +231,7 @@ def list_text(incidents: Sequence[Incident], now: datetime) -> str:
         where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
         age = format_duration(now - incident.declared_at)
         lines.append(f"• {incident.severity.label} {incident_title(incident)}: {incident.status.value}, {age}{where}")
-    return "\n".join(lines)
+    return clip("\n".join(lines), MESSAGE_TEXT_LIMIT)
 
 
 def action_refused(error: str) -> str:
@@ -251,4 +290,5 @@ def alert_lines(summary: AlertSummary) -> str:
 
 
 def _alert_line(record: AlertRecord) -> str:
-    return f"• `{record.name}` on {record.where}"
+    """Alert labels are raw text from Alertmanager: escaped here."""
+    return f"• `{escape(clip(record.name, 200))}` on {escape(clip(record.where, 300))}"

@@ -10,6 +10,8 @@ from handlers.paging.commands import register
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
+from handlers.paging.links import AckLinks
+from handlers.paging.overrides import Overrides
 from handlers.paging.pager import Pager
 from handlers.paging.schedule import LEASE
 from handlers.services import Services
@@ -23,20 +25,21 @@ def build_pager(
     overrides: OverrideStore,
     oncall: OnCall,
     http: aiohttp.ClientSession | None = None,
-    ack_secret: str | None = None,
-    public_url: str = "http://localhost:3000",
+    links: AckLinks | None = None,
 ) -> Pager:
     """The pager and its parts; `services.pages` must be set (acknowledging an incident stops its pages)."""
     assert services.pages is not None
     directory = OnCallDirectory(oncall, overrides, services.slack, services.clock)
+    handoffs = Handoffs(services, directory, timers)
     return Pager(
         services=services,
         pages=services.pages,
         timers=timers,
         directory=directory,
-        delivery=PageDelivery(services, directory, http, ack_secret, public_url),
-        handoffs=Handoffs(services, directory, timers),
+        delivery=PageDelivery(services, directory, http, links),
+        handoffs=handoffs,
+        overrides=Overrides(services, directory, handoffs),
     )
 
 
-__all__ = ["LEASE", "PAGER", "Pager", "ack", "build_pager", "register"]
+__all__ = ["LEASE", "PAGER", "AckLinks", "Pager", "ack", "build_pager", "register"]

@@ -7,8 +7,16 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from domain import Acknowledge
-from domain.rotation import Override
-from handlers.command import CommandRouter, Decision, OnCallRequest, OverrideRequest, PageRequest, UsageError
+from handlers.command import (
+    CancelOverrideRequest,
+    CommandRouter,
+    Decision,
+    OnCallRequest,
+    OverrideRequest,
+    OverridesRequest,
+    PageRequest,
+    UsageError,
+)
 from handlers.incidents import flows
 from handlers.incidents.listeners import act_on_click
 from handlers.paging import messages
@@ -43,8 +51,19 @@ def register(app: AsyncApp, router: CommandRouter, services: Services, pager: Pa
         paging, now = need_pager(), services.clock()
         rotation = paging.oncall.rotation(request.rotation)
         end = now + request.length if request.length else _until(request.until or "", rotation.timezone, now)
-        await paging.take_over(Override(request.rotation, request.user, now, end), command.user_id)
-        return Decision(messages.override_done(request.rotation, request.user, end))
+        change = await paging.overrides.take(request.rotation, request.user, end, command.user_id)
+        reply = messages.override_done(change.stored, services.command)
+        return Decision(reply, follow_up=lambda: paging.overrides.announce(change))
+
+    async def cancel_override(command: SlashCommand, request: CancelOverrideRequest) -> Decision:
+        paging = need_pager()
+        change = await paging.overrides.cancel(request.override_id, command.user_id)
+        reply = messages.override_cancelled(request.override_id)
+        return Decision(reply, follow_up=lambda: paging.overrides.announce(change))
+
+    async def list_overrides(command: SlashCommand, request: OverridesRequest) -> Decision:
+        listed = await need_pager().overrides.listed(request.rotation)
+        return Decision(messages.overrides_text(request.rotation, listed))
 
     async def handle_page_acknowledge_action(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         payload = BlockActions.model_validate(body)
@@ -53,6 +72,8 @@ def register(app: AsyncApp, router: CommandRouter, services: Services, pager: Pa
     router.add(PageRequest, page)
     router.add(OnCallRequest, oncall)
     router.add(OverrideRequest, override)
+    router.add(CancelOverrideRequest, cancel_override)
+    router.add(OverridesRequest, list_overrides)
     app.action(ActionId.PAGE_ACKNOWLEDGE)(handle_page_acknowledge_action)
 
 

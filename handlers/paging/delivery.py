@@ -6,10 +6,7 @@ is not there.
 """
 
 import asyncio
-import hashlib
-import hmac
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
 
 import aiohttp
 import structlog
@@ -18,9 +15,11 @@ from slack_sdk.errors import SlackApiError
 from domain import Incident, TimelineEntry
 from domain.escalation import Position, Target
 from domain.timeline import EntryKind
+from handlers.http import safe_url
 from handlers.incidents.api import incident_json
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
+from handlers.paging.links import AckLinks
 from handlers.services import Services
 from handlers.slack import describe_failure, incident_key
 from storage import Progress
@@ -36,17 +35,7 @@ class PageDelivery:
     services: Services
     directory: OnCallDirectory
     http: aiohttp.ClientSession | None = None
-    ack_secret: str | None = None
-    public_url: str = "http://localhost:3000"
-
-    def ack_token(self, page_id: str, user: str) -> str:
-        """The signed token of an acknowledge URL handed to a notification webhook."""
-        assert self.ack_secret is not None
-        message = f"{page_id}:{user}".encode()
-        return hmac.new(self.ack_secret.encode(), message, hashlib.sha256).hexdigest()
-
-    def valid_ack(self, page_id: str, user: str, token: str) -> bool:
-        return self.ack_secret is not None and hmac.compare_digest(self.ack_token(page_id, user), token)
+    links: AckLinks | None = None  # None without PAGE_ACK_SECRET: webhooks are not called
 
     async def notify(
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
@@ -91,7 +80,7 @@ class PageDelivery:
         if progress is Progress.DONE:
             return None
         if person.webhook and progress is Progress.NEW:
-            self._call_webhook(person.webhook, incident, page_id, user)
+            self._call_webhook(person.webhook, incident, page_id, user, position)
         try:
             dm = await slack.open_dm(user)
             if progress is Progress.STARTED and await self._was_sent(dm, tag):
@@ -116,17 +105,16 @@ class PageDelivery:
             log.warning("page_history_unreadable", failure=describe_failure(error))
             return False
 
-    def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str) -> None:
+    def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
         """POST the page to an SMS/phone gateway in the background, retried with backoff."""
-        if self.http is None or self.ack_secret is None:
+        if self.http is None or self.links is None:
             log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
             return
-        query = urlencode({"user": user, "token": self.ack_token(page_id, user)})
         payload: dict[str, object] = {
             "incident": incident_json(incident),
             "user": user,
             "page_id": page_id,
-            "acknowledge_url": f"{self.public_url.rstrip('/')}/api/pages/{quote(page_id)}/ack?{query}",
+            "acknowledge_url": self.links.url(page_id, user, position, self.services.clock()),
         }
         self.services.outbox.submit(f"webhook:{user}", lambda: _deliver(self.http, url, payload))
 
@@ -142,11 +130,11 @@ async def _deliver(http: aiohttp.ClientSession | None, url: str, payload: dict[s
         try:
             async with http.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=5)) as response:
                 if 200 <= response.status < 300:
-                    log.info("page_webhook_delivered", url=url, attempt=attempt + 1)
+                    log.info("page_webhook_delivered", url=safe_url(url), attempt=attempt + 1)
                     return
                 problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as error:
             problem = type(error).__name__
-        log.warning("page_webhook_failed", url=url, attempt=attempt + 1, problem=problem)
+        log.warning("page_webhook_failed", url=safe_url(url), attempt=attempt + 1, problem=problem)
         if attempt + 1 < _WEBHOOK_ATTEMPTS:
             await asyncio.sleep(2**attempt)

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from domain.escalation import Target, TargetKind
 from domain.paging_config import OnCall
-from domain.rotation import Override, Shift, upcoming
+from domain.rotation import Shift, upcoming
 from handlers.services import Clock
 from handlers.slack import SlackGateway, describe_failure
 from storage.overrides import OverrideStore
@@ -38,10 +38,6 @@ class OnCallDirectory:
         """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
         known = self.oncall.rotation(rotation)  # InvalidValue if there is no such rotation
         return upcoming(known, await self.overrides.ending_after(rotation, at), at, count)
-
-    async def add_override(self, override: Override, actor: str) -> None:
-        self.oncall.rotation(override.rotation)  # InvalidValue if there is no such rotation
-        await self.overrides.add(override, actor, self.clock())
 
     async def people(self, targets: tuple[Target, ...]) -> list[Person]:
         """The people `targets` name now, each once."""

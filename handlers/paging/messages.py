@@ -1,13 +1,16 @@
 """Paging messages: the page DM, the channel notice, "nobody acknowledged", on-call texts and hand-offs."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from domain import Incident, ResponseTargets
+from domain import Incident, ResponseTargets, format_duration
 from domain.rotation import Shift
-from handlers.incidents.messages import card_value, incident_title
+from handlers.incidents.messages import card_value, incident_title, short_title
 from handlers.slack import ActionId
-from handlers.slack.blocks import Block, actions, button, section, slack_date
+from handlers.slack.blocks import Block, actions, button, by, section, slack_date
+from storage.overrides import StoredOverride
+
+_LISTED = 50
 
 
 def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list[Block]:
@@ -23,7 +26,7 @@ def page_message(incident: Incident, targets: ResponseTargets, why: str) -> list
 
 
 def page_notification(incident: Incident) -> str:
-    return f"Paged: {incident.title}"
+    return f"Paged: {short_title(incident)}"
 
 
 def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = ()) -> str:
@@ -74,8 +77,65 @@ def oncall_text(rotation: str, shifts: Sequence[Shift]) -> str:
     return f"*{rotation}*: " + ", then ".join(parts)
 
 
-def override_done(rotation: str, user: str, until: datetime) -> str:
-    return f"✓ <@{user}> is on call for *{rotation}* until {slack_date(until)}."
+def override_done(stored: StoredOverride, command: str) -> str:
+    override = stored.override
+    return (
+        f"✓ <@{override.user}> is on call for *{override.rotation}* until {slack_date(override.end)} "
+        f"(override {stored.id}; undo with `{command} oncall override cancel {stored.id}`)."
+    )
+
+
+def override_cancelled(override_id: int) -> str:
+    return f"✓ Override {override_id} is cancelled."
+
+
+def override_notice(stored: StoredOverride, displaced: str | None, actor: str, cancelled: bool) -> str:
+    """The announcement of an override set or cancelled, in the on-call channel and to both people."""
+    override = stored.override
+    instead = f" instead of <@{displaced}>" if displaced and displaced != override.user else ""
+    if cancelled:
+        return (
+            f"🔁 <@{actor}> cancelled override {stored.id}: <@{override.user}> is no longer on call for "
+            f"*{override.rotation}*{instead}."
+        )
+    return (
+        f"🔁 <@{actor}> set <@{override.user}> on call for *{override.rotation}*{instead} from "
+        f"{slack_date(override.start)} until {slack_date(override.end)} (override {stored.id})."
+    )
+
+
+def overrides_text(rotation: str | None, overrides: Sequence[StoredOverride]) -> str:
+    if not overrides:
+        return f"No overrides{f' for *{rotation}*' if rotation else ''} now or ahead."
+    lines = [f"*Overrides{f' for {rotation}' if rotation else ''}*"]
+    for stored in overrides[:_LISTED]:
+        o = stored.override
+        lines.append(
+            f"• {stored.id}: <@{o.user}> for *{o.rotation}* from {slack_date(o.start)} until {slack_date(o.end)}"
+            + by(stored.created_by)
+        )
+    if len(overrides) > _LISTED:
+        lines.append(f"and {len(overrides) - _LISTED} more")
+    return "\n".join(lines)
+
+
+def override_too_long(longest: timedelta) -> str:
+    return f"An override lasts at most {format_duration(longest)} (`max_override` in the on-call config)."
+
+
+def may_not_override(rotation: str) -> str:
+    return f"Only members of rotation `{rotation}` (or an on-call admin) may take or give its shifts."
+
+
+def may_not_cancel(override_id: int) -> str:
+    return (
+        f"Override {override_id} may be cancelled by its stand-in, whoever set it, the person it displaced, "
+        "or an on-call admin."
+    )
+
+
+def no_such_override(override_id: int) -> str:
+    return f"There is no override {override_id}: see `oncall overrides`."
 
 
 def handoff_text(rotation: str, until: datetime) -> str:

@@ -7,6 +7,7 @@ Who is on call lives in `directory`, delivering each DM once in `delivery`, hand
 """
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,12 +18,12 @@ from structlog.contextvars import bound_contextvars
 from domain import Incident, InvalidValue
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.paging_config import OnCall
-from domain.rotation import Override
 from domain.timeline import EntryKind
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
+from handlers.paging.overrides import Overrides
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
 from handlers.slack import Job, incident_key
@@ -31,6 +32,7 @@ from storage.timers import Timer, TimerStore
 
 log = structlog.get_logger()
 
+_USER = re.compile(r"[UW][A-Z0-9]{2,30}|[^@\s]+@[^@\s]+\.[^@\s]+")  # a Slack user ID, or an email to look up
 _MAX_PER_TICK = 1000  # then the loop's other work (and `stop`) gets a turn
 
 
@@ -42,18 +44,13 @@ class Pager:
     directory: OnCallDirectory
     delivery: PageDelivery
     handoffs: Handoffs
+    overrides: Overrides
     renew_every: timedelta = LEASE / 3
     concurrency: int = 16  # timers fired at once by one tick
 
     @property
     def oncall(self) -> OnCall:
         return self.directory.oncall
-
-    async def take_over(self, override: Override, actor: str) -> None:
-        """Store an override (`oncall override`)."""
-        await self.directory.add_override(override, actor)
-        log.info("oncall_overridden", rotation=override.rotation, user=override.user, until=override.end.isoformat())
-        await self.handoffs.arm(override.rotation)  # the next hand-off may now be this override's end
 
     async def on_declare(self, incident: Incident, service: str | None) -> None:
         """Page automatically when an incident is declared at a paging severity."""
@@ -74,6 +71,12 @@ class Pager:
             if policy is None:
                 raise InvalidValue(f"No escalation policy covers service `{target.name}` (see ONCALL_CONFIG).")
             return await self.escalate(incident, policy, page_id)
+        if target.kind is TargetKind.ROTATION:
+            self.oncall.rotation(target.name)  # InvalidValue, naming the rotations, if there is no such one
+        elif not _USER.fullmatch(target.name):
+            raise InvalidValue(
+                f"`{target.name}` is not a Slack user: page an @mention, rotation:<name> or service:<name>."
+            )
         _, created = await self.pages.create(page_id, incident.number, "")
         if created:
             await self.delivery.notify(incident, page_id, Position(), (target,), messages.paged_by(actor))

@@ -14,7 +14,14 @@ from handlers.slack.gateway import (
 )
 from handlers.slack.ids import ActionId, BlockId, CallbackId
 from handlers.slack.outbox import Job, SlackOutbox, TokenBucket, incident_key, person_key
-from handlers.slack.payloads import BlockActions, PinAdded, ReactionAdded, SlashCommand, ViewSubmission
+from handlers.slack.payloads import (
+    BlockActions,
+    MessageShortcut,
+    PinAdded,
+    ReactionAdded,
+    SlashCommand,
+    ViewSubmission,
+)
 
 __all__ = [
     "ActionId",
@@ -27,6 +34,7 @@ __all__ = [
     "FetchedMessage",
     "Job",
     "Message",
+    "MessageShortcut",
     "PinAdded",
     "ReactionAdded",
     "SlackGateway",

@@ -1,5 +1,6 @@
 """SlackGateway: the only code that calls the Slack Web API. Small verbs, our own return types."""
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 Block = Mapping[str, object]
+_CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -72,17 +74,17 @@ class SlackGateway:
         self._client = client
 
     async def create_channel(self, name: str) -> Channel:
-        """Create a public channel; if the name is taken by a live channel, reuse it (a retried declaration)."""
-        try:
-            response = await self._client.conversations_create(name=name)
-        except SlackApiError as error:
-            if error_code(error) != "name_taken":
-                raise
-            existing = await self._find_channel(name)
-            if existing is not None:
-                return existing
-            response = await self._client.conversations_create(name=_next_free_name(name))
-        return _channel(response)
+        """Create a public channel. A taken name is never adopted (anyone may create `inc-2-…` in advance, or an
+        archived channel keeps it): the channel gets a name with a random suffix instead."""
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                response = await self._client.conversations_create(name=name if attempt == 0 else _suffixed(name))
+            except SlackApiError as error:
+                if error_code(error) != "name_taken" or attempt + 1 == _CREATE_ATTEMPTS:
+                    raise
+                continue
+            return _channel(response)
+        raise AssertionError("unreachable")
 
     async def invite(self, channel: str, users: Sequence[str]) -> None:
         """Invite users; people already in the channel (or the bot itself) are fine."""
@@ -96,12 +98,18 @@ class SlackGateway:
         await self._client.conversations_setTopic(channel=channel, topic=topic[:250])
 
     async def post(
-        self, channel: str, text: str, blocks: Sequence[Block] | None = None, tag: tuple[str, str] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[Block] | None = None,
+        tag: tuple[str, str] | None = None,
+        thread_ts: str | None = None,
     ) -> Message:
-        """Post a message; `tag` (kind, key) goes with it as message metadata, for `has_tagged` to find."""
+        """Post a message (in a thread, with `thread_ts`); `tag` (kind, key) goes with it as message metadata,
+        for `has_tagged` to find."""
         metadata = {"event_type": tag[0], "event_payload": {"key": tag[1]}} if tag else None
         response = await self._client.chat_postMessage(
-            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata
+            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata, thread_ts=thread_ts
         )
         return Message(channel=str(response["channel"]), ts=str(response["ts"]))
 
@@ -122,8 +130,8 @@ class SlackGateway:
             if error_code(error) != "already_pinned":
                 raise
 
-    async def post_ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: Sequence[Block] | None = None) -> None:
+        await self._client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=_blocks(blocks))
 
     async def open_dm(self, user: str) -> str:
         """The id of the bot's direct-message channel with `user`."""
@@ -143,6 +151,14 @@ class SlackGateway:
     async def open_modal(self, trigger_id: str, view: Block) -> None:
         await self._client.views_open(trigger_id=trigger_id, view=dict(view))
 
+    async def update_modal(self, view_id: str, view: Block, hash: str | None = None) -> None:
+        """Replace an open modal's view; with `hash`, only if nobody changed it since (else `hash_conflict`)."""
+        await self._client.views_update(view_id=view_id, view=dict(view), hash=hash)
+
+    async def permalink(self, message: Message) -> str:
+        response = await self._client.chat_getPermalink(channel=message.channel, message_ts=message.ts)
+        return str(response["permalink"])
+
     async def fetch_message(self, channel: str, ts: str) -> FetchedMessage | None:
         """The message at `ts` in `channel`, or None if it is gone."""
         response = await self._client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
@@ -152,28 +168,15 @@ class SlackGateway:
                 return FetchedMessage(ts, user, str(raw.get("text", "")), from_bot="bot_id" in raw)
         return None
 
-    async def _find_channel(self, name: str) -> Channel | None:
-        cursor = None
-        while True:
-            response = await self._client.conversations_list(
-                exclude_archived=True, types="public_channel", limit=1000, cursor=cursor
-            )
-            for raw in response.get("channels") or []:
-                if raw.get("name") == name:
-                    return Channel(id=str(raw["id"]), name=name)
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-
 
 def _channel(response: AsyncSlackResponse) -> Channel:
     raw = response["channel"]
     return Channel(id=str(raw["id"]), name=str(raw["name"]))
 
 
-def _next_free_name(name: str) -> str:
-    """An archived channel keeps its name forever: fall back to a suffixed one."""
-    suffix = f"-{datetime.now(UTC):%H%M%S}"
+def _suffixed(name: str) -> str:
+    """`name` with an unpredictable suffix, within Slack's 80 characters."""
+    suffix = f"-{secrets.token_hex(3)}"
     return name[: 80 - len(suffix)] + suffix
 
 

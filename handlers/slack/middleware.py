@@ -4,13 +4,14 @@ fallbacks that answer an action or view no capability registered."""
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import aiohttp
 import structlog
 from pydantic import ValidationError
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bind_contextvars, clear_contextvars
@@ -22,6 +23,8 @@ from storage import SeenStore
 log = structlog.get_logger()
 
 Next = Callable[[], Awaitable[BoltResponse | None]]
+# A timestamp up to five minutes off either way is accepted, so one signature can verify for ten minutes.
+REPLAY_WINDOW = timedelta(minutes=11)
 
 
 def register(app: AsyncApp, seen: SeenStore) -> None:
@@ -30,8 +33,17 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         bind_contextvars(
             request_id=_request_id(body),
             slack_user=_user(body),
-            channel_id=body.get("channel_id") or (body.get("channel") or {}).get("id") or _event_channel(body),
+            channel_id=_channel(body),
         )
+        return await next_()
+
+    async def refuse_replays(req: AsyncBoltRequest, next_: Next) -> BoltResponse | None:
+        """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
+        accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if req.mode == "http" and not await seen.first_time("signature", signature, REPLAY_WINDOW):
+            log.warning("slack_request_replayed")
+            return BoltResponse(status=401, body='{"error": "this request was already handled"}')
         return await next_()
 
     async def skip_repeated_events(body: dict[str, Any], next_: Next) -> BoltResponse | None:
@@ -66,6 +78,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         await _tell(text, isinstance(body.get("command"), str), respond, response)
 
     app.middleware(bind_log_context)
+    app.middleware(refuse_replays)
     app.middleware(skip_repeated_events)
     app.error(handle_listener_error)
 
@@ -116,13 +129,23 @@ def _request_id(body: dict[str, Any]) -> str:
 
 
 def _user(body: dict[str, Any]) -> str | None:
-    user = body.get("user_id") or body.get("user") or (body.get("event") or {}).get("user")
+    user = body.get("user_id") or body.get("user") or _object(body.get("event")).get("user")
     if isinstance(user, dict):
         user = user.get("id")
     return user if isinstance(user, str) else None
 
 
 def _event_channel(body: dict[str, Any]) -> str | None:
-    event = body.get("event") or {}
-    channel = event.get("channel") or event.get("channel_id") or (event.get("item") or {}).get("channel")
+    event = _object(body.get("event"))
+    channel = event.get("channel") or event.get("channel_id") or _object(event.get("item")).get("channel")
     return channel if isinstance(channel, str) else None
+
+
+def _channel(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel_id") or _object(body.get("channel")).get("id") or _event_channel(body)
+    return channel if isinstance(channel, str) else None
+
+
+def _object(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: these payload parts are only read for log context."""
+    return value if isinstance(value, dict) else {}

@@ -48,6 +48,7 @@ const App = (() => {
     $("title").textContent = state.title;
     renderPeople();
     renderWebhooks();
+    renderPlays();
     renderSidebar();
     renderChannel();
     renderModal();
@@ -71,6 +72,24 @@ const App = (() => {
       button.addEventListener("click", async () => {
         const result = await post("webhook", { name: hook.name });
         $("tool-status").textContent = `${hook.label}: HTTP ${result.status}`;
+      });
+      return button;
+    }));
+  }
+
+  function renderPlays() {
+    const holder = $("plays");
+    if (holder.childElementCount === state.plays.length) return;
+    holder.replaceChildren(...state.plays.map((play) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = play.label;
+      button.addEventListener("click", async () => {
+        const result = await post("play", { name: play.name });
+        $("tool-status").textContent = `Drill started: ${result.started}`;
+        $("hint-title").textContent = `Drill: ${result.started}`;
+        $("hint-text").textContent = result.hint;
+        $("hint").hidden = false;
       });
       return button;
     }));
@@ -195,6 +214,13 @@ const App = (() => {
     root.replaceChildren();
     if (!view) return;
     const values = {};
+    const readValues = () => {
+      const stateValues = {};
+      for (const [block, actions] of Object.entries(values)) {
+        stateValues[block] = Object.fromEntries(Object.entries(actions).map(([action, read]) => [action, read()]));
+      }
+      return stateValues;
+    };
     const overlay = document.createElement("div");
     overlay.className = "overlay";
     const dialog = document.createElement("form");
@@ -211,7 +237,7 @@ const App = (() => {
       ...context(),
       errors: view.errors || {},
       state: { register: (block, action, read) => { (values[block] ||= {})[action] = read; } },
-      act: () => {},
+      act: (action) => post("click_in_view", { view_id: view.id, action, values: readValues() }),
     };
     body.append(Blocks.render(view.blocks, ctx));
     const footer = document.createElement("div");
@@ -231,11 +257,7 @@ const App = (() => {
     }
     dialog.addEventListener("submit", (event) => {
       event.preventDefault();
-      const stateValues = {};
-      for (const [block, actions] of Object.entries(values)) {
-        stateValues[block] = Object.fromEntries(Object.entries(actions).map(([action, read]) => [action, read()]));
-      }
-      post("submit", { view_id: view.id, values: stateValues });
+      post("submit", { view_id: view.id, values: readValues() });
     });
     dialog.addEventListener("keydown", (event) => { if (event.key === "Escape") close.click(); });
     dialog.append(title, body, footer);
@@ -292,6 +314,7 @@ const App = (() => {
     $("composer-text").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("composer").requestSubmit(); }
     });
+    $("hint-close").addEventListener("click", () => { $("hint").hidden = true; });
     const events = new EventSource("stream");
     events.addEventListener("changed", refresh);
     refresh();

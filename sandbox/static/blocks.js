@@ -62,6 +62,34 @@ const Blocks = (() => {
       else node.addEventListener("change", () => { if (node.value) ctx.act({ type: kind, action_id: element.action_id, block_id: blockId, ...read() }); });
       return node;
     }
+    if (kind === "multi_static_select" || kind === "multi_users_select") {
+      const options = choices({ ...element, type: kind === "multi_users_select" ? "users_select" : "static_select" }, ctx);
+      const node = select(element, ctx, blockId, label, options);
+      node.multiple = true;
+      node.remove(0); // no placeholder row in a list box
+      const initial = new Set([...(element.initial_options || []).map((o) => o.value), ...(element.initial_users || [])]);
+      for (const option of node.options) option.selected = initial.has(option.value);
+      const read = () => {
+        const values = [...node.selectedOptions].map((o) => o.value);
+        if (kind === "multi_users_select") return { type: kind, selected_users: values };
+        return { type: kind, selected_options: options.filter((o) => values.includes(o.value)).map((o) => ({ text: o.option.text, value: o.value })) };
+      };
+      if (ctx.state) ctx.state.register(blockId, element.action_id, read);
+      else node.addEventListener("change", () => ctx.act({ action_id: element.action_id, block_id: blockId, ...read() }));
+      return node;
+    }
+    if (kind === "datetimepicker") {
+      const node = document.createElement("input");
+      node.type = "datetime-local";
+      node.setAttribute("aria-label", label || "Date and time");
+      if (element.initial_date_time) {
+        const at = new Date(element.initial_date_time * 1000);
+        node.value = new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+      }
+      const read = () => ({ type: kind, selected_date_time: node.value ? Math.floor(new Date(node.value).getTime() / 1000) : null });
+      if (ctx.state) ctx.state.register(blockId, element.action_id, read);
+      return node;
+    }
     if (kind === "datepicker") {
       const node = document.createElement("input");
       node.type = "date";
@@ -111,7 +139,15 @@ const Blocks = (() => {
           for (const field of data.fields) { const cell = document.createElement("div"); cell.append(text(field, ctx)); fields.append(cell); }
           node.append(fields);
         }
-        if (data.accessory && data.accessory.type !== "image") node.append(interactive(data.accessory, ctx, blockId, ""));
+        if (data.accessory && data.accessory.type !== "image") {
+          // A screen reader hears "Edit: Summary", not seven "Edit"s: name the control after its section's first line.
+          const subject = firstLine(data.text);
+          const control = interactive(data.accessory, ctx, blockId, subject);
+          if (control.tagName === "BUTTON" && subject && !data.accessory.accessibility_label) {
+            control.setAttribute("aria-label", `${Blocks.plain(data.accessory.text)}: ${subject}`);
+          }
+          node.append(control);
+        }
         break;
       }
       case "context": {
@@ -145,6 +181,12 @@ const Blocks = (() => {
       default: node.append(document.createTextNode(plainOf(data)));
     }
     return node;
+  }
+
+  function firstLine(object) {
+    if (!object || !object.text) return "";
+    const line = Mrkdwn.decode(object.text.split("\n")[0]).replace(/<[^|>]*\|([^>]*)>/g, "$1");
+    return line.replace(/[*_~`]/g, "").trim().slice(0, 80);
   }
 
   function plainOf(data) {
@@ -197,5 +239,5 @@ const Blocks = (() => {
     return fragment;
   }
 
-  return { render, plain };
+  return { render, plain, firstLine };
 })();

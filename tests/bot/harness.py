@@ -87,6 +87,12 @@ class Bot:
 
     async def command(self, text: str, user: str = ALICE, channel: str = GENERAL, trigger_id: str = "") -> str:
         """Type `/incident <text>`; returns the ephemeral reply, after the work behind it settled."""
+        return str((await self.command_reply(text, user, channel, trigger_id)).get("text", ""))
+
+    async def command_reply(
+        self, text: str, user: str = ALICE, channel: str = GENERAL, trigger_id: str = ""
+    ) -> dict[str, Any]:
+        """Type `/incident <text>`; returns the whole reply (its text and any blocks)."""
         form = {
             "token": "legacy",
             "team_id": "T0TEAM",
@@ -103,7 +109,7 @@ class Bot:
         assert response.status == 200, await response.text()
         raw = await response.text()
         is_json = response.content_type == "application/json"
-        reply = str(json.loads(raw).get("text", "")) if is_json else raw
+        reply: dict[str, Any] = json.loads(raw) if is_json else {"text": raw}
         await self.settle()
         return reply
 
@@ -113,23 +119,70 @@ class Bot:
         await self.settle()
         return response
 
-    async def click(self, action_id: str, value: str, user: str = ALICE, selected: bool = False) -> ClientResponse:
+    async def click(
+        self,
+        action_id: str,
+        value: str,
+        user: str = ALICE,
+        selected: bool = False,
+        view: Mapping[str, Any] | None = None,
+        channel: str = GENERAL,
+    ) -> ClientResponse:
+        """Click a button (or choose a select option) in a message, or in the open modal `view`."""
         action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
         if selected:
             action |= {"type": "static_select", "selected_option": {"value": value, "text": {"type": "plain_text"}}}
         else:
             action |= {"type": "button", "value": value}
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "trigger_id": f"trigger-{uuid4().hex}",
+            "actions": [action],
+        }
+        if view is None:
+            payload |= {
+                "response_url": self.response_url(),
+                "channel": {"id": channel},
+                "container": {"type": "message"},
+            }
+        else:
+            payload |= {"view": dict(view), "container": {"type": "view", "view_id": view["id"]}}
+        return await self.interact(payload)
+
+    async def submit(
+        self, view: Mapping[str, Any], state: Mapping[str, Mapping[str, Any]], user: str = ALICE
+    ) -> ClientResponse:
+        """Submit an opened modal `view` (as the fake recorded it) with these input values: block_id -> the
+        element's state, e.g. `{"value": {"type": "plain_text_input", "value": "text"}}`."""
+        submitted = {
+            "id": view["id"],
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view.get("private_metadata", ""),
+            "hash": view.get("hash", ""),
+            "state": {"values": {block: dict(element) for block, element in state.items()}},
+        }
+        payload = {"type": "view_submission", "user": {"id": user}, "team": {"id": "T0TEAM"}, "api_app_id": "A0APP"}
+        return await self.interact(payload | {"view": submitted})
+
+    async def shortcut(self, callback_id: str, channel: str, message_ts: str, user: str = ALICE) -> ClientResponse:
+        """Choose a message shortcut on the message at `message_ts`."""
+        message = self.slack.messages[(channel, message_ts)]
         return await self.interact(
             {
-                "type": "block_actions",
+                "type": "message_action",
+                "callback_id": callback_id,
+                "trigger_id": f"trigger-{uuid4().hex}",
                 "user": {"id": user},
                 "team": {"id": "T0TEAM"},
                 "api_app_id": "A0APP",
-                "trigger_id": f"trigger-{uuid4().hex}",
+                "channel": {"id": channel},
+                "message_ts": message_ts,
+                "message": message,
                 "response_url": self.response_url(),
-                "channel": {"id": GENERAL},
-                "container": {"type": "message"},
-                "actions": [action],
             }
         )
 

@@ -289,7 +289,7 @@ async def test_oncall_shows_now_and_next(bot: Bot) -> None:
 
 async def test_override_is_stored_shown_and_paged(bot: Bot) -> None:
     """An override takes the shift: it is shown, stored in SQL, and the rotation's pages go to its holder."""
-    reply = await bot.command(f"oncall override primary <@{MANAGER}> 2h")
+    reply = await bot.command(f"oncall override primary <@{MANAGER}> 2h", user=PRIMARY)
     assert reply.startswith(f"✓ <@{MANAGER}> is on call for *primary* until <!date^")
     assert f"<@{MANAGER}> (override)" in await bot.command("oncall primary")
     await bot.declare("Checkout is down sev1")
@@ -301,8 +301,8 @@ async def test_override_is_stored_shown_and_paged(bot: Bot) -> None:
 
 async def test_override_until_a_local_time(bot: Bot) -> None:
     """`until 09:00` means the next 09:00 in the rotation's timezone (Berlin: 08:00 UTC in winter)."""
-    reply = await bot.command(f"oncall override secondary <@{ALICE}> until 09:00")
-    assert reply.endswith("|2026-11-25 08:00 UTC>.")
+    reply = await bot.command(f"oncall override secondary <@{ALICE}> until 09:00", user=SECONDARY)
+    assert "|2026-11-25 08:00 UTC> (override 1;" in reply
 
 
 @pytest.mark.parametrize(
@@ -369,13 +369,14 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
             },
             "test-oncall.yaml",
         )
-        bot = await start_bot(oncall=config)
+        bot = await start_bot(oncall=config, page_ack_secret="test-page-ack-secret", public_url="https://bot.example")
         await bot.declare("Checkout is down sev1")
         await tick(bot)
     assert len(received) == 2  # the 503 was retried
     payload = received[-1]
     assert (payload["user"], payload["incident"]["number"], payload["page_id"]) == (PRIMARY, 1, "1:declared")
     link = urlsplit(payload["acknowledge_url"])
+    assert link.netloc == "bot.example"
     forged = link.query.replace("token=", "token=0")
     assert (await bot.http.post(f"{link.path}?{forged}")).status == 403
     assert (await bot.api("/api/incidents/1"))["acknowledged_at"] is None
@@ -403,7 +404,7 @@ async def test_handoff_notice_reaches_the_incoming_on_call_once(bot: Bot) -> Non
 
 async def test_the_on_call_back_from_an_override_gets_the_handoff_notice(bot: Bot) -> None:
     """An override's end is a hand-off too: the person whose shift resumes is told, once."""
-    await bot.command(f"oncall override primary <@{MANAGER}> 2h")
+    await bot.command(f"oncall override primary <@{MANAGER}> 2h", user=PRIMARY)
     await tick(bot, timedelta(hours=2))
     notices = [c for c in bot.slack.calls_to("chat.postMessage") if "You are now on call" in str(c.args["text"])]
     assert [bot.slack.dm_user(n.args["channel"]) for n in notices] == [PRIMARY]

@@ -61,14 +61,6 @@ async def test_failed_card_update_is_reported_but_state_is_kept(bot: Bot) -> Non
     assert "chat.update: message_not_found" in bot.slack.calls_to("response_url")[-1].args["text"]
 
 
-async def test_taken_channel_name_is_reused(bot: Bot) -> None:
-    """If the channel name exists (a retried setup), the existing channel is reused."""
-    existing = bot.slack.add_channel("inc-1-checkout-is-down")
-    incident = await bot.declare()
-    assert incident["channel_id"] == existing
-    assert [c.ok for c in bot.slack.calls_to("conversations.create")] == [False]
-
-
 async def test_archived_channel_name_gets_a_new_channel(bot: Bot) -> None:
     """An archived channel holding the name does not block the incident: a suffixed channel is opened."""
     bot.slack.add_channel("inc-1-checkout-is-down", archived=True)

@@ -13,12 +13,12 @@ async def test_an_unknown_button_is_answered_and_changes_nothing(bot: Bot) -> No
     """A button no capability registered gets an ephemeral answer and a log line, not another button's handler."""
     incident = await bot.declare()
     with structlog.testing.capture_logs() as logs:
-        response = await bot.click("postmortem_start", json.dumps({"number": incident["number"]}))
+        response = await bot.click("retired_feature_button", json.dumps({"number": incident["number"]}))
     assert response.status == 200
     answer = bot.slack.calls_to("response_url")[-1].args
     assert answer["response_type"] == "ephemeral"
     assert "does not know the button" in answer["text"]
-    assert {"event": "slack_action_unknown", "action_id": "postmortem_start"}.items() <= logs[-1].items()
+    assert {"event": "slack_action_unknown", "action_id": "retired_feature_button"}.items() <= logs[-1].items()
     assert await bot.api(f"/api/incidents/{incident['number']}") == incident
 
 

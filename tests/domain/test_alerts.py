@@ -130,6 +130,8 @@ CRITICAL, WARNING, RESOLVED = "01-firing-single-critical", "03-firing-group-of-3
         (WARNING, incident(Status.RESOLVED, timedelta(minutes=10)), Route.REOPEN),
         (CRITICAL, incident(Status.RESOLVED, timedelta(minutes=61)), Route.DECLARE),
         (WARNING, incident(Status.RESOLVED, timedelta(hours=2)), Route.NOTIFY),
+        (CRITICAL, incident(Status.CLOSED, timedelta(minutes=10)), Route.DECLARE),  # its postmortem is published
+        (WARNING, incident(Status.CLOSED, timedelta(minutes=10)), Route.NOTIFY),
         ("06-firing-truncated-max-alerts-2", None, Route.DECLARE),
     ],
 )

@@ -15,6 +15,7 @@ from domain import (
     CaptureMessage,
     ChangeSeverity,
     ChangeStatus,
+    Close,
     EntryKind,
     Event,
     Incident,
@@ -48,7 +49,7 @@ def make(status: Status = Status.DECLARED, **overrides: object) -> Incident:
         declared_by="U1",
         declared_at=T0,
     )
-    if status is Status.RESOLVED:
+    if status in {Status.RESOLVED, Status.CLOSED}:
         incident = replace(incident, acknowledged_at=T0, resolved_at=T0)
     return replace(incident, **overrides)  # type: ignore[arg-type]
 
@@ -61,6 +62,7 @@ NOTE = AddNote("U2", "looked at graphs")
 UPDATE = PostUpdate("U2", "rolling back")
 RESOLVE = Resolve("U2", "rolled back")
 REOPEN = Reopen("U2")
+CLOSE = Close("U2")
 CAPTURE = CaptureMessage("U2", "U4", "error rate 40%", T0)
 REFUSED = InvalidTransition
 
@@ -73,6 +75,7 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.DECLARED, NOTE, Status.DECLARED),
     (Status.DECLARED, UPDATE, Status.DECLARED),
     (Status.DECLARED, RESOLVE, Status.RESOLVED),
+    (Status.DECLARED, CLOSE, REFUSED),
     (Status.DECLARED, REOPEN, REFUSED),
     (Status.DECLARED, CAPTURE, Status.DECLARED),
     (Status.ACKNOWLEDGED, ACK, REFUSED),
@@ -82,6 +85,7 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.ACKNOWLEDGED, NOTE, Status.ACKNOWLEDGED),
     (Status.ACKNOWLEDGED, UPDATE, Status.ACKNOWLEDGED),
     (Status.ACKNOWLEDGED, RESOLVE, Status.RESOLVED),
+    (Status.ACKNOWLEDGED, CLOSE, REFUSED),
     (Status.ACKNOWLEDGED, REOPEN, REFUSED),
     (Status.ACKNOWLEDGED, CAPTURE, Status.ACKNOWLEDGED),
     (Status.INVESTIGATING, ACK, REFUSED),
@@ -91,6 +95,7 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.INVESTIGATING, NOTE, Status.INVESTIGATING),
     (Status.INVESTIGATING, UPDATE, Status.INVESTIGATING),
     (Status.INVESTIGATING, RESOLVE, Status.RESOLVED),
+    (Status.INVESTIGATING, CLOSE, REFUSED),
     (Status.INVESTIGATING, REOPEN, REFUSED),
     (Status.INVESTIGATING, CAPTURE, Status.INVESTIGATING),
     (Status.IDENTIFIED, ACK, REFUSED),
@@ -100,6 +105,7 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.IDENTIFIED, NOTE, Status.IDENTIFIED),
     (Status.IDENTIFIED, UPDATE, Status.IDENTIFIED),
     (Status.IDENTIFIED, RESOLVE, Status.RESOLVED),
+    (Status.IDENTIFIED, CLOSE, REFUSED),
     (Status.IDENTIFIED, REOPEN, REFUSED),
     (Status.IDENTIFIED, CAPTURE, Status.IDENTIFIED),
     (Status.MONITORING, ACK, REFUSED),
@@ -109,6 +115,7 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.MONITORING, NOTE, Status.MONITORING),
     (Status.MONITORING, UPDATE, Status.MONITORING),
     (Status.MONITORING, RESOLVE, Status.RESOLVED),
+    (Status.MONITORING, CLOSE, REFUSED),
     (Status.MONITORING, REOPEN, REFUSED),
     (Status.MONITORING, CAPTURE, Status.MONITORING),
     (Status.RESOLVED, ACK, REFUSED),
@@ -118,8 +125,19 @@ TABLE: list[tuple[Status, Event, Status | type[InvalidTransition]]] = [
     (Status.RESOLVED, NOTE, REFUSED),
     (Status.RESOLVED, UPDATE, REFUSED),
     (Status.RESOLVED, RESOLVE, REFUSED),
+    (Status.RESOLVED, CLOSE, Status.CLOSED),
     (Status.RESOLVED, REOPEN, Status.INVESTIGATING),
     (Status.RESOLVED, CAPTURE, REFUSED),
+    (Status.CLOSED, ACK, REFUSED),
+    (Status.CLOSED, INVESTIGATE, REFUSED),
+    (Status.CLOSED, SEV1, REFUSED),
+    (Status.CLOSED, ROLE, REFUSED),
+    (Status.CLOSED, NOTE, REFUSED),
+    (Status.CLOSED, UPDATE, REFUSED),
+    (Status.CLOSED, RESOLVE, REFUSED),
+    (Status.CLOSED, CLOSE, REFUSED),
+    (Status.CLOSED, REOPEN, REFUSED),
+    (Status.CLOSED, CAPTURE, REFUSED),
 ]
 
 
@@ -148,6 +166,18 @@ def test_resolved_refusal_names_reopen() -> None:
     """A resolved incident tells the user that only reopen is possible."""
     with pytest.raises(InvalidTransition, match="only `reopen`"):
         apply(make(Status.RESOLVED), AddNote("U2", "late note"), NOW)
+
+
+def test_closed_refuses_reopen_naming_the_postmortem() -> None:
+    """A closed incident (its postmortem published) refuses reopen with a message saying why."""
+    with pytest.raises(InvalidTransition, match="closed: its postmortem is published"):
+        apply(make(Status.CLOSED), Reopen("U2"), NOW)
+
+
+def test_status_command_cannot_close() -> None:
+    """Only publishing a postmortem closes an incident; `status closed` is refused."""
+    with pytest.raises(InvalidTransition, match="closes when its postmortem is published"):
+        apply(make(Status.MONITORING), ChangeStatus("U2", Status.CLOSED), NOW)
 
 
 def test_acknowledge_sets_time_and_records() -> None:

@@ -111,7 +111,7 @@ async def _as(page: Page, person: str) -> None:
 @pytest.mark.timeout(120)
 async def test_a_new_users_first_incident(page: Page) -> None:
     """Declare from the composer, see the card, get paged as the on-call, acknowledge in the DM, raise the
-    severity, resolve: every step shows on the page."""
+    severity, resolve, then write and publish the postmortem through its modals: every step shows on the page."""
     await page.get_by_role("button", name="#general").click()
     await _say(page, "/incident declare Checkout is down sev2")
     reply = page.get_by_role("article", name="only visible to you")
@@ -135,6 +135,26 @@ async def test_a_new_users_first_incident(page: Page) -> None:
     await page.get_by_role("alertdialog", name="Resolve this incident?").get_by_role("button", name="Resolve").click()
     await expect(card).to_contain_text("resolved")
     await expect(card.get_by_role("button", name="Reopen")).to_be_visible()
+
+    await _as(page, "Casey (incident commander) (@casey)")
+    await page.get_by_role("button", name="#inc-1-checkout-is-down").click()
+    await card.get_by_role("button", name="Start postmortem").click()
+    await expect(page.get_by_role("button", name="Edit: Summary")).to_be_visible()
+    await _edit_section(page, "Summary", "Checkout failed for 12 minutes for every customer.")
+    await _edit_section(page, "Root cause analysis", "A config push removed the payment provider's key.")
+    await page.get_by_role("button", name="Add action item").click()
+    item = page.get_by_role("dialog", name="Add action item")
+    await item.get_by_label("Action").fill("Validate provider keys before a config push")
+    await item.get_by_label("Owner").select_option(label="Priya (on call, primary)")
+    await item.get_by_role("button", name="Add").click()
+    await expect(item).to_be_hidden()
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    publish = page.get_by_role("dialog", name="Publish postmortem")
+    await publish.get_by_role("button", name="Publish").click()
+    await expect(publish).to_be_hidden()
+    log = page.get_by_role("log", name="Messages")
+    await expect(log).to_contain_text("Validate provider keys before a config push")
+    await expect(card).to_contain_text("closed")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     await page.screenshot(path=SCREENSHOT)
 
@@ -165,3 +185,25 @@ async def test_an_alert_fired_from_the_page_opens_an_incident(page: Page) -> Non
     await expect(channel).to_be_visible()
     await channel.click()
     await expect(page.get_by_role("log", name="Messages")).to_contain_text("Alerts:")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.timeout(120)
+async def test_a_drill_played_from_the_page(page: Page) -> None:
+    """The "Checkout outage" drill shows its hint and fires its alert: the incident channel opens."""
+    await page.get_by_role("region", name="Drills").get_by_role("button", name="Checkout outage").click()
+    hint = page.get_by_role("complementary", name="Drill hint")
+    await expect(hint).to_contain_text("acknowledge the page")
+    channel = page.get_by_role("navigation", name="Conversations").get_by_role("button", name="#inc-1-")
+    await expect(channel).to_be_visible()
+    await channel.click()
+    await expect(page.get_by_role("log", name="Messages")).to_contain_text("Runbook for CheckoutHighErrorRate")
+
+
+async def _edit_section(page: Page, heading: str, text: str) -> None:
+    """Open a draft section's Edit modal (the button is named after its section), write, save."""
+    await page.get_by_role("button", name=f"Edit: {heading}").click()
+    dialog = page.get_by_role("dialog", name=heading)
+    await dialog.get_by_label(heading).fill(text)
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog).to_be_hidden()

@@ -14,6 +14,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sandbox.slack_api import BOT_ID, BOT_USER_ID, SlackEmulator
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*SEV-2* Checkout is down"}}
+CONFIRM = {
+    "title": {"type": "plain_text", "text": "Sure?"},
+    "text": {"type": "plain_text", "text": "Really."},
+    "confirm": {"type": "plain_text", "text": "Yes"},
+    "deny": {"type": "plain_text", "text": "No"},
+}
 
 
 @pytest.fixture
@@ -142,6 +148,22 @@ async def test_existing_name_is_taken(slack: SlackEmulator, client: AsyncWebClie
             "duplicate block_id: x [json-pointer:/blocks/1/block_id]",
         ),
         ([{"type": "fancy"}], "unsupported type: fancy [json-pointer:/blocks/0/type]"),
+        (
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}],
+            "must be less than 2001 characters [json-pointer:/blocks/0/fields/0/text]",
+        ),
+        (
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x"}] * 11}],
+            "no more than 10 items allowed [json-pointer:/blocks/0/fields]",
+        ),
+        (
+            [button(confirm=CONFIRM | {"text": {"type": "plain_text", "text": "x" * 301}})],
+            "must be less than 301 characters [json-pointer:/blocks/0/elements/0/confirm/text/text]",
+        ),
+        (
+            [button(value="v" * 2001)],
+            "must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]",
+        ),
     ],
 )
 async def test_block_kit_limits(
@@ -322,6 +344,13 @@ async def test_users_are_found_only_when_seeded(slack: SlackEmulator, client: As
     assert answer["error"] == "users_not_found"
 
 
+async def test_response_url_posts_meet_message_limits(slack: SlackEmulator) -> None:
+    """A response_url message over Slack's limits is refused with the same error as chat.postMessage."""
+    webhook = AsyncWebhookClient(slack.url.removesuffix("api/") + "response/abc")
+    await webhook.send(text="x", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+    assert slack.calls_to("response_url")[0].error == "invalid_blocks"
+
+
 async def test_response_url_posts_are_recorded(slack: SlackEmulator) -> None:
     """A post to <base>/response/<id> (as Bolt's respond() sends it) is recorded as a "response_url" call."""
     webhook = AsyncWebhookClient(slack.url.removesuffix("api/") + "response/abc")
@@ -345,3 +374,19 @@ async def test_delay_slows_one_method_for_one_channel(slack: SlackEmulator, clie
     assert quick < 0.4
     assert late >= 0.45
     assert [call.args["text"] for call in slack.calls_to("chat.postMessage")] == ["quick", "late", "quick again"]
+
+
+async def test_views_push_stacks_at_most_three_modals() -> None:
+    """views.push shows a modal above the open one, to the person whose action it answers; a fourth is refused."""
+    async with SlackEmulator() as slack:
+        user = slack.add_user("casey")
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.url)
+        view = {"type": "modal", "title": {"type": "plain_text", "text": "Step"}, "blocks": []}
+        opened = await client.views_open(trigger_id=slack.new_trigger(user), view=view)
+        for _ in range(2):
+            await client.views_push(trigger_id=slack.new_trigger(user), view=view)
+        assert list(slack.view_owners.values()) == [user, user, user]
+        assert slack.view_owners[opened["view"]["id"]] == user
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_push(trigger_id=slack.new_trigger(user), view=view)
+        assert refused.value.response["error"] == "push_limit_reached"

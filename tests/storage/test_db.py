@@ -14,6 +14,7 @@ import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
 from storage.incidents import IncidentRow, TimelineOutboxRow
 from storage.overrides import OverrideRow
+from storage.postmortems import ActionItemRow, PostmortemRow, RevisionRow, SectionRow
 
 
 @pytest.mark.parametrize(
@@ -96,6 +97,8 @@ def test_migrations_match_the_model(database_url: str):
     IncidentRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     OverrideRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     TimelineOutboxRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    for row in (PostmortemRow, SectionRow, ActionItemRow, RevisionRow):
+        row.__table__.to_metadata(metadata)  # type: ignore[union-attr]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)
     try:
         with engine.connect() as connection:

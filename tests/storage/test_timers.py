@@ -81,3 +81,13 @@ async def test_a_renewed_lease_keeps_the_timer_and_renewal_claims_nothing(redis:
     await timers.complete("held")
     await timers.extend("held", T0 + 3 * LEASE)
     assert await timers.lease_of("held") is None
+
+
+async def test_timer_families_are_claimed_apart(redis: Redis, keys: Keys) -> None:
+    """A timer of one family (postmortem reminders) is never handed to a claimer of another (the pager)."""
+    pager, reminders = TimerStore(redis, keys), TimerStore(redis, keys, family="postmortem-timers")
+    await reminders.schedule("item:1:due", T0, {"kind": "item_due"})
+    await pager.schedule("page:1", T0, {"kind": "page"})
+    assert [t.id for t in await pager.claim(T0, LEASE)] == ["page:1"]
+    assert [t.id for t in await reminders.claim(T0, LEASE)] == ["item:1:due"]
+    assert keys.timers("due") == f"{keys.prefix}timers:{{t}}:due"  # the pager's keys did not move

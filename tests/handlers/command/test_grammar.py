@@ -16,11 +16,14 @@ from domain import (
     Status,
 )
 from handlers.command.grammar import (
+    ActionsRequest,
     DeclareModalRequest,
     DeclareRequest,
     EventRequest,
     HelpRequest,
     ListRequest,
+    PostmortemRequest,
+    PostmortemsRequest,
     Request,
     RunbookRequest,
     TimelineRequest,
@@ -58,6 +61,15 @@ ME = "U0ME"
         ("runbook", RunbookRequest(None)),
         ("runbook node-disk-space-low", RunbookRequest("node-disk-space-low")),
         ("", HelpRequest()),
+        ("postmortem", PostmortemRequest(None)),
+        ("#5 postmortem owner <@U0BOB>", PostmortemRequest(5, "U0BOB")),
+        ("actions", ActionsRequest()),
+        ("actions mine", ActionsRequest(owner=ME)),
+        ("actions <@U0CAT>", ActionsRequest(owner="U0CAT")),
+        ("actions overdue", ActionsRequest(overdue=True)),
+        ("postmortems", PostmortemsRequest("all")),
+        ("postmortems Overdue", PostmortemsRequest("overdue")),
+        ("postmortems due", PostmortemsRequest("due")),
     ],
 )
 def test_parse(text: str, expected: Request) -> None:
@@ -82,6 +94,11 @@ def test_parse(text: str, expected: Request) -> None:
         ("reopen please", "Wrong arguments for `reopen`"),
         ("runbook a b", "Wrong arguments for `runbook`"),
         ("#3 runbook", "does not take an incident number"),
+        ("postmortem owner", "Wrong arguments for `postmortem`"),
+        ("postmortem publish", "Wrong arguments for `postmortem`"),
+        ("actions bob", "is not a Slack mention"),
+        ("postmortems soon", "Wrong arguments for `postmortems`"),
+        ("#3 actions", "does not take an incident number"),
     ],
 )
 def test_parse_refuses(text: str, message: str) -> None:

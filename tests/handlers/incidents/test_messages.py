@@ -58,13 +58,20 @@ def test_acknowledged_card_drops_acknowledge() -> None:
     assert ActionId.ACKNOWLEDGE not in _action_ids(card)
 
 
-def test_resolved_card_offers_reopen_only() -> None:
-    """A resolved card shows its summary and offers only Reopen."""
+def test_resolved_card_offers_postmortem_and_reopen_only() -> None:
+    """A resolved card shows its summary and offers only Start postmortem and Reopen."""
     incident = make(status=Status.RESOLVED, acknowledged_at=T0, resolved_at=T0 + timedelta(hours=2), summary="rb")
     card = messages.card(incident, ResponseTargets(), T0 + timedelta(days=1))
-    assert _action_ids(card) == [ActionId.REOPEN]
+    assert _action_ids(card) == [ActionId.POSTMORTEM_START, ActionId.REOPEN]
     assert "Duration*\\n2 h" in json.dumps(card)
     assert "*Summary:* rb" in json.dumps(card)
+
+
+def test_closed_card_offers_only_the_postmortem() -> None:
+    """A closed card (postmortem published) cannot be reopened; it links to the postmortem only."""
+    incident = make(status=Status.CLOSED, acknowledged_at=T0, resolved_at=T0 + timedelta(hours=2))
+    card = messages.card(incident, ResponseTargets(), T0 + timedelta(days=1))
+    assert _action_ids(card) == [ActionId.POSTMORTEM_START]
 
 
 def test_select_values_round_trip() -> None:
