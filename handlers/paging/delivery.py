@@ -44,21 +44,24 @@ class PageDelivery:
         next person's); then tell the incident channel. Returns who was paged now.
 
         The channel mention and the invitations are the incident's Slack work, queued in its outbox: a page is
-        the DM, and it does not wait for an incident channel whose Slack calls are slow."""
+        the DM, and it does not wait for an incident channel whose Slack calls are slow (or not made yet)."""
         people = await self.directory.people(targets)
         outcomes = await asyncio.gather(*(self._page_once(incident, page_id, position, p, why) for p in people))
         paged = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered]
         failed = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered is False]
-        channel = incident.channel_id
-        if channel and (paged or failed):
-            text = messages.paged_in_channel(paged, why, failed)
-            self.services.outbox.submit(incident_key(incident.number), lambda: self._tell_channel(channel, text, paged))
+        if paged or failed:
+            text, number = messages.paged_in_channel(paged, why, failed), incident.number
+            self.services.outbox.submit(incident_key(number), lambda: self._tell_channel(number, text, paged))
         log.info("paged", users=paged, failed=failed, page_id=page_id)
         return paged
 
-    async def _tell_channel(self, channel: str, text: str, paged: list[str]) -> None:
-        """Mention the paged people in the incident channel, and invite them (each call's failure logged)."""
-        slack = self.services.slack
+    async def _tell_channel(self, number: int, text: str, paged: list[str]) -> None:
+        """Mention the paged people in the incident channel, and invite them (each call's failure logged). It
+        runs behind the incident's earlier Slack work, its channel's setup included: a page fired before the
+        channel existed is told there too."""
+        slack, channel = self.services.slack, (await self.services.incidents.get(number)).channel_id
+        if channel is None:
+            return
         try:
             await slack.post(channel, text)
         except SlackApiError as error:
