@@ -1,4 +1,4 @@
-"""`firebreak [run|sandbox|migrate|check-config|drill <scenario>]`: the console script.
+"""`firebreak [run|sandbox|migrate|check-config|postmortem|drill <scenario>|alerts retry-dead]`: the console script.
 
 `python -m bot` is `firebreak run`."""
 
@@ -8,35 +8,25 @@ import sys
 
 import structlog
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import drills, sandbox
+from bot.embedded_redis import EmbeddedRedis
 from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
 from domain.paging_config import ConfigError, OnCall
-from storage import migrate
+from storage import Keys, migrate
+from storage.alerts import AlertStore
 from storage.paging_config_file import read_oncall
 
 EXIT_BAD_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill"],
-        help="default: run (the sandbox when no Slack credentials are set); "
-        "`postmortem export <number> [--format md|json]` prints a postmortem; "
-        "`drill <scenario> [--url URL]` plays a drill against a running bot",
-    )
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.rest and args.command != "postmortem":
-        parser.error(f"unrecognized arguments: {' '.join(args.rest)}")
+    args = _arguments(argv)
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -75,7 +65,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_CONFIG
     if args.command in {"run", "sandbox"}:
         return _serve(settings, oncall)
+    if args.command == "alerts":
+        print(f"firebreak: {asyncio.run(retry_dead(settings))} dead-lettered alert notification(s) queued again")
     return 0
+
+
+async def retry_dead(settings: Settings) -> int:
+    """Queue every dead-lettered alert notification again; how many."""
+    embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
+    url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
+    redis = Redis.from_url(url)
+    try:
+        return await AlertStore(redis, Keys(settings.redis_prefix)).retry_dead()
+    finally:
+        await redis.aclose()
+        if embedded:
+            await asyncio.to_thread(embedded.stop)
 
 
 def _drill(settings: Settings, rest: list[str]) -> int:
@@ -85,6 +90,27 @@ def _drill(settings: Settings, rest: list[str]) -> int:
     args = parser.parse_args(rest)
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     return asyncio.run(drills.play_against(args.url, args.scenario, token))
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="firebreak", description="Self-hosted incident-response bot for Slack")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill", "alerts"],
+        help="default: run (the sandbox when no Slack credentials are set); "
+        "`postmortem export <number> [--format md|json]` prints a postmortem; "
+        "`drill <scenario> [--url URL]` plays a drill against a running bot; "
+        "`alerts retry-dead` queues the dead-lettered alert notifications again",
+    )
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rest != (["retry-dead"] if args.command == "alerts" else args.rest) or (
+        args.rest and args.command not in {"postmortem", "drill", "alerts"}
+    ):
+        parser.error(f"unrecognized arguments: {' '.join(args.rest)} (`alerts` takes one: retry-dead)")
+    return args
 
 
 def load_oncall(settings: Settings) -> OnCall | None:

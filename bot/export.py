@@ -16,8 +16,10 @@ from domain import IncidentError
 from handlers import Services
 from handlers.postmortems import FAMILY, Postmortems, api
 from handlers.slack import SlackGateway, SlackOutbox, build_client
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine
 from storage.alerts import AlertStore
+from storage.effects import EffectStore
 from storage.postmortems import PostmortemStore
 from storage.timers import TimerStore
 
@@ -57,6 +59,7 @@ async def _export(settings: Settings, number: int, form: str) -> int:
 def _postmortems(settings: Settings, redis: Redis, engine: AsyncEngine) -> Postmortems:
     """The stores a read needs; the Slack gateway is there only because Services carries one (never called)."""
     keys = Keys(settings.redis_prefix)
+    outbox = SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute)
     services = Services(
         incidents=IncidentStore(engine),
         timeline=TimelineStore(redis, keys),
@@ -64,7 +67,8 @@ def _postmortems(settings: Settings, redis: Redis, engine: AsyncEngine) -> Postm
         slack=SlackGateway(build_client("", settings.slack_api_url)),
         clock=_now,
         alerts=AlertStore(redis, keys),
-        outbox=SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute),
+        outbox=outbox,
+        effects=EffectQueue(EffectStore(engine), outbox, _now),
         targets=settings.response_targets,
         command=settings.incident_command,
     )

@@ -35,18 +35,24 @@ from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
 from handlers.http import TokenGate, json_error
 from handlers.incidents import api
-from handlers.incidents.flows import move_timeline, resume_setups
+from handlers.incidents import effects as incident_effects
+from handlers.incidents.flows import refresh_card, resume_setups
+from handlers.incidents.timeline import move_timeline, repair_timelines
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
 from handlers.postmortems.flows import announce_pending
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
+from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
 from storage.alerts import AlertStore
+from storage.effects import EffectStore
 from storage.overrides import OverrideStore
+from storage.page_records import PageRecords
 from storage.pages import PageStore
 from storage.postmortems import PostmortemStore
+from storage.redis_config import durability_problems
 from storage.runbook_files import load_runbooks
 from storage.timers import TimerStore
 
@@ -77,7 +83,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     largest = max(SLACK_MAX_BODY, _MOUNTED_MAX_BODY, settings.alert_max_body)
     app = web.Application(client_max_size=largest, middlewares=[_body_limit(settings), _api_auth(gates["api"])])
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
-    app.cleanup_ctx.append(_alert_worker)
+    app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
@@ -127,17 +133,26 @@ async def _resources(
         clock=clock,
         alerts=AlertStore(redis, keys),
         outbox=outbox,
+        effects=EffectQueue(
+            EffectStore(engine),
+            outbox,
+            clock,
+            lease=timedelta(seconds=settings.slack_effect_lease),
+            max_attempts=settings.slack_effect_attempts,
+            backoff=timedelta(seconds=settings.slack_effect_backoff),
+        ),
         targets=settings.response_targets,
         incidents_channel=settings.incidents_channel,
         command=settings.incident_command,
         alert_policy=settings.alert_policy,
         runbooks=await asyncio.to_thread(load_runbooks, settings.runbooks_dir),
         alerts_channel=settings.alerts_channel,
+        setup_hold=timedelta(seconds=settings.setup_hold),
     )
     pager = None
     if oncall is not None:
         timers = TimerStore(redis, keys)
-        pages = PageStore(redis, keys, timers)
+        pages = PageStore(redis, keys, timers, PageRecords(engine))
         links = None
         if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
             links = AckLinks(
@@ -157,6 +172,7 @@ async def _resources(
         )
         services = replace(services, on_declare=pager.on_declare)
         app[PAGER] = pager
+    incident_effects.register(services, refresh_card)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     pms = Postmortems(
         services,
@@ -167,6 +183,8 @@ async def _resources(
     )
     app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
     socket_mode = await _start_slack(app, settings, client, services, pager)
+    if embedded is None:
+        await _check_redis(redis)
     _log_doors(settings)
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
     try:
@@ -183,10 +201,26 @@ async def _resources(
             await asyncio.to_thread(embedded.stop)
 
 
-async def _alert_worker(app: web.Application) -> AsyncIterator[None]:
+async def _check_redis(redis: Redis) -> None:
+    """Warn when an external Redis could lose the bot's keys (no AOF, or eviction allowed)."""
+    try:
+        problems = await durability_problems(redis)
+    except (RedisError, OSError) as error:
+        log.warning("redis_unreachable_at_start", error=type(error).__name__)
+        return
+    for problem in problems:
+        log.warning("redis_not_durable", problem=problem, hint="see README: What Redis the bot needs")
+
+
+async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     """Run the alert worker beside the server; each process is its own consumer."""
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
-    worker = AlertWorker(app[SERVICES], consumer)
+    worker = AlertWorker(
+        app[SERVICES],
+        consumer,
+        max_attempts=settings.alert_max_attempts,
+        backoff=timedelta(seconds=settings.alert_retry_backoff),
+    )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())
     try:
@@ -210,18 +244,29 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
     await ticks.close()
 
 
+async def repair(app: web.Application) -> None:
+    """Finish what a failure left half done: timeline entries still only in SQL, timelines and escalations
+    Redis lost (rebuilt and re-armed from SQL), and incidents stored without a Slack channel, card or
+    announcement (those only while Slack is configured)."""
+    services = app[SERVICES]
+    moved = await move_timeline(services)
+    if moved:
+        log.info("timeline_entries_recovered", entries=moved)
+    await repair_timelines(services)
+    if services.pages is not None:
+        rearmed = await services.pages.rearm()
+        if rearmed:
+            log.warning("pages_rearmed", pages=rearmed)
+    resumed = effects = 0
+    if BOLT in app:
+        resumed = await resume_setups(services)
+        effects = await services.effects.resume()
+    log.debug("repair_swept", entries=moved, setups=resumed, effects=effects)
+
+
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Every `interval`, finish what a failure left half done: timeline entries still only in SQL, and
-    incidents stored without a Slack channel, card or announcement (those only while Slack is configured)."""
-
-    async def repair() -> None:
-        moved = await move_timeline(app[SERVICES])
-        if moved:
-            log.info("timeline_entries_recovered", entries=moved)
-        resumed = await resume_setups(app[SERVICES]) if BOLT in app else 0
-        log.debug("repair_swept", entries=moved, setups=resumed)
-
-    async with _every(interval, repair, "repair"):
+    """Run `repair` every `interval`."""
+    async with _every(interval, lambda: repair(app), "repair"):
         yield
 
 

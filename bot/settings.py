@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     pager_interval: float = Field(default=0.5, gt=0, le=3600)
     slack_concurrency: int = Field(default=16, ge=1, le=10_000)  # Slack requests worked on at once; past it, busy
     database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open
+    setup_hold: float = Field(default=60.0, gt=0, le=3600)
+    slack_effect_lease: float = Field(default=60.0, gt=0, le=3600)
+    slack_effect_attempts: int = Field(default=6, ge=1, le=100)
+    slack_effect_backoff: float = Field(default=2.0, gt=0, le=600)
+    alert_max_attempts: int = Field(default=8, ge=1, le=100)
+    alert_retry_backoff: float = Field(default=0.5, gt=0, le=60)
     runbooks_dir: Path = Path("runbooks")
     oncall_config: Path = Path("oncall.yaml")
     postmortem_required: str = "sev1,sev2"

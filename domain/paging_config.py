@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from domain.durations import parse_duration
@@ -140,25 +140,6 @@ class OnCallConfig(_Strict):
     max_override: Duration = "7d"
     oncall_channel: Annotated[str, AfterValidator(_channel)] | None = None
 
-    @model_validator(mode="after")
-    def _references(self) -> "OnCallConfig":
-        problems = []
-        for name, policy in self.escalation_policies.items():
-            for n, step in enumerate(policy.steps):
-                for target in step.targets:
-                    kind, _, ref = target.partition(":")
-                    if kind == "rotation" and ref not in self.rotations:
-                        problems.append(f"escalation_policies.{name}.steps.{n}.targets: no rotation `{ref}`")
-        for name, service in self.services.items():
-            if service.escalation_policy not in self.escalation_policies:
-                problems.append(f"services.{name}.escalation_policy: no policy `{service.escalation_policy}`")
-        default = self.default_escalation_policy
-        if default is not None and default not in self.escalation_policies:
-            problems.append(f"default_escalation_policy: no policy `{default}`")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
 
 @dataclass(frozen=True)
 class OnCall:
@@ -188,10 +169,14 @@ class OnCall:
 
 def load_config(data: object, source: str) -> OnCall:
     """Validate parsed YAML, or raise ConfigError listing every problem as `source: key.path: message`."""
+    data = data if data is not None else {}
+    references = [f"{source}: {problem}" for problem in _reference_problems(data)]
     try:
-        config = OnCallConfig.model_validate(data if data is not None else {})
-    except ValidationError as error:
-        raise ConfigError([_describe(source, e) for e in error.errors()]) from None
+        config = OnCallConfig.model_validate(data)
+    except ValidationError as error:  # every problem at once: the fields', and the names that name nothing
+        raise ConfigError([_describe(source, e) for e in error.errors()] + references) from None
+    if references:
+        raise ConfigError(references)
     return OnCall(
         rotations={name: _rotation(name, r, config.timezone) for name, r in config.rotations.items()},
         policies={name: _policy(name, p) for name, p in config.escalation_policies.items()},
@@ -206,6 +191,35 @@ def load_config(data: object, source: str) -> OnCall:
         max_override=_duration(config.max_override),
         oncall_channel=config.oncall_channel,
     )
+
+
+def _reference_problems(data: object) -> list[str]:
+    """Names that name nothing (a rotation, a policy), read from the raw YAML so they are found even when
+    other fields are wrong."""
+    raw = data if isinstance(data, dict) else {}
+    rotations, policies = _section(raw, "rotations"), _section(raw, "escalation_policies")
+    problems = []
+    for name, policy in policies.items():
+        steps = policy.get("steps") if isinstance(policy, dict) else None
+        for n, step in enumerate(steps if isinstance(steps, list) else []):
+            targets = step.get("targets") if isinstance(step, dict) else None
+            for target in targets if isinstance(targets, list) else []:
+                kind, _, ref = str(target).partition(":")
+                if kind == "rotation" and ref not in rotations:
+                    problems.append(f"escalation_policies.{name}.steps.{n}.targets: no rotation `{ref}`")
+    for name, service in _section(raw, "services").items():
+        policy_name = service.get("escalation_policy") if isinstance(service, dict) else None
+        if policy_name is not None and policy_name not in policies:
+            problems.append(f"services.{name}.escalation_policy: no policy `{policy_name}`")
+    default = raw.get("default_escalation_policy")
+    if default is not None and default not in policies:
+        problems.append(f"default_escalation_policy: no policy `{default}`")
+    return problems
+
+
+def _section(raw: dict[object, object], name: str) -> dict[object, object]:
+    section = raw.get(name)
+    return section if isinstance(section, dict) else {}
 
 
 def _rotation(name: str, config: RotationConfig, zone: str) -> Rotation:

@@ -3,10 +3,10 @@
 Services carries the shared Slack edge (gateway and outbox) beside storage, so it imports `handlers.slack`."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -15,31 +15,19 @@ from domain import Incident, ResponseTargets
 from domain.alerts import AlertPolicy
 from domain.runbooks import Runbooks
 from handlers.slack import SlackGateway, SlackOutbox
+from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 from storage.pages import PageStore
 
 
-class Clock(Protocol):
-    def __call__(self) -> datetime: ...
-
-
-class DeclareHook(Protocol):
-    """Called once an incident is stored (paging on declare); passed in by `bot`."""
-
-    async def __call__(self, incident: Incident, service: str | None) -> None: ...
-
-
 class KeyedLocks:
-    """One asyncio lock per key (an incident number), forgotten once nobody holds or waits for it.
-
-    Changes to one incident made in one process take turns, so they do not race each other to the optimistic
-    `revision` check (which still guards against other processes)."""
+    """One asyncio lock per key, held only while someone uses it (so the dict stays as small as the activity)."""
 
     def __init__(self) -> None:
         self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def hold(self, key: object) -> AsyncIterator[None]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
@@ -53,8 +41,15 @@ class KeyedLocks:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    def __len__(self) -> int:
-        return len(self._locks)
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class DeclareHook(Protocol):
+    """Called once an incident is stored (paging on declare); passed in by `bot`."""
+
+    async def __call__(self, incident: Incident, service: str | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +63,7 @@ class Services:
     clock: Clock
     alerts: AlertStore
     outbox: SlackOutbox
+    effects: EffectQueue
     targets: ResponseTargets = field(default_factory=ResponseTargets)
     incidents_channel: str | None = None
     command: str = "/incident"
@@ -76,7 +72,8 @@ class Services:
     alerts_channel: str | None = None
     pages: PageStore | None = None
     on_declare: DeclareHook | None = None
-    changes: KeyedLocks = field(default_factory=KeyedLocks)  # one change at a time per incident, in-process
+    setup_hold: timedelta = timedelta(seconds=60)  # a Slack setup older than this is the repair sweep's to finish
+    changing: KeyedLocks = field(default_factory=KeyedLocks)  # this process's state changes, one per incident
 
 
 SERVICES = web.AppKey("services", Services)

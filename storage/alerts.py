@@ -1,6 +1,7 @@
 """Alert intake in Redis: admit a notification atomically, queue it durably, remember each group's alerts."""
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -14,15 +15,18 @@ from domain.severity import Severity
 from storage.keys import Keys
 from storage.replies import text
 
-# Mark each alert state of the group as seen; queue the notification only if one of them is new: in the
-# priority lane if the group was never seen or its severity goes up (a lower number), else in the inbox.
+# Mark each alert state of the group as seen (a ZSET scored by when); queue the notification only if one of
+# them is new: in the priority lane if the group was never seen or its severity goes up (a lower number), else
+# in the inbox. States older than the TTL are dropped, so a group that flaps for ever keeps a bounded set.
 # KEYS: seen-set, inbox stream, priority stream, group alerts hash. ARGV: seen TTL (s), group key, payload,
 # severity, tokens...
 _ADMIT = """
 local first = redis.call('EXISTS', KEYS[1]) == 0
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 local new = {}
 for i = 5, #ARGV do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+  if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if #new == 0 then return false end
@@ -31,7 +35,21 @@ local lane = KEYS[2]
 if first or (known and tonumber(ARGV[4]) < known) then lane = KEYS[3] end
 return redis.call('XADD', lane, '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', cjson.encode(new))
 """
+# Give up on an entry: keep it in the dead-letter stream, drop it from the inbox, and unmark its alert states
+# so Alertmanager's next repeat is admitted again. KEYS: inbox, dead, attempts, seen-set.
+# ARGV: entry id, group, payload, new (JSON), error, consumer group, dead-letter bound, tokens...
+_BURY = """
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', ARGV[4],
+  'error', ARGV[5])
+redis.call('XACK', KEYS[1], ARGV[6], ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+for i = 8, #ARGV do redis.call('ZREM', KEYS[4], ARGV[i]) end
+return 1
+"""
 _CONSUMER_GROUP = "firebreak"
+_GROUP_TTL = 30 * 24 * 3600  # a group's alerts and alerts-channel message, after it was last heard of
+_DEAD_MAX = 10_000
 _Fields = dict[bytes | str, bytes | str]
 _StreamReply = list[tuple[bytes | str, list[tuple[bytes | str, _Fields]]]] | None
 _META = ("~truncated", "~title", "~severity")
@@ -50,7 +68,9 @@ class AlertStore:
         self._redis = redis
         self._keys = keys
         self._seen_ttl = seen_ttl
+        self._group_ttl = _GROUP_TTL
         self._admit = redis.register_script(_ADMIT)
+        self._bury = redis.register_script(_BURY)
 
     async def admit(self, notification: Notification, severity: Severity = Severity.SEV4) -> str | None:
         """Queue the notification if any alert state in it is new; its stream id, or None for a repeat.
@@ -61,7 +81,7 @@ class AlertStore:
         tokens = [alert.token for alert in notification.alerts]
         payload = notification.model_dump_json(by_alias=True)
         keys = [
-            self._keys.alert_group(group, "seen"),
+            self._keys.alert_group(group, "seen-at"),
             self._keys.alert_inbox(),
             self._keys.alert_inbox_priority(),
             self._keys.alert_group(group, "alerts"),
@@ -104,12 +124,56 @@ class AlertStore:
             return sum(int(n) for n in await pipe.execute())
 
     async def done(self, entry: InboxEntry) -> None:
-        """Acknowledge and drop a processed entry, so its stream stays small."""
+        """Acknowledge and drop a processed entry (and its failure count), so its stream stays small."""
         lane = entry.stream or self._keys.alert_inbox()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(lane, _CONSUMER_GROUP, entry.id)
             pipe.xdel(lane, entry.id)
+            pipe.hdel(self._keys.alert_attempts(), entry.id)
             await pipe.execute()
+
+    async def failed(self, entry_id: str) -> int:
+        """Count a failed attempt at an entry; how many it has had."""
+        return int(await self._redis.hincrby(self._keys.alert_attempts(), entry_id, 1))
+
+    async def bury(self, entry: InboxEntry, error: str) -> None:
+        """Move an entry the worker gave up on to the dead-letter stream, its alert states admitted again."""
+        notification = entry.notification
+        keys = [
+            entry.stream or self._keys.alert_inbox(),
+            self._keys.alert_dead(),
+            self._keys.alert_attempts(),
+            self._keys.alert_group(notification.group_key, "seen-at"),
+        ]
+        tokens = sorted(entry.new_tokens)
+        payload = notification.model_dump_json(by_alias=True)
+        args: list[EncodableT] = [entry.id, notification.group_key, payload, json.dumps(tokens), error]
+        await self._bury(keys=keys, args=[*args, _CONSUMER_GROUP, _DEAD_MAX, *tokens])
+
+    async def retry_dead(self) -> int:
+        """Queue every dead-lettered entry again (its alert states marked seen again); how many."""
+        moved = 0
+        for entry_id, fields in await self._redis.xrange(self._keys.alert_dead()) or []:
+            if entry_id is None or fields is None:
+                continue
+            entry = _entry(entry_id, fields, self._keys.alert_dead())
+            seen = self._keys.alert_group(entry.notification.group_key, "seen-at")
+            payload = entry.notification.model_dump_json(by_alias=True)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if entry.new_tokens:
+                    pipe.zadd(seen, dict.fromkeys(sorted(entry.new_tokens), time.time()))
+                    pipe.expire(seen, int(self._seen_ttl.total_seconds()))
+                new = json.dumps(sorted(entry.new_tokens))
+                group = entry.notification.group_key
+                pipe.xadd(self._keys.alert_inbox(), {"group": group, "payload": payload, "new": new})
+                pipe.xdel(self._keys.alert_dead(), entry_id)
+                await pipe.execute()
+            moved += 1
+        return moved
+
+    async def dead(self) -> int:
+        """How many entries wait in the dead-letter stream."""
+        return int(await self._redis.xlen(self._keys.alert_dead()))
 
     async def state(self, group_key: str) -> GroupState:
         """The group's alerts as last seen, with its title, severity and Alertmanager's truncatedAlerts."""
@@ -124,9 +188,15 @@ class AlertStore:
         )
 
     async def remember(self, group_key: str, state: GroupState) -> None:
+        """Store the group's alerts; kept for `group_ttl` after the group was last heard of."""
         mapping: dict[FieldT, EncodableT] = {r.fingerprint: _dump(r) for r in state.records}
         mapping.update(zip(_META, (state.truncated, state.title, int(state.severity)), strict=True))
-        await self._redis.hset(self._keys.alert_group(group_key, "alerts"), mapping=mapping)
+        key = self._keys.alert_group(group_key, "alerts")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)
+            pipe.expire(key, self._group_ttl)
+            pipe.expire(self._keys.alert_group(group_key, "message"), self._group_ttl)
+            await pipe.execute()
 
     async def forget(self, group_key: str) -> None:
         """Start the group afresh (a new incident for it): drop its records and its alerts-channel message."""
@@ -140,11 +210,18 @@ class AlertStore:
         return text(value) if value else None
 
     async def set_message(self, group_key: str, ts: str) -> None:
-        await self._redis.set(self._keys.alert_group(group_key, "message"), ts)
+        await self._redis.set(self._keys.alert_group(group_key, "message"), ts, ex=self._group_ttl)
 
     async def first_for_incident(self, number: int, kind: str, token: str) -> bool:
-        """True the first time (kind, token) is seen for the incident, e.g. a runbook posted per alertname."""
-        return bool(await self._redis.sadd(self._keys.incident_set(number, kind), token))
+        """True the first time (kind, token) is seen for the incident, e.g. a runbook posted per alertname.
+
+        Kept `group_ttl` after its last use (the SQL journal keeps what was posted for good)."""
+        key = self._keys.incident_set(number, kind)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, token)
+            pipe.expire(key, self._group_ttl)
+            added, _ = await pipe.execute()
+        return bool(added)
 
     async def reset_for_incident(self, number: int, kind: str) -> None:
         await self._redis.delete(self._keys.incident_set(number, kind))

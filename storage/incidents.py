@@ -2,24 +2,19 @@
 
 Each call uses one short session. `save` refuses lost updates: it writes only if the row still has the
 revision the incident was loaded with. The timeline entries a change records are written in the same
-transaction to `timeline_outbox`, and moved to Redis after: a change is never stored without its entries.
+transaction to the journal (`storage.journal`), and moved to Redis after: a change is never stored without them.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
-    Dialect,
     Index,
     String,
     Text,
-    TypeDecorator,
-    delete,
     insert,
     or_,
     update,
@@ -33,26 +28,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import IncidentNotFound
 from domain.incident import OPEN_STATUSES, Incident, Status
 from domain.severity import Severity
-from domain.timeline import EntryKind, TimelineEntry
+from domain.timeline import TimelineEntry
+from storage.columns import UTCDateTime, utc
+from storage.effects import stage_effects
+from storage.journal import TimelineJournal, stage
+
+Effects = tuple[str, Sequence[dict[str, object]], datetime]  # queue key, effect bodies, when queued
 
 
 class ConcurrentUpdate(Exception):
     """The incident's row changed since it was loaded: reload it and apply the change again."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp stored in UTC. SQLite drops the zone, so reads put UTC back."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _utc(value)
-
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
-        if not isinstance(value, datetime):
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class IncidentRow(SQLModel, table=True):
@@ -89,34 +74,12 @@ class IncidentRow(SQLModel, table=True):
     revision: int
 
 
-class TimelineOutboxRow(SQLModel, table=True):
-    """A timeline entry stored with the change it records, until it is in Redis. Schema: migration 0004."""
-
-    __tablename__ = "timeline_outbox"
-    __table_args__ = (Index("ix_timeline_outbox_number", "number"), {"sqlite_autoincrement": True})
-
-    id: int | None = Field(default=None, primary_key=True)
-    number: int
-    at: datetime = Field(sa_type=UTCDateTime)
-    kind: str = Field(sa_type=String)
-    actor: str | None = Field(default=None, sa_type=String)
-    text: str = Field(sa_type=Text)
-
-
-@dataclass(frozen=True)
-class PendingEntry:
-    """A timeline entry waiting in SQL; `id` makes its append to Redis idempotent."""
-
-    id: int
-    number: int
-    entry: TimelineEntry
-
-
 class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self.journal = TimelineJournal(engine)
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
@@ -161,16 +124,24 @@ class IncidentStore:
             row = (await session.exec(statement)).first()
         return None if row is None else _incident(row)
 
-    async def save(self, incident: Incident, entries: Sequence[TimelineEntry] = ()) -> Incident:
-        """Write every field (and the change's timeline `entries`) if the row is still at `incident.revision`.
-
-        Returns the incident with its next revision."""
+    async def save(
+        self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None
+    ) -> Incident:
+        """Write every field (and the change's timeline `entries` and queued Slack `effects`) if the row is still
+        at `incident.revision`. Returns the incident with its next revision."""
         async with self._sessions.begin() as session:
-            saved = await save_in(session, incident, entries)
+            saved = await save_in(session, incident, entries, effects)
         if saved is not None:
             return saved
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
+
+    async def append(self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None) -> None:
+        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone."""
+        async with self._sessions.begin() as session:
+            await stage(session, number, entries)
+            if effects is not None:
+                await stage_effects(session, *effects)
 
     async def unfinished_setups(self, declared_before: datetime, announced: bool = False) -> list[Incident]:
         """Open incidents declared before this instant whose channel or card (or, with `announced`, whose
@@ -191,21 +162,6 @@ class IncidentStore:
             rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
         return [_incident(row) for row in rows]
 
-    async def pending_entries(self, number: int | None = None) -> list[PendingEntry]:
-        """Timeline entries not yet moved to Redis (of one incident, or all), oldest first."""
-        statement = select(TimelineOutboxRow).order_by(col(TimelineOutboxRow.id))
-        if number is not None:
-            statement = statement.where(col(TimelineOutboxRow.number) == number)
-        async with self._sessions() as session:
-            rows: Sequence[TimelineOutboxRow] = (await session.exec(statement)).all()
-        return [_pending(row) for row in rows]
-
-    async def entries_moved(self, ids: Sequence[int]) -> None:
-        """Forget pending entries that are in Redis now."""
-        if ids:
-            async with self._sessions.begin() as session:
-                await session.exec(delete(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(ids)))
-
     async def list(self, open_only: bool) -> list[Incident]:
         """Incidents newest first; with `open_only`, those not resolved."""
         statement = select(IncidentRow).order_by(col(IncidentRow.number).desc())
@@ -225,7 +181,7 @@ class IncidentStore:
         )
         async with self._sessions.begin() as session:
             row = (await session.exec(statement)).scalar_one()
-            await _stage(session, row.number, entries)
+            await stage(session, row.number, entries)
         return _incident(row)
 
     async def _first(self, condition: ColumnElement[bool]) -> Incident | None:
@@ -234,7 +190,9 @@ class IncidentStore:
         return None if row is None else _incident(row)
 
 
-async def save_in(session: AsyncSession, incident: Incident, entries: Sequence[TimelineEntry]) -> Incident | None:
+async def save_in(
+    session: AsyncSession, incident: Incident, entries: Sequence[TimelineEntry], effects: Effects | None = None
+) -> Incident | None:
     """`IncidentStore.save` inside a transaction of the caller's (publishing a postmortem closes its incident in
     the same transaction); None if the row is no longer at `incident.revision`."""
     statement = (
@@ -246,22 +204,10 @@ async def save_in(session: AsyncSession, incident: Incident, entries: Sequence[T
     row = (await session.exec(statement)).scalar_one_or_none()
     if not isinstance(row, IncidentRow):
         return None
-    await _stage(session, row.number, entries)
+    await stage(session, row.number, entries)
+    if effects is not None:
+        await stage_effects(session, *effects)
     return _incident(row)
-
-
-async def _stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry]) -> None:
-    """Write a change's timeline entries in the change's own transaction."""
-    rows = [
-        {"number": number, "at": _utc(e.at), "kind": e.kind.value, "actor": e.actor, "text": e.text} for e in entries
-    ]
-    if rows:
-        await session.exec(insert(TimelineOutboxRow), params=rows)
-
-
-def _pending(row: TimelineOutboxRow) -> PendingEntry:
-    assert row.id is not None
-    return PendingEntry(row.id, row.number, TimelineEntry(row.at, EntryKind(row.kind), row.actor, row.text))
 
 
 def _values(incident: Incident) -> dict[str, Any]:
@@ -273,9 +219,9 @@ def _values(incident: Incident) -> dict[str, Any]:
         "status": incident.status.value,
         "commander": incident.commander,
         "declared_by": incident.declared_by,
-        "declared_at": _utc(incident.declared_at),
-        "acknowledged_at": None if incident.acknowledged_at is None else _utc(incident.acknowledged_at),
-        "resolved_at": None if incident.resolved_at is None else _utc(incident.resolved_at),
+        "declared_at": utc(incident.declared_at),
+        "acknowledged_at": None if incident.acknowledged_at is None else utc(incident.acknowledged_at),
+        "resolved_at": None if incident.resolved_at is None else utc(incident.resolved_at),
         "summary": incident.summary,
         "roles": dict(incident.roles),
         "channel_id": incident.channel_id,
@@ -307,9 +253,3 @@ def _incident(row: IncidentRow) -> Incident:
         source_group_key=row.source_group_key,
         revision=row.revision,
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"Incident times must be timezone-aware, got {moment.isoformat()}.")
-    return moment.astimezone(UTC)

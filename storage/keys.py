@@ -37,8 +37,16 @@ class Keys:
         """The priority lane of the inbox: a group's first notification, and one that raises its severity."""
         return f"{self.prefix}alerts:inbox:priority"
 
+    def alert_dead(self) -> str:
+        """Notifications the worker gave up on (a stream); `firebreak alerts retry-dead` re-queues them."""
+        return f"{self.prefix}alerts:dead"
+
+    def alert_attempts(self) -> str:
+        """A HASH of inbox entry id → failed attempts, while the entry is retried."""
+        return f"{self.prefix}alerts:attempts"
+
     def alert_group(self, group_key: str, part: str) -> str:
-        """Per alert group: `seen` (admitted alert states), `alerts` (records), `message` (alerts-channel ts)."""
+        """Per alert group: `seen-at` (admitted alert states by when), `alerts` (records), `message` (its ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]
         return f"{self.prefix}alerts:group:{{{digest}}}:{part}"
 

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.rotation import Override
-from storage.incidents import UTCDateTime
+from storage.columns import UTCDateTime
 
 
 class OverrideRow(SQLModel, table=True):

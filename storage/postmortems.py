@@ -32,7 +32,8 @@ from domain.postmortem import (
     TimelineEdits,
 )
 from domain.timeline import EntryKind, TimelineEntry
-from storage.incidents import ConcurrentUpdate, UTCDateTime, save_in
+from storage.columns import UTCDateTime
+from storage.incidents import ConcurrentUpdate, save_in
 
 
 class PostmortemRow(SQLModel, table=True):

@@ -1,4 +1,7 @@
-"""Incident timelines in Redis: one Stream per incident, appended to and never trimmed."""
+"""Incident timelines in Redis: one Stream per incident, the live view of the SQL journal, never trimmed.
+
+A stream (and its once-set) expires `LIVE_FOR` after its last append: SQL keeps every entry, and a read
+rebuilds a stream that is gone."""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,10 +20,30 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
 redis.call('XADD', KEYS[2], '*', 'at', ARGV[2], 'kind', ARGV[3], 'actor', ARGV[4], 'text', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 return 1
 """
 
+# KEYS[1] = once-set, KEYS[2] = stream; ARGV = (token, at, kind, actor, text) per entry. A rebuild, atomic
+# against the append-once script: a stream that is gone starts with no tokens; an entry whose token is there
+# (a mover appended it meanwhile) is not added again.
+_RESTORE = """
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
+local added = 0
+for i = 2, #ARGV, 5 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[2], '*', 'at', ARGV[i + 1], 'kind', ARGV[i + 2], 'actor', ARGV[i + 3], 'text', ARGV[i + 4])
+    added = added + 1
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return added
+"""
+
 _PAGE = 500
+LIVE_FOR = 90 * 24 * 3600  # seconds a stream lives after its last append
 
 
 class TimelineStore:
@@ -30,15 +53,19 @@ class TimelineStore:
         self._redis = redis
         self._keys = keys
         self._append_once = redis.register_script(_APPEND_ONCE)
+        self._restore = redis.register_script(_RESTORE)
 
     async def append(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
         """Append `entry`; with `once`, only if that token was never appended to this incident. True if appended."""
         fields = _fields(entry)
         if once is None:
-            await self._redis.xadd(self._keys.timeline(number), fields)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(self._keys.timeline(number), fields)
+                pipe.expire(self._keys.timeline(number), LIVE_FOR)
+                await pipe.execute()
             return True
         keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
-        added = await self._append_once(keys=keys, args=[once, *fields.values()])
+        added = await self._append_once(keys=keys, args=[once, *fields.values(), LIVE_FOR])
         return bool(added)
 
     async def read(self, number: int) -> list[TimelineEntry]:
@@ -53,6 +80,22 @@ class TimelineStore:
                 break
             start = f"({text(last_id)}"
         return sorted(entries, key=lambda entry: entry.at)
+
+    async def lengths(self, numbers: list[int]) -> dict[int, int]:
+        """How many entries each incident's stream holds (0 for a stream that is gone)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.xlen(self._keys.timeline(number))
+            counts = await pipe.execute()
+        return {number: int(count) for number, count in zip(numbers, counts, strict=True)}
+
+    async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> int:
+        """Append entries the stream lost, each with its once-token (so a later move skips it); how many."""
+        keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
+        args: list[EncodableT] = [LIVE_FOR]
+        for token, entry in entries:
+            args += [token, *_fields(entry).values()]
+        return int(await self._restore(keys=keys, args=args)) if entries else 0
 
     async def delete(self, number: int) -> None:
         """Remove the incident's timeline and its once-tokens."""

@@ -89,6 +89,14 @@ class TimerStore:
         claimed (completed, or rescheduled by that work) is left alone."""
         await self._redis.zadd(self._key("leased"), {timer_id: until.timestamp()}, xx=True)
 
+    async def is_set(self, timer_id: str) -> bool:
+        """Whether the timer is due or claimed (a timer Redis lost is neither)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zscore(self._keys.timers("due"), timer_id)
+            pipe.zscore(self._keys.timers("leased"), timer_id)
+            due, leased = await pipe.execute()
+        return due is not None or leased is not None
+
     async def lease_of(self, timer_id: str) -> datetime | None:
         """When the lease on a claimed timer runs out; None if nobody holds it."""
         score = await self._redis.zscore(self._key("leased"), timer_id)

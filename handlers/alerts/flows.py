@@ -15,7 +15,8 @@ from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_en
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
-from handlers.incidents import flows
+from handlers.incidents import flows, timeline
+from handlers.incidents.effects import post
 from handlers.incidents.messages import short_title
 from handlers.services import Services
 from handlers.slack import Message, incident_key
@@ -112,8 +113,8 @@ async def _incident_for(
 
 async def _follow(services: Services, incident: Incident, entry: InboxEntry, state: GroupState) -> None:
     notification, number = entry.notification, incident.number
-    for once, timeline_entry in alert_entries(notification, entry.new_tokens):
-        await services.timeline.append(number, _safe(timeline_entry), once=once)
+    entries = [(_safe(e), once) for once, e in alert_entries(notification, entry.new_tokens)]
+    await timeline.record(services, number, entries)
     fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
@@ -128,16 +129,22 @@ async def _follow(services: Services, incident: Incident, entry: InboxEntry, sta
 async def _runbook(
     services: Services, incident: Incident, alertname: str, labels: dict[str, str], url: str | None
 ) -> None:
+    """Post the local runbook and the alert's own `runbook_url`, whichever there are (both when both)."""
     runbook = services.runbooks.find(alertname, labels, services.alert_policy.service_labels)
+    texts, noted = [], []
     if runbook is not None:
-        text, noted = messages.runbook_message(alertname, runbook.title, slack_text(runbook)), runbook.title
-    elif url:
-        text, noted = messages.runbook_link(alertname, url), url
-    else:
+        texts.append(messages.runbook_message(alertname, runbook.title, slack_text(runbook)))
+        noted.append(runbook.title)
+    if url:
+        texts.append(messages.runbook_link(alertname, url))
+        noted.append(url)
+    if not texts:
         return
-    entry = _safe(TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, f"Runbook for {alertname}: {noted}"))
-    await services.timeline.append(incident.number, entry)
-    services.outbox.submit(_key(incident), lambda: _post_in_channel(services, incident.number, text))
+    text = f"Runbook for {alertname}: {', '.join(noted)}"
+    entry = _safe(TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, text))
+    if not (await timeline.record(services, incident.number, [(entry, f"runbook:{alertname}")]))[0]:
+        return  # posted before (Redis lost the marker that says so; SQL did not)
+    await services.effects.queue(_key(incident), [post(incident.number, "\n\n".join(texts))])
     log.info("runbook_posted", alertname=alertname, runbook=noted)
 
 
@@ -150,8 +157,8 @@ async def _all_resolved(services: Services, incident: Incident) -> None:
         flows.perform_later(services, transition)
         log.info("incident_auto_resolved")
         return
-    number = incident.number
-    services.outbox.submit(_key(incident), lambda: _post_all_resolved(services, number))
+    body = post(incident.number, "All alerts resolved", messages.all_alerts_resolved(incident))
+    await services.effects.queue(_key(incident), [body])
     log.info("alerts_all_resolved")
 
 
@@ -186,18 +193,6 @@ async def _open_and_mark(services: Services, number: int, group_key: str) -> Non
         title = short_title(incident)
         done = messages.alert_group_declared(title, number, incident.channel_id)
         await services.slack.update(Message(services.alerts_channel, ts), title, done)
-
-
-async def _post_in_channel(services: Services, number: int, text: str) -> None:
-    incident = await services.incidents.get(number)
-    if incident.channel_id:
-        await services.slack.post(incident.channel_id, text)
-
-
-async def _post_all_resolved(services: Services, number: int) -> None:
-    incident = await services.incidents.get(number)
-    if incident.channel_id:
-        await services.slack.post(incident.channel_id, "All alerts resolved", messages.all_alerts_resolved(incident))
 
 
 def _safe(entry: TimelineEntry) -> TimelineEntry:

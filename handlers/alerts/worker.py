@@ -3,12 +3,14 @@
 Two lanes: a group's first notification, or one that raises its severity, goes in the priority lane, which is
 read in the same command as the inbox and processed first; so a new critical group does not wait behind
 thousands of repeats. Each batch is split by group: the groups are processed concurrently (at most `parallel`
-at once), each group's entries one after the other, in the order admitted. Should a full batch of priority
-entries come back, the inbox entries read with it wait until the priority lane has been read to its end, so a
-group's later notification never overtakes its first.
+at once), each group's entries one after the other, in the order admitted (a retried entry holds up its own
+group only). Should a full batch of priority entries come back, the inbox entries read with it wait until
+the priority lane has been read to its end, so a group's later notification never overtakes its first.
 
 Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
-and every `reclaim_idle`, a worker takes over entries another consumer left unfinished.
+and every `reclaim_idle`, a worker takes over entries another consumer left unfinished. An entry whose
+processing fails (the database refused it, or anything else) is retried with backoff; after `max_attempts`
+it goes to the dead-letter stream with its alert states admitted again, and the alerts channel is told.
 """
 
 import asyncio
@@ -19,13 +21,16 @@ from uuid import uuid4
 
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.alerts import flows as alert_flows
+from handlers.alerts import messages
 from handlers.services import Services
 from storage.alerts import InboxEntry, InboxReader
 
 log = structlog.get_logger()
+
+_MAX_BACKOFF = 10.0  # seconds: well under the 30 s after which another worker reclaims the entry
 
 
 class AlertWorker:
@@ -36,8 +41,14 @@ class AlertWorker:
         batch: int = 16,  # small: the priority lane is looked at again after at most this many inbox entries
         block: timedelta = timedelta(seconds=1),
         reclaim_idle: timedelta = timedelta(seconds=30),
+        max_attempts: int = 8,
+        backoff: timedelta = timedelta(seconds=0.5),
         parallel: int = 8,
     ) -> None:
+        self._parallel = parallel
+        self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
+        self._max_attempts = max_attempts
+        self._backoff = backoff
         self._services = services
         self._consumer = consumer
         self._batch = batch
@@ -47,8 +58,6 @@ class AlertWorker:
         self._processed = 0
         self._stopping = asyncio.Event()
         self._reader: InboxReader | None = None
-        self._parallel = parallel
-        self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
 
     async def run(self) -> None:
         """Process entries until `stop`."""
@@ -108,7 +117,7 @@ class AlertWorker:
         await self._handle(held + inbox)
 
     async def _handle(self, entries: list[InboxEntry]) -> None:
-        """Process each group's entries in order, the groups concurrently; raises the first storage failure."""
+        """Each group's entries in order, the groups concurrently; raises the first storage failure."""
         groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
             groups.setdefault(entry.notification.group_key, []).append(entry)
@@ -117,22 +126,50 @@ class AlertWorker:
         async def in_order(group: list[InboxEntry]) -> None:
             async with room:
                 for entry in group:
-                    await self._process(entry)
+                    if not await self._settle(entry):
+                        return  # stopping: the rest stay pending for the next worker
+                    async with self._progress:
+                        self._processed += 1
+                        self._progress.notify_all()
 
         outcomes = await asyncio.gather(*(in_order(group) for group in groups.values()), return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
 
-    async def _process(self, entry: InboxEntry) -> None:
-        try:
-            await alert_flows.process(self._services, entry)
-        except (RedisError, OperationalError, OSError):
-            log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
-            raise
-        except Exception:  # a poison entry must not block the stream: log it with an id and move on
-            log.exception("alert_processing_failed", entry=entry.id, error_id=uuid4().hex[:8])
-        await self._services.alerts.done(entry)
-        async with self._progress:
-            self._processed += 1
-            self._progress.notify_all()
+    async def _settle(self, entry: InboxEntry) -> bool:
+        """Process the entry, retrying failures with backoff, else bury it; False if stopped meanwhile."""
+        while True:
+            try:
+                await alert_flows.process(self._services, entry)
+            except (RedisError, OSError):
+                log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
+                raise
+            except Exception as error:  # the database (any error of it) or a bug: never dropped silently
+                attempts = await self._services.alerts.failed(entry.id)
+                if attempts >= self._max_attempts:
+                    await self._bury(entry, error, attempts)
+                    return True
+                log.warning("alert_processing_retried", entry=entry.id, attempt=attempts, error=type(error).__name__)
+                delay = min(self._backoff.total_seconds() * 2 ** (attempts - 1), _MAX_BACKOFF)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                if self._stopping.is_set():
+                    return False
+                continue
+            await self._services.alerts.done(entry)
+            return True
+
+    async def _bury(self, entry: InboxEntry, error: Exception, attempts: int) -> None:
+        reason = f"{type(error).__name__}: {error}"[:500]
+        await self._services.alerts.bury(entry, reason)
+        group = entry.notification.group_key
+        log.error("alert_dead_lettered", entry=entry.id, attempts=attempts, error=reason, error_id=uuid4().hex[:8])
+        channel = self._services.alerts_channel
+        if channel is not None:
+            text = messages.dead_lettered(group, attempts, type(error).__name__)
+            self._services.outbox.submit(f"group:{group}", lambda: _post(self._services, channel, text))
+
+
+async def _post(services: Services, channel: str, text: str) -> None:
+    await services.slack.post(channel, text)

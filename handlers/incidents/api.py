@@ -7,6 +7,7 @@ from aiohttp import web
 
 from domain import Incident, IncidentNotFound, TimelineEntry
 from handlers.http import NUMBER, json_error
+from handlers.incidents.timeline import read_timeline
 from handlers.services import SERVICES
 
 JSON = dict[str, object]
@@ -60,7 +61,7 @@ def routes() -> list[web.RouteDef]:
 
     async def get_timeline(request: web.Request) -> web.Response:
         incident = await _incident(request)
-        entries = await request.app[SERVICES].timeline.read(incident.number)
+        entries = await read_timeline(request.app[SERVICES], incident.number)
         return web.json_response({"events": [entry_json(e) for e in entries]})
 
     async def _incident(request: web.Request) -> Incident:

@@ -11,6 +11,7 @@ from handlers.command import (
     TimelineRequest,
 )
 from handlers.incidents import flows, messages
+from handlers.incidents import timeline as timeline_flows
 from handlers.services import Services
 from handlers.slack import SlashCommand
 
@@ -40,12 +41,12 @@ def register(router: CommandRouter, services: Services) -> None:
         return Decision(
             messages.done_reply(incident.number, done),
             incident.number,
-            lambda: flows.perform(services, transition.incident, transition.effects),
+            lambda: flows.perform(services, transition.incident),
         )
 
     async def timeline(command: SlashCommand, request: TimelineRequest) -> Decision:
         incident = await flows.find_incident(services, request.target, command.channel_id)
-        entries = await services.timeline.read(incident.number)
+        entries = await timeline_flows.read_timeline(services, incident.number)
         return Decision(messages.timeline_text(incident, entries), incident.number)
 
     async def list_open(command: SlashCommand, request: ListRequest) -> Decision:

@@ -4,26 +4,24 @@ The deciding half (`declare_incident`, `act`, `capture`) only touches our storag
 before acknowledging Slack. The performing half (`open_channel`, `perform`) calls Slack afterwards.
 """
 
+import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 
 import structlog
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
 from domain import (
-    Announce,
     CaptureMessage,
     Effect,
     Event,
     Incident,
     InvalidTransition,
-    InviteToChannel,
     NotAnIncidentChannel,
-    PostInChannel,
     Record,
-    RefreshCard,
     Severity,
     TimelineEntry,
     Transition,
@@ -32,6 +30,8 @@ from domain import (
     declare,
 )
 from handlers.incidents import messages
+from handlers.incidents.effects import bodies
+from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
 from handlers.slack import FetchedMessage, Message, describe_failure, incident_key
 from handlers.slack.blocks import Block
@@ -39,8 +39,8 @@ from storage import ConcurrentUpdate
 
 log = structlog.get_logger()
 
-_SAVE_ATTEMPTS = 3
-_SETUP_HOLD = timedelta(seconds=60)
+_SAVE_ATTEMPTS = 12
+_JITTER = 0.01  # seconds: the first retry waits up to 10 ms, later ones up to 160 ms
 
 
 class IdempotencyKey:
@@ -82,12 +82,15 @@ async def declare_incident(
     incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
     with bound_contextvars(incident=incident.number):
         if created:
-            await move_timeline(services, incident.number)
+            await move_soon(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
         if services.on_declare is not None:
-            await services.on_declare(incident, service)
+            try:
+                await services.on_declare(incident, service)
+            except (RedisError, OSError) as error:  # the page is in SQL: the repair sweep arms it
+                log.warning("paging_deferred", error=type(error).__name__)
     return incident, created
 
 
@@ -102,32 +105,41 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
 
 
 async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Transition:
-    """Apply `event`, store the new state and its timeline entries; retried on a concurrent change.
+    """Apply `event`, store the new state and its timeline entries (and queued Slack effects); `perform` then
+    shows the entries and carries out the effects, after the reply.
 
-    Acknowledging stops every page of the incident, unless `stop_pages` is False (an acknowledge link stops
-    its own page only). This process's changes to the incident take turns (`services.changes`): the first
-    attempt may find the incident changed while it waited, the second then works from the latest revision."""
+    An event that changes only the timeline (a note, an update) is appended without touching the incident's
+    row, so it never races a state change. State changes take turns within this process; one racing another
+    process's is retried on the reloaded incident, with jitter. Acknowledging stops every page of the
+    incident, unless `stop_pages` is False (an acknowledge link stops its own page only)."""
     with bound_contextvars(incident=incident.number):
-        async with services.changes.hold(incident.number):
-            before, transition = await _save_change(services, incident, event)
-        saved = transition.incident
-        await move_timeline(services, saved.number)
-        log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
-        if stop_pages and before.acknowledged_at is None and saved.acknowledged_at is not None:
-            await _stop_pages(services, saved.number)
-        return transition
+        now = services.clock()
+        transition = apply(incident, event, now)
+        if transition.incident == incident:
+            queued = (incident_key(incident.number), bodies(services, incident, transition.effects), now)
+            await services.incidents.append(incident.number, _entries(transition.effects), queued)
+            return transition
+        async with services.changing.hold(incident.number):
+            return await _change(services, incident, event, stop_pages)
 
 
-async def _save_change(services: Services, incident: Incident, event: Event) -> tuple[Incident, Transition]:
-    """The incident the change was applied to, and the transition with the saved incident."""
-    for _ in range(_SAVE_ATTEMPTS):
-        transition = apply(incident, event, services.clock())
-        try:
-            saved = await services.incidents.save(transition.incident, _entries(transition.effects))
-        except ConcurrentUpdate:
+async def _change(services: Services, incident: Incident, event: Event, stop_pages: bool) -> Transition:
+    for attempt in range(_SAVE_ATTEMPTS):
+        if attempt > 1:  # the first conflict was a stale load; later ones race another process
+            await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt - 1, 4)))
+        if attempt:
             incident = await services.incidents.get(incident.number)
+        now = services.clock()
+        transition = apply(incident, event, now)
+        queued = (incident_key(incident.number), bodies(services, transition.incident, transition.effects), now)
+        try:
+            saved = await services.incidents.save(transition.incident, _entries(transition.effects), queued)
+        except ConcurrentUpdate:
             continue
-        return incident, Transition(saved, transition.effects)
+        log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
+        if stop_pages and incident.acknowledged_at is None and saved.acknowledged_at is not None:
+            await _stop_pages(services, saved.number)
+        return Transition(saved, transition.effects)
     raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
 
@@ -152,8 +164,8 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
         except InvalidTransition:
             log.info("message_capture_refused", status=incident.status.value)
             return False
-        entries = _entries(transition.effects)
-        added = all([await services.timeline.append(incident.number, e, once=message.ts) for e in entries])
+        entries = [(entry, message.ts) for entry in _entries(transition.effects)]
+        added = all(await record(services, incident.number, entries))
         log.info("message_captured" if added else "message_capture_repeated", message_ts=message.ts)
         return added
 
@@ -161,7 +173,7 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
 async def open_channel(services: Services, incident: Incident) -> Incident:
     """Create the incident channel, invite the declarer, post and pin the card, announce. Resumable."""
     with bound_contextvars(incident=incident.number):
-        if not await services.seen.claim("setup", str(incident.number), _SETUP_HOLD):
+        if not await services.seen.claim("setup", str(incident.number), services.setup_hold):
             log.info("incident_setup_in_progress")
             return incident
         try:
@@ -181,7 +193,7 @@ async def try_open_channel(services: Services, incident: Incident) -> tuple[Inci
 
 
 async def _set_up(services: Services, incident: Incident) -> Incident:
-    slack = services.slack
+    slack, fresh = services.slack, incident.channel_id is None  # a channel made now holds no earlier card
     if incident.channel_id is None:
         channel = await slack.create_channel(channel_name(incident.number, incident.title))
         incident = await _save_refs(services, incident, channel_id=channel.id, channel_name=channel.name)
@@ -191,13 +203,29 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
     if incident.card_ts is None:
-        card = await slack.post(incident.channel_id, messages.card_text(incident), await _card(services, incident))
+        tag = ("firebreak_card", str(incident.number))
+        card = None if fresh else await _find(services, incident.channel_id, tag)  # a dead setup's, unnoted
+        if card is None:
+            blocks = await _card(services, incident)
+            card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
         incident = await _save_refs(services, incident, card_ts=card.ts)
         await slack.pin(card)
     if incident.announcement_ts is None and services.incidents_channel:
-        posted = await slack.post(services.incidents_channel, messages.announcement(incident))
+        tag = ("firebreak_announcement", str(incident.number))
+        posted = None if fresh else await _find(services, services.incidents_channel, tag)
+        if posted is None:
+            posted = await slack.post(services.incidents_channel, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
+
+
+async def _find(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
+    """A message an earlier attempt posted with `tag`; None if there is none (or the history is unreadable)."""
+    try:
+        return await services.slack.find_tagged(channel, tag)
+    except SlackApiError as error:
+        log.warning("history_unreadable", failure=describe_failure(error))
+        return None
 
 
 async def resume_setups(services: Services) -> int:
@@ -207,7 +235,7 @@ async def resume_setups(services: Services) -> int:
     card or announcement; nobody would see it. Returns how many were set up now.
     """
     finished, announced = 0, services.incidents_channel is not None
-    for incident in await services.incidents.unfinished_setups(services.clock() - _SETUP_HOLD, announced):
+    for incident in await services.incidents.unfinished_setups(services.clock() - services.setup_hold, announced):
         done, failure = await try_open_channel(services, incident)
         if failure is None and done.card_ts is not None and (done.announcement_ts is not None or not announced):
             finished += 1
@@ -215,44 +243,29 @@ async def resume_setups(services: Services) -> int:
     return finished
 
 
-async def perform(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[str]:
-    """Carry out the Slack effects; returns `method: error` for each Slack call that failed."""
+async def perform(services: Services, incident: Incident) -> list[str]:
+    """Carry out the incident's queued Slack effects now; returns `method: error` for each Slack call that failed.
+
+    They were stored with the change, so a process that dies before (or while) doing this loses nothing:
+    the repair sweep of any process carries out what is left, each effect once."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
+        await move_soon(services, incident.number)
         if incident.card_ts is None:  # its setup failed or its process died: resume it now
             incident, failure = await try_open_channel(services, incident)
             failures += [failure] if failure else []
-        for effect in effects:
-            try:
-                await _perform_one(services, incident, effect)
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
-                failures.append(describe_failure(error))
+        async with services.changing.hold(incident_key(incident.number)):  # one runner here: in order, no races
+            failures += await services.effects.run_due(incident_key(incident.number))
     return failures
 
 
 def perform_later(services: Services, transition: Transition) -> None:
-    """Queue the transition's Slack effects behind the incident's earlier Slack work (failures are logged)."""
+    """Carry out the transition's queued Slack effects behind the incident's earlier Slack work."""
 
     async def carry_out() -> None:
-        await perform(services, transition.incident, transition.effects)
+        await perform(services, transition.incident)
 
     services.outbox.submit(incident_key(transition.incident.number), carry_out)
-
-
-async def _perform_one(services: Services, incident: Incident, effect: Effect) -> None:
-    slack, channel = services.slack, incident.channel_id
-    match effect:
-        case RefreshCard() if channel and incident.card_ts:
-            await refresh_card(services, incident.number)
-        case PostInChannel(change=change, detail=detail) if channel:
-            await slack.post(channel, messages.change_in_channel(incident, change, detail))
-        case Announce(change=change, detail=detail) if services.incidents_channel:
-            await slack.post(services.incidents_channel, messages.change_announcement(incident, change, detail))
-        case InviteToChannel(user=user) if channel:
-            await slack.invite(channel, [user])
-        case _:
-            pass  # Record is done before acknowledging; others need a channel that is not there yet
 
 
 async def refresh_card(services: Services, number: int) -> None:
@@ -272,20 +285,6 @@ async def _card(services: Services, incident: Incident) -> list[Block]:
 
 def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
-
-
-async def move_timeline(services: Services, number: int | None = None) -> int:
-    """Move timeline entries stored with their changes in SQL to Redis (one incident's, or all); how many moved.
-
-    Each append is once-only by the entry's SQL id, so a move that is repeated (two processes, or a crash
-    between the append and forgetting the entry) adds nothing twice.
-    """
-    pending = await services.incidents.pending_entries(number)
-    for item in pending:
-        once = f"sql:{item.id}:{item.entry.kind.value}:{item.entry.at.isoformat()}"
-        await services.timeline.append(item.number, item.entry, once=once)
-    await services.incidents.entries_moved([item.id for item in pending])
-    return len(pending)
 
 
 async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:

@@ -7,7 +7,7 @@ from domain.paging_config import OnCall
 from handlers.paging import ack
 from handlers.paging.ack import PAGER
 from handlers.paging.commands import register
-from handlers.paging.delivery import PageDelivery
+from handlers.paging.delivery import WEBHOOK, PageDelivery
 from handlers.paging.directory import OnCallDirectory
 from handlers.paging.handoffs import Handoffs
 from handlers.paging.links import AckLinks
@@ -30,13 +30,15 @@ def build_pager(
     """The pager and its parts; `services.pages` must be set (acknowledging an incident stops its pages)."""
     assert services.pages is not None
     directory = OnCallDirectory(oncall, overrides, services.slack, services.clock)
+    delivery = PageDelivery(services, directory, http, links)
+    services.effects.register(WEBHOOK, delivery.deliver_webhook, delivery.webhook_given_up)
     handoffs = Handoffs(services, directory, timers)
     return Pager(
         services=services,
         pages=services.pages,
         timers=timers,
         directory=directory,
-        delivery=PageDelivery(services, directory, http, links),
+        delivery=delivery,
         handoffs=handoffs,
         overrides=Overrides(services, directory, handoffs),
     )

@@ -44,7 +44,8 @@ def register(app: AsyncApp, router: CommandRouter, services: Services, pager: Pa
     async def oncall(command: SlashCommand, request: OnCallRequest) -> Decision:
         paging, now = need_pager(), services.clock()
         names = [request.rotation] if request.rotation else sorted(paging.oncall.rotations)
-        texts = [messages.oncall_text(name, await paging.directory.shifts(name, now)) for name in names]
+        directory = paging.directory
+        texts = [messages.oncall_text(name, await directory.shown(await directory.shifts(name, now))) for name in names]
         return Decision("\n".join(texts))
 
     async def override(command: SlashCommand, request: OverrideRequest) -> Decision:

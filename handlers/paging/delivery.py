@@ -16,18 +16,22 @@ from domain import Incident, TimelineEntry
 from domain.escalation import Position, Target
 from domain.timeline import EntryKind
 from handlers.http import safe_url
+from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
+from handlers.incidents.effects import post
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
 from handlers.paging.links import AckLinks
 from handlers.services import Services
 from handlers.slack import describe_failure, incident_key
+from handlers.slack.effects import EffectFailed
 from storage import Progress
+from storage.effects import QueuedEffect
 
 log = structlog.get_logger()
 
 _PAGE_TAG = "firebreak_page"  # the metadata event type of a page DM
-_WEBHOOK_ATTEMPTS = 4
+WEBHOOK = "webhook"  # the effect kind of a notification gateway call
 
 
 @dataclass(frozen=True)
@@ -41,36 +45,26 @@ class PageDelivery:
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
         """Page the people `targets` name, each once and each on their own (one slow DM does not hold up the
-        next person's); then tell the incident channel. Returns who was paged now.
-
-        The channel mention and the invitations are the incident's Slack work, queued in its outbox: a page is
-        the DM, and it does not wait for an incident channel whose Slack calls are slow (or not made yet)."""
-        people = await self.directory.people(targets)
+        next person's); tell the incident channel (a queued effect, off the DM's path). Returns who was paged now."""
+        people, unknown = await self.directory.people(targets)
         outcomes = await asyncio.gather(*(self._page_once(incident, page_id, position, p, why) for p in people))
         paged = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered]
         failed = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered is False]
-        if paged or failed:
-            text, number = messages.paged_in_channel(paged, why, failed), incident.number
-            self.services.outbox.submit(incident_key(number), lambda: self._tell_channel(number, text, paged))
-        log.info("paged", users=paged, failed=failed, page_id=page_id)
+        step = f"{page_id}:{position.round}:{position.step}"
+        unknown = [name for name in unknown if await self._unresolved(incident, step, name)]
+        if paged or failed or unknown:
+            notice = post(incident.number, messages.paged_in_channel(paged, why, failed, unknown))
+            await self.services.effects.queue(incident_key(incident.number), [notice])
+        log.info("paged", users=paged, failed=failed, unknown=unknown, page_id=page_id)
         return paged
 
-    async def _tell_channel(self, number: int, text: str, paged: list[str]) -> None:
-        """Mention the paged people in the incident channel, and invite them (each call's failure logged). It
-        runs behind the incident's earlier Slack work, its channel's setup included: a page fired before the
-        channel existed is told there too."""
-        slack, channel = self.services.slack, (await self.services.incidents.get(number)).channel_id
-        if channel is None:
-            return
-        try:
-            await slack.post(channel, text)
-        except SlackApiError as error:
-            log.warning("slack_call_failed", failure=describe_failure(error))
-        for user in paged:  # one by one: Slack refuses a whole list when one of them is in the channel already
-            try:
-                await slack.invite(channel, [user])
-            except SlackApiError as error:
-                log.warning("slack_call_failed", failure=describe_failure(error))
+    async def _unresolved(self, incident: Incident, step: str, name: str) -> bool:
+        """A config name that names nobody: a `page_failed` event (once per step); True the first time."""
+        text = messages.page_unresolved_entry(name)
+        kept = await timeline.record(
+            self.services, incident.number, [(self._entry(EntryKind.PAGE_FAILED, text), f"page-failed:{step}:{name}")]
+        )
+        return kept[0]
 
     async def _page_once(
         self, incident: Incident, page_id: str, position: Position, person: Person, why: str
@@ -80,10 +74,10 @@ class PageDelivery:
         key = f"{page_id}:{position.round}:{position.step}:{user}"
         tag = (_PAGE_TAG, key)
         progress = await seen.begin("paged", key)
-        if progress is Progress.DONE:
-            return None
+        if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
+            return None  # the journal knows it even when Redis lost the marker
         if person.webhook and progress is Progress.NEW:
-            self._call_webhook(person.webhook, incident, page_id, user, position)
+            await self._call_webhook(person.webhook, incident, page_id, user, position)
         try:
             dm = await slack.open_dm(user)
             if progress is Progress.STARTED and await self._was_sent(dm, tag):
@@ -98,6 +92,8 @@ class PageDelivery:
             return False
         await seen.finish("paged", key)
         await self.record(incident, EntryKind.PAGED, messages.paged_entry(user, why), once=f"paged:{key}")
+        invite = {"kind": "invite", "number": incident.number, "user": user}
+        await self.services.effects.queue(incident_key(incident.number), [invite])
         return True
 
     async def _was_sent(self, dm: str, tag: tuple[str, str]) -> bool:
@@ -108,8 +104,8 @@ class PageDelivery:
             log.warning("page_history_unreadable", failure=describe_failure(error))
             return False
 
-    def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
-        """POST the page to an SMS/phone gateway in the background, retried with backoff."""
+    async def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
+        """Queue the page for an SMS/phone gateway (durably: a restart during its retries loses nothing)."""
         if self.http is None or self.links is None:
             log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
             return
@@ -119,25 +115,34 @@ class PageDelivery:
             "page_id": page_id,
             "acknowledge_url": self.links.url(page_id, user, position, self.services.clock()),
         }
-        self.services.outbox.submit(f"webhook:{user}", lambda: _deliver(self.http, url, payload))
+        body = {"kind": WEBHOOK, "url": url, "payload": payload, "number": incident.number, "user": user}
+        await self.services.effects.queue(f"webhook:{user}", [body])
 
     async def record(self, incident: Incident, kind: EntryKind, text: str, once: str | None = None) -> None:
-        entry = TimelineEntry(self.services.clock(), kind, None, text)
-        await self.services.timeline.append(incident.number, entry, once=once)
+        await timeline.record(self.services, incident.number, [(self._entry(kind, text), once)])
 
+    def _entry(self, kind: EntryKind, text: str) -> TimelineEntry:
+        return TimelineEntry(self.services.clock(), kind, None, text)
 
-async def _deliver(http: aiohttp.ClientSession | None, url: str, payload: dict[str, object]) -> None:
-    """Up to four attempts, 1 s, 2 s and 4 s apart; any 2xx is delivered."""
-    assert http is not None
-    for attempt in range(_WEBHOOK_ATTEMPTS):
+    async def deliver_webhook(self, effect: QueuedEffect) -> None:
+        """One POST to the gateway; any 2xx is delivered, anything else is retried by the effect queue."""
+        assert self.http is not None
+        body = effect.body
         try:
-            async with http.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=5)) as response:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with self.http.post(str(body["url"]), json=body["payload"], timeout=timeout) as response:
                 if 200 <= response.status < 300:
-                    log.info("page_webhook_delivered", url=safe_url(url), attempt=attempt + 1)
+                    log.info("page_webhook_delivered", url=safe_url(str(body["url"])), attempt=effect.attempts)
                     return
                 problem = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError) as error:
             problem = type(error).__name__
-        log.warning("page_webhook_failed", url=safe_url(url), attempt=attempt + 1, problem=problem)
-        if attempt + 1 < _WEBHOOK_ATTEMPTS:
-            await asyncio.sleep(2**attempt)
+        log.warning("page_webhook_failed", url=safe_url(str(body["url"])), attempt=effect.attempts, problem=problem)
+        raise EffectFailed(f"notification gateway: {problem}")
+
+    async def webhook_given_up(self, effect: QueuedEffect, failure: str) -> None:
+        """The gateway never took the page: a `page_failed` event and a warning in the incident channel."""
+        number, user = int(str(effect.body["number"])), str(effect.body["user"])
+        text = messages.page_failed_entry(user, failure)
+        await timeline.record(self.services, number, [(self._entry(EntryKind.PAGE_FAILED, text), None)])
+        await self.services.effects.queue(incident_key(number), [post(number, messages.webhook_failed(user, failure))])

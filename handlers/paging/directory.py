@@ -1,7 +1,7 @@
 """Who is on call: rotations with their overrides, and config names (IDs or emails) turned into Slack users."""
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import structlog
@@ -39,17 +39,24 @@ class OnCallDirectory:
         known = self.oncall.rotation(rotation)  # InvalidValue if there is no such rotation
         return upcoming(known, await self.overrides.ending_after(rotation, at), at, count)
 
-    async def people(self, targets: tuple[Target, ...]) -> list[Person]:
-        """The people `targets` name now, each once."""
+    async def people(self, targets: tuple[Target, ...]) -> tuple[list[Person], list[str]]:
+        """The people `targets` name now, each once, and the config names that name nobody in Slack."""
         people: dict[str, str | None] = {}
+        unknown: list[str] = []
         for target in targets:
             named = target.name if target.kind is TargetKind.USER else None
             if target.kind is TargetKind.ROTATION and target.name in self.oncall.rotations:
                 named = (await self.shifts(target.name, self.clock(), count=1))[0].user
             user = await self.user_id(named) if named else None
-            if user and user not in people:
+            if named and user is None:
+                unknown.append(named)
+            elif user and user not in people:
                 people[user] = self._webhook(user, named or user, target)
-        return [Person(user, webhook) for user, webhook in people.items()]
+        return [Person(user, webhook) for user, webhook in people.items()], unknown
+
+    async def shown(self, shifts: list[Shift]) -> list[Shift]:
+        """Shifts with each member as a Slack user ID where an email names one (emails stay as they are if not)."""
+        return [replace(shift, user=await self.user_id(shift.user) or shift.user) for shift in shifts]
 
     def _webhook(self, user: str, named: str, target: Target) -> str | None:
         webhooks = self.oncall.webhooks

@@ -29,12 +29,26 @@ def page_notification(incident: Incident) -> str:
     return f"Paged: {short_title(incident)}"
 
 
-def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = ()) -> str:
+def paged_in_channel(users: Sequence[str], why: str, failed: Sequence[str] = (), unknown: Sequence[str] = ()) -> str:
     paged = ("📟 Paged " + ", ".join(f"<@{u}>" for u in users) + f" ({why}).") if users else ""
     unreached = (
         ("⚠️ Could not page " + ", ".join(f"<@{u}>" for u in failed) + ": Slack refused the DM.") if failed else ""
     )
-    return "\n".join(line for line in (paged, unreached) if line)
+    nobody = ("⚠️ Could not page " + ", ".join(unknown) + ": no Slack user has that email.") if unknown else ""
+    return "\n".join(line for line in (paged, unreached, nobody) if line)
+
+
+def page_unresolved_entry(name: str) -> str:
+    return f"Could not page {name}: no Slack user has that email"
+
+
+def webhook_failed(user: str, failure: str) -> str:
+    return f"⚠️ The notification gateway never took the page for <@{user}> ({failure}): call them."
+
+
+def who(member: str) -> str:
+    """A member as shown: a mention for a Slack user ID, the email itself when it names nobody."""
+    return member if "@" in member else f"<@{member}>"
 
 
 def paged_by(actor: str) -> str:
@@ -72,7 +86,7 @@ def paging_not_set_up() -> str:
 def oncall_text(rotation: str, shifts: Sequence[Shift]) -> str:
     """`*primary*: <@U1> until <date>, then <@U2> until <date>` — dates in each reader's own timezone."""
     parts = [
-        f"<@{shift.user}>{' (override)' if shift.override else ''} until {slack_date(shift.end)}" for shift in shifts
+        f"{who(shift.user)}{' (override)' if shift.override else ''} until {slack_date(shift.end)}" for shift in shifts
     ]
     return f"*{rotation}*: " + ", then ".join(parts)
 

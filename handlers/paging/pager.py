@@ -19,6 +19,7 @@ from domain import Incident, InvalidValue
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.paging_config import OnCall
 from domain.timeline import EntryKind
+from handlers.incidents.effects import post
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
@@ -26,7 +27,7 @@ from handlers.paging.handoffs import Handoffs
 from handlers.paging.overrides import Overrides
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
-from handlers.slack import Job, incident_key
+from handlers.slack import incident_key
 from storage.pages import PageStatus, PageStore
 from storage.timers import Timer, TimerStore
 
@@ -156,28 +157,22 @@ class Pager:
         step = policy.steps[position.step]
         await self.delivery.notify(incident, page_id, position, step.targets, messages.by_policy(policy.name))
         due = self.services.clock() + step.ack_timeout
-        await self.timers.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
+        await self.pages.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
 
     async def _deadline(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
         following = advance(policy, position)
         if following is None:
             await self._unanswered(incident, page_id)
             return
-        await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+        await self.pages.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
 
     async def _unanswered(self, incident: Incident, page_id: str) -> None:
         if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):
             return
         text = messages.nobody_acknowledged(incident)
         await self.delivery.record(incident, EntryKind.UNANSWERED, "Nobody acknowledged the page")
-        for channel in (incident.channel_id, self.services.incidents_channel):
-            if channel:
-                self.services.outbox.submit(incident_key(incident.number), _post(self.services, channel, text))
+        notices = [post(incident.number, text)]
+        if self.services.incidents_channel:
+            notices.append(post(incident.number, text, channel=self.services.incidents_channel))
+        await self.services.effects.queue(incident_key(incident.number), notices)
         log.warning("page_unanswered", page_id=page_id)
-
-
-def _post(services: Services, channel: str, text: str) -> Job:
-    async def post() -> None:
-        await services.slack.post(channel, text)
-
-    return post

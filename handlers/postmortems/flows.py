@@ -17,6 +17,7 @@ from domain import postmortem as model
 from domain.postmortem import Postmortem, Section, SectionKey
 from domain.postmortem_markdown import Document, render
 from handlers.incidents import flows as incident_flows
+from handlers.incidents import timeline as timeline_flows
 from handlers.postmortems import messages
 from handlers.postmortems.export import document_json
 from handlers.services import Services
@@ -115,7 +116,7 @@ async def _draft_blocks(pms: Postmortems, pm: Postmortem, incident: Incident) ->
     items = await pms.store.items(pm.number)
     target = pms.services.targets.of(incident.severity)
     durations = Document(incident, pm, tuple(items), (), target).durations
-    lines = model.timeline_lines(await pms.services.timeline.read(pm.number), pm.timeline)
+    lines = model.timeline_lines(await timeline_flows.read_timeline(pms.services, pm.number), pm.timeline)
     return messages.draft(pm, incident, items, durations, [line for line in lines if line.key and not line.excluded])
 
 
@@ -185,7 +186,7 @@ async def document(pms: Postmortems, number: int, pm: Postmortem | None = None) 
     pm = pm or await load(pms, number)
     incident = await pms.services.incidents.get(number)
     items = await pms.store.items(number)
-    timeline = await pms.services.timeline.read(number)
+    timeline = await timeline_flows.read_timeline(pms.services, number)
     return Document(incident, pm, tuple(items), tuple(timeline), pms.services.targets.of(incident.severity))
 
 
@@ -207,7 +208,7 @@ async def publish(pms: Postmortems, number: int, actor: str) -> Postmortem:
             published = await pms.store.publish(publication)
         except ConcurrentUpdate:
             continue
-        await incident_flows.move_timeline(pms.services, number)
+        await timeline_flows.move_soon(pms.services, number)
         log.info("postmortem_published", incident=number, revision=published.revisions)
         return published
     raise ConcurrentUpdate(f"the postmortem of #{number} kept changing; giving up")

@@ -1,7 +1,7 @@
 """The postmortem's messages: the draft in the channel, the published postmortem, replies, DMs and lists.
 
-Pure builders, data in and dicts out. Every person-supplied string passes through `_safe` before it enters
-mrkdwn; mentions of parsed user ids and our own links are added after.
+Pure builders, data in and dicts out. Every person-supplied string passes through `escape` (the shared helper
+in `handlers.slack.blocks`) before it enters mrkdwn; mentions of parsed user ids and links are added after.
 """
 
 from collections.abc import Sequence
@@ -12,16 +12,17 @@ from domain.postmortem import ActionItem, Postmortem, SectionKey, State, Timelin
 from domain.postmortem_markdown import Durations
 from handlers.postmortems.values import PostmortemRef
 from handlers.slack import ActionId
-from handlers.slack.blocks import Block, actions, button, mrkdwn, plain, slack_date
+from handlers.slack.blocks import Block, actions, button, clip, escape, header, link, mrkdwn, slack_date
 
 CUT = "… (full text in the draft)"
 _SHOWN = 2900  # a section's text on the message, within Slack's 3,000 per text object
+_TITLE_SHOWN = 200
 _LISTED = 20  # action items listed with buttons (two blocks each, within the 50-block message limit)
 
 
-def _safe(text: str) -> str:
-    """Escape what a person wrote (&, <, >) so it cannot become a mention, link or command in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _title(incident: Incident) -> str:
+    """`#<number> <title>`, escaped and clipped (a title can be as long as whatever was stored)."""
+    return f"#{incident.number} {clip(escape(incident.title), _TITLE_SHOWN)}"
 
 
 def _who(user: str | None) -> str:
@@ -34,7 +35,7 @@ def _cut(text: str, limit: int = _SHOWN) -> str:
 
 
 def draft_text(pm: Postmortem, incident: Incident) -> str:
-    return f"Postmortem of incident #{incident.number} {_safe(incident.title)}: {pm.state.label}"
+    return f"Postmortem of incident {_title(incident)}: {pm.state.label}"
 
 
 def draft(
@@ -44,7 +45,7 @@ def draft(
     the 5 whys, action items, review buttons."""
     ref = PostmortemRef(number=pm.number)
     blocks: list[Block] = [
-        {"type": "header", "text": plain(f"📝 Postmortem: #{incident.number} {incident.title}"[:150])},
+        header(f"📝 Postmortem: {_title(incident)}"),
         {"type": "context", "elements": [mrkdwn(_facts(pm))]},
         _section_block(pm, SectionKey.SUMMARY),
         _timeline_block(pm, d, key),
@@ -84,7 +85,7 @@ def _edit_button(pm: Postmortem, key: SectionKey) -> dict[str, object]:
 
 def _section_block(pm: Postmortem, key: SectionKey) -> Block:
     text = pm.section(key).text
-    body = _safe(text) if text else f"_{key.guide}_"
+    body = escape(text) if text else f"_{key.guide}_"
     edited = _edited(pm, key)
     shown = _cut(body, _SHOWN - len(key.heading) - len(edited) - 10)
     return {"type": "section", "text": mrkdwn(f"*{key.heading}*\n{shown}{edited}"), "accessory": _edit_button(pm, key)}
@@ -97,14 +98,14 @@ def _timeline_block(pm: Postmortem, d: Durations, key: Sequence[TimelineLine]) -
         f"Time to acknowledge: {_span(d.to_acknowledge)} (target {d.target.label}: {met})",
         f"Time to resolve: {_span(d.to_resolve)} · impact {_span(d.impact)} from {slack_date(d.impact_started)}",
     ]
-    lines += [f"★ {slack_date(line.entry.at)} {_safe(line.entry.text)}"[:300] for line in key[:5]]
+    lines += [f"★ {slack_date(line.entry.at)} {escape(line.entry.text)}"[:300] for line in key[:5]]
     notes = pm.section(SectionKey.TIMELINE).text
     if notes:
-        lines.append(_cut(_safe(notes), 1500))
+        lines.append(_cut(escape(notes), 1500))
     edited = _edited(pm, SectionKey.TIMELINE)
     return {
         "type": "section",
-        "text": mrkdwn("\n".join(lines) + edited),
+        "text": mrkdwn(_cut("\n".join(lines), _SHOWN - len(edited)) + edited),
         "accessory": _edit_button(pm, SectionKey.TIMELINE),
     }
 
@@ -116,8 +117,8 @@ def _span(delta: timedelta | None) -> str:
 def whys_lines(whys: Sequence[str]) -> str:
     if not whys:
         return "_Not started._"
-    lines = [f"Problem: {_safe(whys[0])}"]
-    lines += [f"{i}. Why? → {_safe(answer)}" for i, answer in enumerate(whys[1:], start=1)]
+    lines = [f"Problem: {escape(whys[0])}"]
+    lines += [f"{i}. Why? → {escape(answer)}" for i, answer in enumerate(whys[1:], start=1)]
     return "\n".join(lines)
 
 
@@ -131,9 +132,9 @@ def _whys_block(pm: Postmortem, ref: PostmortemRef) -> Block:
 
 
 def item_line(item: ActionItem) -> str:
-    ticket = f" · <{item.ticket_url}|ticket>" if item.ticket_url else ""
+    ticket = f" · {link(item.ticket_url, 'ticket')}" if item.ticket_url else ""
     return (
-        f"*{item.priority.label}* {_safe(item.text)} ({item.kind.label}) · {_who(item.owner)} · due "
+        f"*{item.priority.label}* {escape(item.text)} ({item.kind.label}) · {_who(item.owner)} · due "
         f"{item.due.isoformat()} · {item.status.label}{ticket}"
     )
 
@@ -157,15 +158,13 @@ def _review_buttons(pm: Postmortem, ref: PostmortemRef) -> list[dict[str, object
 
 def published_text(incident: Incident, pm: Postmortem) -> str:
     verb = "published" if pm.revisions == 1 else f"amended (revision {pm.revisions})"
-    return f"📕 Postmortem of incident #{incident.number} {_safe(incident.title)} {verb}"
+    return f"📕 Postmortem of incident {_title(incident)} {verb}"
 
 
 def published(incident: Incident, pm: Postmortem, items: Sequence[ActionItem]) -> list[Block]:
     """The final postmortem posted in the channel: every written section in the template's order, the 5 whys
     and the action items (each cut to fit a message; the API and the export have everything)."""
-    blocks: list[Block] = [
-        {"type": "header", "text": plain(f"📕 Postmortem: #{incident.number} {incident.title}"[:150])}
-    ]
+    blocks: list[Block] = [header(f"📕 Postmortem: {_title(incident)}")]
 
     def add(heading: str, body: str) -> None:
         blocks.append({"type": "section", "text": mrkdwn(_cut(f"*{heading}*\n{body}"))})
@@ -174,7 +173,7 @@ def published(incident: Incident, pm: Postmortem, items: Sequence[ActionItem]) -
         if key is SectionKey.LESSONS:
             add("Action items", "\n".join(f"• {item_line(item)}" for item in items))
         if pm.section(key).text:
-            add(key.heading, _safe(pm.section(key).text))
+            add(key.heading, escape(pm.section(key).text))
         if key is SectionKey.ROOT_CAUSE and len(pm.whys) > 1:
             add("5 whys", whys_lines(pm.whys))
     return blocks
@@ -182,7 +181,7 @@ def published(incident: Incident, pm: Postmortem, items: Sequence[ActionItem]) -
 
 def published_summary(incident: Incident, pm: Postmortem) -> str:
     """The announcement in INCIDENTS_CHANNEL."""
-    summary = _cut(_safe(pm.section(SectionKey.SUMMARY).text), 600)
+    summary = _cut(escape(pm.section(SectionKey.SUMMARY).text), 600)
     return f"{published_text(incident, pm)} in <#{incident.channel_id}>\n{summary}"
 
 
@@ -209,16 +208,16 @@ def sql_unavailable(number: int) -> str:
     )
 
 
-def review_request(incident: Incident, asker: str, link: str) -> str:
-    where = f"<{link}|open the draft>" if link else f"its draft is pinned in <#{incident.channel_id}>"
+def review_request(incident: Incident, asker: str, permalink: str) -> str:
+    where = link(permalink, "open the draft") if permalink else f"its draft is pinned in <#{incident.channel_id}>"
     return (
-        f"<@{asker}> asks you to review the postmortem of incident #{incident.number} {_safe(incident.title)}: "
+        f"<@{asker}> asks you to review the postmortem of incident {_title(incident)}: "
         f"{where}, then Approve or Request changes there."
     )
 
 
 def changes_requested(reviewer: str, comment: str) -> str:
-    return f"<@{reviewer}> requested changes:\n{_cut(_safe(comment))}"
+    return f"<@{reviewer}> requested changes:\n{_cut(escape(comment))}"
 
 
 def approved(reviewer: str) -> str:
@@ -253,7 +252,7 @@ def no_postmortem(number: int, command: str) -> str:
 
 
 def item_changed(item: ActionItem) -> str:
-    return f"✓ Action item {item.id} is {item.status.label} now: {_safe(item.text)}"
+    return f"✓ Action item {item.id} is {item.status.label} now: {escape(item.text)}"
 
 
 def actions_list(items: Sequence[ActionItem], heading: str) -> list[Block]:
@@ -287,7 +286,7 @@ def postmortems_list(pms: Sequence[Postmortem], heading: str, today: date) -> st
 
 def item_reminder(item: ActionItem, when: str) -> str:
     due = item.due.isoformat()
-    return f"⏰ Action item {item.id} of incident #{item.number} is {when}: {_safe(item.text)} (due {due})"
+    return f"⏰ Action item {item.id} of incident #{item.number} is {when}: {escape(item.text)} (due {due})"
 
 
 def postmortem_reminder(pm: Postmortem, when: str) -> str:

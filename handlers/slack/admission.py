@@ -1,6 +1,7 @@
-"""Overload: at most `limit` Slack requests (HTTP mode) are worked on at once. Past the bound a signed slash
-command is answered at once, in the HTTP reply itself, with an ephemeral "busy, not run, try again", rather
-than every command timing out together. Refusals are counted and logged at most once a second
+"""Overload: at most `limit` Slack requests (HTTP mode) are worked on at once; the others wait for their turn.
+A signed slash command that has waited `wait` seconds (a burst is absorbed, a sustained overload is not) is
+answered in the HTTP reply itself with an ephemeral "busy, not run, try again", rather than every command
+timing out together. Refusals are counted and logged at most once a second
 (`slack_requests_shed`).
 
 Only slash commands are refused: a click or an event past the bound still runs (Slack shows nothing a reply
@@ -8,6 +9,7 @@ to those could say, and an event answered 2xx is never sent again). A request wh
 on to Bolt, which refuses it as usual.
 """
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -31,11 +33,13 @@ class Admission:
         self,
         limit: int,
         signing_secret: str,
+        wait: float = 1.0,
         report_every: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
-        self.in_flight = 0
+        self.wait = wait
+        self._slots = asyncio.Semaphore(limit)
         self.shed = 0  # refused since the process started
         self._verifier = SignatureVerifier(signing_secret)
         self._report_every = report_every
@@ -44,13 +48,18 @@ class Admission:
         self._reported_at = -report_every
 
     async def dispatch(self, request: AsyncBoltRequest, bolt: Dispatch) -> BoltResponse:
-        if self.in_flight >= self.limit and self._is_signed_command(request):
-            return self._refuse()
-        self.in_flight += 1
+        if self._slots.locked() and self._is_signed_command(request):
+            try:
+                async with asyncio.timeout(self.wait):
+                    await self._slots.acquire()
+            except TimeoutError:
+                return self._refuse()
+        else:
+            await self._slots.acquire()
         try:
             return await bolt(request)
         finally:
-            self.in_flight -= 1
+            self._slots.release()
 
     def _is_signed_command(self, request: AsyncBoltRequest) -> bool:
         if not isinstance(request.body.get("command"), str):

@@ -115,10 +115,15 @@ class SlackGateway:
 
     async def has_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> bool:
         """Whether one of the newest `within` messages in `channel` was posted with `tag`."""
+        return await self.find_tagged(channel, tag, within) is not None
+
+    async def find_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> Message | None:
+        """The newest of the last `within` messages in `channel` posted with `tag`, if any."""
         response = await self._client.conversations_history(channel=channel, limit=within, include_all_metadata=True)
         wanted = {"event_type": tag[0], "event_payload": {"key": tag[1]}}
         messages: list[dict[str, object]] = response.get("messages", [])
-        return any(message.get("metadata") == wanted for message in messages)
+        found = next((message for message in messages if message.get("metadata") == wanted), None)
+        return None if found is None else Message(channel, str(found["ts"]))
 
     async def update(self, message: Message, text: str, blocks: Sequence[Block] | None = None) -> None:
         await self._client.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=_blocks(blocks))

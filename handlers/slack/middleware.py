@@ -11,6 +11,7 @@ from uuid import uuid4
 import aiohttp
 import structlog
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -41,7 +42,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
         accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
         signature = (req.headers.get("x-slack-signature") or [""])[0]
-        if req.mode == "http" and not await seen.first_time("signature", signature, REPLAY_WINDOW):
+        if req.mode == "http" and not await _first_time(seen, "signature", signature, REPLAY_WINDOW):
             log.warning("slack_request_replayed")
             return BoltResponse(status=401, body='{"error": "this request was already handled"}')
         return await next_()
@@ -52,7 +53,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         repeated = (
             body.get("type") == "event_callback"
             and isinstance(event_id, str)
-            and not await seen.first_time("event", event_id)
+            and not await _first_time(seen, "event", event_id)
         )
         if repeated:
             log.info("slack_event_repeated", event_id=event_id)
@@ -149,3 +150,13 @@ def _channel(body: dict[str, Any]) -> str | None:
 def _object(value: object) -> dict[str, Any]:
     """`value` if it is a JSON object, else an empty one: these payload parts are only read for log context."""
     return value if isinstance(value, dict) else {}
+
+
+async def _first_time(seen: SeenStore, scope: str, token: str, ttl: timedelta | None = None) -> bool:
+    """`seen.first_time`, but with Redis down the request goes on (logged): what it changes is refused twice
+    by SQL (a declaration by its trigger, a capture by its message), and an outage must not lock everyone out."""
+    try:
+        return await seen.first_time(scope, token, ttl)
+    except (RedisError, OSError) as error:
+        log.warning("once_check_unavailable", scope=scope, error=type(error).__name__)
+        return True

@@ -20,6 +20,7 @@ from handlers.slack.gateway import describe_failure
 log = structlog.get_logger()
 
 Job = Callable[[], Awaitable[None]]
+_PRUNE_ABOVE = 1000  # keys remembered before old refresh times are forgotten
 
 
 def incident_key(number: int) -> str:
@@ -71,6 +72,7 @@ class SlackOutbox:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._queued: set[str] = set()  # keys with a refresh submitted but not started
         self._last_refresh: dict[str, float] = {}
+        self._waiting: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -81,6 +83,18 @@ class SlackOutbox:
             self._idle.clear()
             self._runners[key] = asyncio.create_task(self._run(key))
 
+    def later(self, key: str, delay: float, job: Job) -> None:
+        """Submit `job` under `key` after `delay` seconds (gone if the process ends first)."""
+
+        async def wait_then_submit() -> None:
+            await self._sleep(delay)
+            self.submit(key, job)
+            self._waiting.discard(task)
+
+        self._idle.clear()
+        task = asyncio.create_task(wait_then_submit())
+        self._waiting.add(task)
+
     def refresh(self, key: str, job: Job) -> None:
         """Run `job` (a card refresh) soon, at most once per interval per key and within the workspace budget.
 
@@ -90,17 +104,27 @@ class SlackOutbox:
         if key in self._timers or key in self._queued:
             return
         self._idle.clear()
-        delay = max(0.0, self._last_refresh.get(key, -self._card_interval) + self._card_interval - self._monotonic())
+        now = self._monotonic()
+        self._prune(now)
+        delay = max(0.0, self._last_refresh.get(key, -self._card_interval) + self._card_interval - now)
         self._timers[key] = asyncio.create_task(self._refresh_later(key, delay))
 
+    def _prune(self, now: float) -> None:
+        """Forget refresh times that no longer hold anything back, so the dict stays as small as the activity."""
+        if len(self._last_refresh) > _PRUNE_ABOVE:
+            stale = [key for key, at in self._last_refresh.items() if at + self._card_interval < now]
+            for key in stale:
+                del self._last_refresh[key]
+
     async def drain(self) -> None:
-        """Wait until every submitted job and pending refresh has run."""
+        """Wait until every submitted job, delayed job and pending refresh has run."""
         await self._idle.wait()
 
     async def close(self) -> None:
-        for task in [*self._timers.values(), *self._runners.values()]:
+        tasks = [*self._timers.values(), *self._runners.values(), *self._waiting]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._timers.values(), *self._runners.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _refresh_later(self, key: str, delay: float) -> None:
         await self._sleep(delay)
@@ -126,7 +150,7 @@ class SlackOutbox:
         self._settle()
 
     def _settle(self) -> None:
-        if not self._runners and not self._timers:
+        if not self._runners and not self._timers and not self._waiting:
             self._idle.set()
 
 

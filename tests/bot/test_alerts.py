@@ -45,7 +45,9 @@ async def test_critical_alert_declares_an_incident(bot: Bot) -> None:
     assert await _kinds(bot, 1) == ["alert_firing", "declared", "runbook"]  # the alert fired at 02:59:37
     channel = incident["channel_id"]
     posts = [c.args for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == channel]
-    assert any("Runbook for `CheckoutHighErrorRate`" in p["text"] for p in posts)
+    [runbook] = [p["text"] for p in posts if "Runbook for `CheckoutHighErrorRate`" in p["text"]]
+    assert "Checkout is returning 5xx errors" in runbook  # the local runbook, and the alert's own link too
+    assert "<https://runbooks.example.com/checkout/high-error-rate|" in runbook
     card = bot.slack.messages[(channel, bot.slack.calls_to("pins.add")[0].args["timestamp"])]
     assert "🔥 1 firing" in json.dumps(card["blocks"], ensure_ascii=False)
 

@@ -17,6 +17,7 @@ from domain.paging_config import load_config
 from handlers.paging import LEASE, PAGER
 from handlers.slack import ActionId
 from tests.bot.harness import ALICE, Bot
+from tests.faults.scenario import with_webhook
 
 PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"
 
@@ -344,6 +345,10 @@ async def test_members_named_by_email_are_looked_up(start_bot: Callable[..., Awa
     assert dms(bot) == ["U0CAROL", "U0CAROL"]
     lookups = sorted(c.args["email"] for c in bot.slack.calls_to("users.lookupByEmail"))
     assert lookups == ["carol@example.com", "ghost@example.com"]
+    assert (await kinds(bot, 1)).count("page_failed") == 1  # the ghost is a failure, not a page to nobody
+    warned = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if "ghost@example.com" in c.args["text"]]
+    assert len(warned) == 2  # one warning in each incident's channel
+    assert "*mail*: <@U0CAROL> until" in await bot.command("oncall mail")  # shown as the person, not the email
 
 
 async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
@@ -359,17 +364,12 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
     app = web.Application()
     app.router.add_post("/sms", gateway)
     async with TestServer(app, host="127.0.0.1") as server:
-        config = load_config(
-            {
-                "rotations": {"primary": {"members": [PRIMARY], "shift": "1w", "handoff": "2026-01-05T09:00"}},
-                "escalation_policies": {"p": {"steps": [{"targets": ["rotation:primary"], "ack_timeout": "5m"}]}},
-                "default_escalation_policy": "p",
-                "page_on_declare": [1],
-                "users": {PRIMARY: {"notify_webhook": str(server.make_url("/sms"))}},
-            },
-            "test-oncall.yaml",
+        bot = await start_bot(
+            oncall=with_webhook(str(server.make_url("/sms"))),
+            slack_effect_backoff=0.01,
+            page_ack_secret="test-page-ack-secret",
+            public_url="https://bot.example",
         )
-        bot = await start_bot(oncall=config, page_ack_secret="test-page-ack-secret", public_url="https://bot.example")
         await bot.declare("Checkout is down sev1")
         await tick(bot)
     assert len(received) == 2  # the 503 was retried

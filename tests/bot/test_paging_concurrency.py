@@ -37,12 +37,11 @@ async def test_a_page_held_up_by_slack_does_not_hold_up_another(bot: Bot) -> Non
 
 
 async def test_a_page_does_not_wait_for_a_slow_incident_channel(bot: Bot) -> None:
-    """The DM goes out and the page is recorded while the incident channel's mention and invitation still wait."""
+    """The DM goes out and the page is recorded while the incident channel's mention still waits on Slack."""
     incident = await bot.declare("Checkout is down sev1")
     bot.slack.delay("chat.postMessage", 2, channel=incident["channel_id"])
     assert await bot.http.app[PAGER].tick() == 1
     assert dms(bot) == [PRIMARY]
     events = (await bot.api("/api/incidents/1/timeline"))["events"]
     assert [e["kind"] for e in events].count("paged") == 1
-    assert PRIMARY not in bot.slack.channels[incident["channel_id"]].members  # its invitation is queued behind
     bot.slack.delay("chat.postMessage", 0)

@@ -94,6 +94,19 @@ def test_all_errors_are_collected() -> None:
     assert len(refused.value.errors) == 3
 
 
+def test_names_that_name_nothing_are_reported_beside_field_errors() -> None:
+    """A bad field does not hide a dangling rotation or policy name: each is its own line."""
+    data = broken("rotations.platform-primary.shift", "1y")
+    data["default_escalation_policy"] = "nobody"
+    data["services"] = {"checkout": {"escalation_policy": "missing"}}
+    with pytest.raises(ConfigError) as refused:
+        load_config(data, "oncall.yaml")
+    lines = refused.value.errors
+    assert any("rotations.platform-primary.shift" in line for line in lines)
+    assert "oncall.yaml: default_escalation_policy: no policy `nobody`" in lines
+    assert "oncall.yaml: services.checkout.escalation_policy: no policy `missing`" in lines
+
+
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     """A missing file and bad YAML are errors naming the file (and the line)."""
     with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read it"):

@@ -106,3 +106,17 @@ async def test_per_incident_markers(redis: Redis, keys: Keys) -> None:
     assert await store.first_for_incident(8, "runbooks", "A")
     await store.reset_for_incident(7, "runbooks")
     assert await store.first_for_incident(7, "runbooks", "A")
+
+
+async def test_a_flapping_groups_seen_states_are_bounded_by_their_ttl(redis: Redis, keys: Keys) -> None:
+    """Alert states admitted longer ago than the TTL are dropped at the next admission: the set stays bounded."""
+    store = AlertStore(redis, keys)
+    notification = Notification.model_validate_json((FIXTURES / "01-firing-single-critical.json").read_bytes())
+    seen = keys.alert_group(notification.group_key, "seen-at")
+    await redis.zadd(seen, {"an-old-flap": 0})  # admitted in 1970
+    assert await store.admit(notification) is not None
+    assert await store.admit(notification) is None  # the repeat is still refused
+    members = await redis.zrange(seen, 0, -1)
+    assert b"an-old-flap" not in members
+    assert len(members) == len(notification.alerts)
+    assert 0 < await redis.ttl(seen) <= 7 * 24 * 3600

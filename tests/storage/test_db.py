@@ -12,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
-from storage.incidents import IncidentRow, TimelineOutboxRow
+from storage.effects import EffectRow
+from storage.incidents import IncidentRow
+from storage.journal import TimelineOutboxRow
 from storage.overrides import OverrideRow
+from storage.page_records import PageRow
 from storage.postmortems import ActionItemRow, PostmortemRow, RevisionRow, SectionRow
 
 
@@ -97,6 +100,8 @@ def test_migrations_match_the_model(database_url: str):
     IncidentRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     OverrideRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     TimelineOutboxRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    PageRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
+    EffectRow.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
     for row in (PostmortemRow, SectionRow, ActionItemRow, RevisionRow):
         row.__table__.to_metadata(metadata)  # type: ignore[union-attr]
     engine = sqlalchemy.create_engine(sync_url(database_url), poolclass=sqlalchemy.NullPool)

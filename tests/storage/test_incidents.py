@@ -211,7 +211,7 @@ async def test_save_of_an_unknown_number_raises_incident_not_found(
 async def test_a_change_and_its_timeline_entries_are_stored_together(
     incident_store: IncidentStore, make_incident: MakeIncident
 ):
-    """Entries ride in the change's transaction; a refused save stores none; moved entries are forgotten."""
+    """Entries ride in the change's transaction; a refused save stores none; moved entries are kept, marked."""
     declared = TimelineEntry(LATER, EntryKind.DECLARED, "U1", "Declared")
     stored, _ = await incident_store.add(make_incident(), entries=[declared])
     acked = TimelineEntry(LATER, EntryKind.ACKNOWLEDGED, "U2", "Acknowledged")
@@ -220,15 +220,28 @@ async def test_a_change_and_its_timeline_entries_are_stored_together(
         await incident_store.save(
             replace(stored, status=Status.RESOLVED), [TimelineEntry(LATER, EntryKind.RESOLVED, None, "x")]
         )
-    pending = await incident_store.pending_entries(saved.number)
+    journal = incident_store.journal
+    pending = await journal.pending(saved.number)
     assert [item.entry for item in pending] == [declared, acked]
-    assert await incident_store.pending_entries(saved.number + 1) == []
-    await incident_store.entries_moved([pending[0].id])
-    assert [item.entry for item in await incident_store.pending_entries()] == [acked]
+    assert await journal.pending(saved.number + 1) == []
+    await journal.mark_moved([pending[0].id])
+    assert [item.entry for item in await journal.pending()] == [acked]
+    assert [item.entry for item in await journal.entries(saved.number)] == [declared, acked]
+    assert await journal.moved_counts() == {saved.number: 1}
 
 
 async def test_a_repeated_declaration_stores_no_entries(incident_store: IncidentStore, make_incident: MakeIncident):
     entry = TimelineEntry(LATER, EntryKind.DECLARED, "U1", "Declared")
     await incident_store.add(make_incident(), idempotency_key="trigger-1", entries=[entry])
     await incident_store.add(make_incident(), idempotency_key="trigger-1", entries=[entry])
-    assert len(await incident_store.pending_entries()) == 1
+    assert len(await incident_store.journal.pending()) == 1
+
+
+async def test_an_entry_with_a_once_token_is_kept_once(incident_store: IncidentStore, make_incident: MakeIncident):
+    """The journal refuses a second entry with the same once-token for one incident, not for another."""
+    entry = TimelineEntry(LATER, EntryKind.NOTE, "U1", "Pinned")
+    first, _ = await incident_store.add(make_incident())
+    second, _ = await incident_store.add(make_incident())
+    journal = incident_store.journal
+    kept = [await journal.add(first.number, entry, "ts-1"), await journal.add(first.number, entry, "ts-1")]
+    assert [*kept, await journal.add(second.number, entry, "ts-1")] == [True, False, True]

@@ -1,10 +1,21 @@
 """The postmortem's builders: person-supplied text is escaped, long text is cut on messages only, modals split."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from domain import Incident, Severity, Status
-from domain.postmortem import ActionItem, ActionKind, Postmortem, Priority, Section, SectionKey, State
+from domain import EntryKind, Incident, ResponseTargets, Severity, Status, TimelineEntry
+from domain.postmortem import (
+    ActionItem,
+    ActionKind,
+    Postmortem,
+    Priority,
+    Section,
+    SectionKey,
+    State,
+    TimelineLine,
+)
+from domain.postmortem_markdown import Document
 from handlers.postmortems import messages, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
 from sandbox.blockkit import message_errors, view_errors
@@ -76,3 +87,40 @@ def test_published_post_follows_the_template_order() -> None:
         "Lessons learned",
     ]
     assert message_errors(blocks) == []
+
+
+HUGE = "&<>é" * 20_000  # grows when escaped, and multi-byte
+
+
+def _huge_postmortem() -> tuple[Incident, Postmortem, list[ActionItem]]:
+    incident = Incident(999_999_999, HUGE, Severity.SEV1, Status.RESOLVED, "U0A", T0, channel_id="C0", resolved_at=T0)
+    sections = {key: Section(key, HUGE, 9, "U0A", T0) for key in SectionKey}
+    whys = tuple(HUGE for _ in range(6))
+    pm = Postmortem(incident.number, State.IN_REVIEW, "U0A", True, T0.date(), T0, sections, whys, ("U0B",) * 10)
+    items = [
+        ActionItem(n, incident.number, HUGE[:3000], ActionKind.PREVENT, "U0B", Priority.P1, T0.date(), HUGE)
+        for n in range(100)
+    ]
+    return incident, replace(pm, revisions=3), items
+
+
+def test_every_postmortem_message_fits_whatever_it_holds() -> None:
+    """The draft, the published post, the lists and the texts stay within Slack's limits with huge content."""
+    incident, pm, items = _huge_postmortem()
+    durations = Document(incident, pm, tuple(items), (), ResponseTargets().sev1).durations
+    key = [TimelineLine(TimelineEntry(T0, EntryKind.NOTE, "U0A", HUGE), key=True)] * 10
+    for blocks in (
+        messages.draft(pm, incident, items, durations, key),
+        messages.published(incident, pm, items),
+        messages.actions_list(items, "Open action items"),
+    ):
+        assert message_errors(blocks) == []
+    texts = [
+        messages.draft_text(pm, incident),
+        messages.published_summary(incident, pm),
+        messages.review_request(incident, "U0A", "https://fake.slack.com/archives/C0/p1"),
+        messages.digest(items, [pm] * 100),
+        messages.postmortems_list([pm] * 100, "Postmortems", T0.date()),
+    ]
+    assert all(len(text) <= 40_000 for text in texts)
+    assert "&lt;" in messages.draft_text(pm, incident)

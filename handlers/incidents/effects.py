@@ -1,0 +1,82 @@
+"""The incident capability's Slack effects, as durable queue entries: posts, invites and card refreshes.
+
+A flow turns its transition's effects into bodies (`bodies`) stored with the change; the performers here
+carry them out. A post carries its effect id as message metadata, so a retry after a crash looks for it in
+the channel before posting again.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from slack_sdk.errors import SlackApiError
+
+from domain import Announce, Effect, Incident, InviteToChannel, PostInChannel, RefreshCard
+from handlers.incidents import messages
+from handlers.services import Services
+from handlers.slack.blocks import Block
+from handlers.slack.effects import Body, Later
+from storage.effects import QueuedEffect
+
+_TAG = "firebreak_effect"
+
+
+def post(number: int, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
+    """A post in the incident's channel (or in `channel`), once that channel exists."""
+    body: Body = {"kind": "post", "number": number, "text": text, "channel": channel}
+    return body | ({"blocks": [dict(block) for block in blocks]} if blocks else {})
+
+
+def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[Body]:
+    """The queued form of a transition's Slack effects (a Record is not one: it is the timeline entry)."""
+    queued: list[Body] = []
+    number = incident.number
+    for effect in effects:
+        match effect:
+            case RefreshCard():
+                queued.append({"kind": "card", "number": number, "latest_wins": True})
+            case PostInChannel(change=change, detail=detail):
+                queued.append(post(number, messages.change_in_channel(incident, change, detail)))
+            case Announce(change=change, detail=detail) if services.incidents_channel:
+                text = messages.change_announcement(incident, change, detail)
+                queued.append(post(number, text, channel=services.incidents_channel))
+            case InviteToChannel(user=user):
+                queued.append({"kind": "invite", "number": number, "user": user})
+    return queued
+
+
+def register(services: Services, refresh_card: Callable[[Services, int], Awaitable[None]]) -> None:
+    """Teach the effect queue this capability's kinds."""
+
+    async def perform_post(effect: QueuedEffect) -> None:
+        body = effect.body
+        channel = str(body["channel"]) if body.get("channel") else await _channel(services, int(str(body["number"])))
+        tag = (_TAG, str(effect.id))
+        if effect.attempts > 1 and await _posted(services, channel, tag):
+            return  # an earlier attempt posted it and died before marking it done
+        blocks = body.get("blocks")
+        posted = [block for block in blocks if isinstance(block, dict)] if isinstance(blocks, list) else None
+        await services.slack.post(channel, str(body["text"]), posted, tag=tag)
+
+    async def perform_invite(effect: QueuedEffect) -> None:
+        channel = await _channel(services, int(str(effect.body["number"])))
+        await services.slack.invite(channel, [str(effect.body["user"])])
+
+    async def perform_card(effect: QueuedEffect) -> None:
+        await refresh_card(services, int(str(effect.body["number"])))
+
+    services.effects.register("post", perform_post)
+    services.effects.register("invite", perform_invite)
+    services.effects.register("card", perform_card)
+
+
+async def _channel(services: Services, number: int) -> str:
+    incident = await services.incidents.get(number)
+    if incident.channel_id is None or incident.card_ts is None:
+        raise Later(f"incident #{number} has no channel yet")
+    return incident.channel_id
+
+
+async def _posted(services: Services, channel: str, tag: tuple[str, str]) -> bool:
+    try:
+        return await services.slack.has_tagged(channel, tag)
+    except SlackApiError:  # history unreadable: better twice than never
+        return False

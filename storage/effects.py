@@ -1,0 +1,110 @@
+"""Slack work after the reply, queued in SQL until Slack (or a gateway) accepted it.
+
+An effect is a JSON body under a queue key (an incident's effects run in order). `claim` leases it to one
+process (its `not_before` moves past the lease); `done` ends it; `retry` sets when to try again; `give_up`
+ends it as failed. A process that dies holding an effect loses nothing: its lease runs out and `due` hands
+the effect out again, with `attempts` telling the performer it may have been carried out already.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Index, String, Text, insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.columns import UTCDateTime, utc
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+class EffectRow(SQLModel, table=True):
+    """One queued effect. Schema: migration 0005."""
+
+    __tablename__ = "slack_effects"
+    __table_args__ = (Index("ix_slack_effects_due", "status", "not_before"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_type=String)
+    body: str = Field(sa_type=Text)
+    status: str = Field(sa_type=String)
+    attempts: int
+    not_before: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+@dataclass(frozen=True)
+class QueuedEffect:
+    id: int
+    key: str
+    body: dict[str, object]
+    attempts: int  # including the current one, once claimed
+
+
+class EffectStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    async def add(self, key: str, bodies: Sequence[dict[str, object]], now: datetime) -> list[int]:
+        """Queue effects under `key`, in order; their ids."""
+        async with self._sessions.begin() as session:
+            return await stage_effects(session, key, bodies, now)
+
+    async def claim(self, effect_id: int, now: datetime, lease: timedelta) -> QueuedEffect | None:
+        """Lease a pending effect that is due; None if it is done, failed or held by another process."""
+        statement = (
+            update(EffectRow)
+            .where(col(EffectRow.id) == effect_id, col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
+            .values(not_before=utc(now + lease), attempts=col(EffectRow.attempts) + 1)
+            .returning(EffectRow)
+        )
+        async with self._sessions.begin() as session:
+            row = (await session.exec(statement)).scalar_one_or_none()
+        return None if not isinstance(row, EffectRow) else _effect(row)
+
+    async def done(self, effect_id: int) -> None:
+        await self._set(effect_id, status=DONE)
+
+    async def retry(self, effect_id: int, at: datetime) -> None:
+        await self._set(effect_id, not_before=utc(at))
+
+    async def give_up(self, effect_id: int) -> None:
+        await self._set(effect_id, status=FAILED)
+
+    async def due(self, now: datetime, limit: int = 200, key: str | None = None) -> list[QueuedEffect]:
+        """Pending effects nobody holds (of one queue key, or all), oldest first."""
+        statement = (
+            select(EffectRow)
+            .where(col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
+            .order_by(col(EffectRow.id))
+            .limit(limit)
+        )
+        if key is not None:
+            statement = statement.where(col(EffectRow.key) == key)
+        async with self._sessions() as session:
+            rows: Sequence[EffectRow] = (await session.exec(statement)).all()
+        return [_effect(row) for row in rows]
+
+    async def _set(self, effect_id: int, **values: object) -> None:
+        async with self._sessions.begin() as session:
+            await session.exec(update(EffectRow).where(col(EffectRow.id) == effect_id).values(**values))
+
+
+async def stage_effects(
+    session: AsyncSession, key: str, bodies: Sequence[dict[str, object]], now: datetime
+) -> list[int]:
+    """Queue effects in the caller's transaction (a change's effects go with the change)."""
+    ids: list[int] = []
+    for body in bodies:
+        values = {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0}
+        statement = insert(EffectRow).values(**values, not_before=utc(now), created_at=utc(now))
+        ids.append(int((await session.exec(statement.returning(col(EffectRow.id)))).scalar_one()))
+    return ids
+
+
+def _effect(row: EffectRow) -> QueuedEffect:
+    assert row.id is not None
+    return QueuedEffect(row.id, row.key, json.loads(row.body), row.attempts)

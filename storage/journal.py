@@ -1,0 +1,148 @@
+"""The timeline journal in SQL: every entry of every incident, kept for good (the audit record).
+
+An entry is written with the change it records (or alone, for notes, captures, alerts and pages), then moved
+to the incident's Redis stream, the live view, and marked moved: never deleted. An entry written with a
+`once` token is refused the second time (a unique index on incident and token), so a retried capture, alert
+or page adds nothing twice. A Redis stream that lost entries is rebuilt from here.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Index, String, Text, func, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.timeline import EntryKind, TimelineEntry
+from storage.columns import UTCDateTime, utc
+
+
+class TimelineOutboxRow(SQLModel, table=True):
+    """One timeline entry. Schema: migrations 0004 and 0005 (the table kept its first name)."""
+
+    __tablename__ = "timeline_outbox"
+    __table_args__ = (
+        Index("ix_timeline_outbox_number", "number"),
+        Index("ix_timeline_outbox_once", "number", "once", unique=True),
+        Index("ix_timeline_outbox_moved", "moved"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(sa_type=String)
+    actor: str | None = Field(default=None, sa_type=String)
+    text: str = Field(sa_type=Text)
+    moved: bool = Field(default=False, sa_type=Boolean)
+    once: str | None = Field(default=None, sa_type=String)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A timeline entry as SQL keeps it; `id` makes its append to Redis idempotent."""
+
+    id: int
+    number: int
+    entry: TimelineEntry
+
+    @property
+    def token(self) -> str:
+        """The once-token of its move to Redis."""
+        return f"sql:{self.id}:{self.entry.kind.value}:{self.entry.at.isoformat()}"
+
+
+PendingEntry = JournalEntry
+
+
+class TimelineJournal:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+    async def add(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
+        """Keep `entry`; with `once`, only if that token was never written for this incident. True if kept."""
+        try:
+            async with self._sessions.begin() as session:
+                await stage(session, number, [entry], once)
+        except IntegrityError:
+            if once is None:
+                raise
+            return False
+        return True
+
+    async def has(self, number: int, once: str) -> bool:
+        """Whether an entry with this once-token was kept for the incident."""
+        statement = select(TimelineOutboxRow.id).where(
+            col(TimelineOutboxRow.number) == number, col(TimelineOutboxRow.once) == once
+        )
+        async with self._sessions() as session:
+            return (await session.exec(statement)).first() is not None
+
+    async def pending(self, number: int | None = None) -> list[JournalEntry]:
+        """Entries not yet moved to Redis (of one incident, or all), oldest first."""
+        statement = select(TimelineOutboxRow).where(col(TimelineOutboxRow.moved).is_(False))
+        if number is not None:
+            statement = statement.where(col(TimelineOutboxRow.number) == number)
+        return await self._rows(statement.order_by(col(TimelineOutboxRow.id)))
+
+    async def entries(self, number: int) -> list[JournalEntry]:
+        """Every entry of the incident, in the order they were written."""
+        statement = select(TimelineOutboxRow).where(col(TimelineOutboxRow.number) == number)
+        return await self._rows(statement.order_by(col(TimelineOutboxRow.id)))
+
+    async def mark_moved(self, ids: Sequence[int]) -> None:
+        """These entries are in Redis now (they stay here).
+
+        Rows another mover is marking are skipped, not waited for: two movers locking overlapping rows in
+        different orders would deadlock (PostgreSQL finds updated rows in a new place)."""
+        if not ids:
+            return
+        claim = (
+            select(TimelineOutboxRow.id)
+            .where(col(TimelineOutboxRow.id).in_(ids), col(TimelineOutboxRow.moved).is_(False))
+            .order_by(col(TimelineOutboxRow.id))
+            .with_for_update(skip_locked=True)
+        )
+        async with self._sessions.begin() as session:
+            mine = list((await session.exec(claim)).all())
+            if mine:
+                await session.exec(
+                    update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(mine)).values(moved=True)
+                )
+
+    async def moved_counts(self, numbers: Sequence[int] | None = None) -> dict[int, int]:
+        """How many entries each incident has moved to Redis: its stream holds at least that many."""
+        statement = (
+            select(TimelineOutboxRow.number, func.count())
+            .where(col(TimelineOutboxRow.moved).is_(True))
+            .group_by(col(TimelineOutboxRow.number))
+        )
+        if numbers is not None:
+            statement = statement.where(col(TimelineOutboxRow.number).in_(numbers))
+        async with self._sessions() as session:
+            rows = (await session.exec(statement)).all()
+        return {int(number): int(count) for number, count in rows}
+
+    async def _rows(self, statement: Any) -> list[JournalEntry]:
+        async with self._sessions() as session:
+            rows: Sequence[TimelineOutboxRow] = (await session.exec(statement)).all()
+        return [_journal_entry(row) for row in rows]
+
+
+async def stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry], once: str | None = None) -> None:
+    """Write timeline entries in the caller's transaction (a change's entries go with the change)."""
+    rows = [
+        {"number": number, "at": utc(e.at), "kind": e.kind.value, "actor": e.actor, "text": e.text, "once": once}
+        for e in entries
+    ]
+    if rows:
+        await session.exec(insert(TimelineOutboxRow), params=rows)
+
+
+def _journal_entry(row: TimelineOutboxRow) -> JournalEntry:
+    assert row.id is not None
+    return JournalEntry(row.id, row.number, TimelineEntry(row.at, EntryKind(row.kind), row.actor, row.text))

@@ -1,0 +1,60 @@
+"""Bot processes the fault tests can kill with SIGKILL: `python -m bot` on a free port, as in production."""
+
+import asyncio
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class BotProcess:
+    process: asyncio.subprocess.Process
+    url: str
+    log: IO[bytes]
+
+    async def kill(self) -> None:
+        """`kill -9`: no shutdown, no cleanup, whatever was in flight is cut off."""
+        self.process.kill()
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+        self.log.close()
+
+
+async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotProcess:
+    """Start a bot with these settings (beside PATH and PYTHONPATH) and wait until it is ready."""
+    port = _free_port()
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "HOST": "127.0.0.1"}
+    log = (workdir / f"{name}.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=workdir, env=base | env | {"PORT": str(port)}, stdout=log, stderr=log
+    )
+    bot = BotProcess(process, f"http://127.0.0.1:{port}", log)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):  # bounded: 30 s
+            try:
+                async with session.get(f"{bot.url}/readyz") as response:
+                    if response.status == 200:
+                        return bot
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.2)
+    await bot.stop()
+    raise AssertionError(f"{name} never became ready: see {workdir / (name + '.log')}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

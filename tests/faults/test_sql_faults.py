@@ -1,0 +1,120 @@
+"""PostgreSQL unreachable and read-only (a failover): alert notifications wait, are retried, dead-lettered and
+re-admitted; nothing is declared twice."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+import pytest
+import sqlalchemy
+from psycopg import sql
+from redis.asyncio import Redis
+
+from bot.cli import retry_dead
+from bot.settings import Settings
+from storage import Keys
+from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
+from tests.faults.proxy import Proxy
+from tests.fixtures import ALERTMANAGER as ALERTS
+
+FIRING = "01-firing-single-critical"
+REPEAT = "02-repeat-single-critical"  # byte-identical to 01: Alertmanager's repeat_interval
+
+
+@pytest.fixture
+def read_only(database_url: str) -> Iterator[Callable[[bool], None]]:
+    """`read_only(True)` turns the test's PostgreSQL database read-only for every new and pooled connection."""
+    url = sqlalchemy.make_url(database_url)
+    admin = url.set(database="postgres").render_as_string(hide_password=False).replace("+psycopg", "")
+
+    def switch(on: bool) -> None:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            name = sql.Identifier(str(url.database))
+            value = sql.SQL("on" if on else "off")
+            connection.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = {}").format(name, value))
+            connection.execute(  # pooled connections keep their setting: end them, the pool reconnects
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (url.database,),
+            )
+
+    yield switch
+    switch(False)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_read_only_database_dead_letters_the_alert_and_its_repeat_is_admitted(
+    start_bot: Callable[..., Awaitable[Bot]],
+    read_only: Callable[[bool], None],
+    redis: Redis,
+    keys: Keys,
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Read-only PG: retried, then dead-lettered and announced; once writable, the repeat and retry-dead
+    declare exactly one incident with the alert on its timeline once."""
+    bot = await start_bot(alert_max_attempts=3, alert_retry_backoff=0.01)
+    read_only(True)
+    response = await bot.fixture(FIRING)
+    assert response.status == 200
+    assert await redis.xlen(keys.alert_dead()) == 1
+    notices = [
+        c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == bot.alerts_channel
+    ]
+    assert any("retry-dead" in text for text in notices)
+    read_only(False)
+    assert (await bot.api("/api/incidents?status=all"))["incidents"] == []
+    assert (await bot.fixture(REPEAT)).status == 200  # admitted again: its states were unmarked
+    assert await retry_dead(make_settings()) == 1
+    await bot.settle()
+    incidents: list[dict[str, Any]] = (await bot.api("/api/incidents?status=all"))["incidents"]
+    assert [incident["number"] for incident in incidents] == [1]
+    kinds = [event["kind"] for event in (await bot.api("/api/incidents/1/timeline"))["events"]]
+    assert kinds.count("alert_firing") == 1
+    assert await redis.xlen(keys.alert_dead()) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_alert_waits_out_an_unreachable_database_and_declares_once(
+    start_bot: Callable[..., Awaitable[Bot]], database_url: str, redis: Redis, keys: Keys
+) -> None:
+    """PostgreSQL cut off: a declaration is refused (nothing stored), an alert is accepted and retried; once the
+    database is back the alert declares exactly one incident."""
+    url = sqlalchemy.make_url(database_url)
+    async with Proxy(f"tcp://{url.host}:{url.port or 5432}") as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        bot = await start_bot(database_url=proxied, alert_max_attempts=50, alert_retry_backoff=0.01)
+        await proxy.stop()
+        refused = await bot.post_signed(_declaration(bot), "application/x-www-form-urlencoded")
+        assert "Declared incident" not in await refused.text()  # the user is not told it is declared
+        body = (ALERTS / f"{FIRING}.json").read_bytes()
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
+        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        for _ in range(200):  # bounded: until the worker has failed twice against the dead database
+            if int(await redis.hget(keys.alert_attempts(), (await _inbox_ids(redis, keys))[0]) or 0) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await proxy.start()
+        await bot.settle()
+        incidents = (await bot.api("/api/incidents?status=all"))["incidents"]
+        kinds = [event["kind"] for event in (await bot.api("/api/incidents/1/timeline"))["events"]]
+    assert [(i["number"], i["source"]["kind"]) for i in incidents] == [(1, "alertmanager")]
+    assert (kinds.count("declared"), kinds.count("alert_firing")) == (1, 1)
+    assert await redis.xlen(keys.alert_dead()) == 0
+
+
+async def _inbox_ids(redis: Redis, keys: Keys) -> list[bytes | str]:
+    return [entry_id for entry_id, _ in await redis.xrange(keys.alert_inbox()) or [] if entry_id] or ["none"]
+
+
+def _declaration(bot: Bot) -> str:
+    form = {
+        "command": "/incident",
+        "text": "declare Checkout is down sev1",
+        "user_id": "U0ALICE",
+        "channel_id": "C0GENERAL",
+        "team_id": "T0TEAM",
+        "response_url": bot.response_url(),
+        "trigger_id": "trigger-sql-down",
+    }
+    return urlencode(form)
