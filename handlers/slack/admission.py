@@ -33,7 +33,7 @@ class Admission:
         self,
         limit: int,
         signing_secret: str,
-        wait: float = 1.0,
+        wait: float = 0.3,
         report_every: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
