@@ -6,8 +6,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from handlers import Services, alerts, incidents, paging, postmortems
+from handlers import Services, alerts, incidents, metrics, paging, postmortems
 from handlers.command import CommandRouter
+from handlers.metrics import Metrics
 from handlers.paging import Pager
 from handlers.slack import middleware
 
@@ -19,6 +20,7 @@ def build_bolt_app(
     pager: Pager | None,
     pms: postmortems.Postmortems,
     reminders: postmortems.Reminders,
+    capability: Metrics,
 ) -> AsyncApp:
     """An AsyncApp around our listeners. Signature verification is always on: Bolt skips it only for Socket Mode
     requests, which arrive over the WebSocket (the HTTP route does not exist then).
@@ -42,6 +44,7 @@ def build_bolt_app(
     incidents.register(app, router, services)
     alerts.register(app, router, services)
     paging.register(app, router, services, pager)
+    metrics.register(app, router, capability)
     router.register(app)
     middleware.register_fallbacks(app)  # last: it answers what no capability registered
     return app

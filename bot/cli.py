@@ -1,10 +1,11 @@
-"""`firebreak [run|sandbox|migrate|check-config|postmortem|drill <scenario>|alerts retry-dead]`: the console script.
+"""`firebreak [run|sandbox|migrate|check-config|postmortem|drill <scenario>|alerts retry-dead|report]`.
 
 `python -m bot` is `firebreak run`."""
 
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
@@ -17,9 +18,13 @@ from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server, doors_without_token
 from bot.settings import Settings, SettingsError, load_settings
+from domain import IncidentError
+from domain.metrics import Window
 from domain.paging_config import ConfigError, OnCall
-from storage import Keys, migrate
+from handlers.metrics import report
+from storage import Keys, create_engine, migrate
 from storage.alerts import AlertStore
+from storage.metrics import MetricsStore
 from storage.paging_config_file import read_oncall
 
 EXIT_BAD_CONFIG = 2
@@ -41,17 +46,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"firebreak: {line}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     if args.command == "check-config":
-        paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
-        print(f"firebreak: configuration is valid ({paging})")
-        doors, closed = doors_without_token(settings)
-        if doors:
-            how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
-            print(f"firebreak: {', '.join(doors)}: {how}")
+        _report_valid(settings, oncall)
         return 0
-    if args.command == "postmortem":  # reads only; its output is the document, so no log lines on stdout
-        return postmortem_command(settings, args.rest)
-    if args.command == "drill":
-        return _drill(settings, args.rest)
+    # These read only and print their output (a postmortem, a drill's progress, the report): no migration and
+    # no log lines on stdout.
+    without_migrating = {"postmortem": postmortem_command, "drill": _drill, "report": _report}
+    if args.command in without_migrating:
+        return without_migrating[args.command](settings, args.rest)
     configure_logging(settings)
     try:
         migrate(settings.database_url)
@@ -98,19 +99,48 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill", "alerts"],
+        choices=["run", "sandbox", "migrate", "check-config", "postmortem", "drill", "alerts", "report"],
         help="default: run (the sandbox when no Slack credentials are set); "
         "`postmortem export <number> [--format md|json]` prints a postmortem; "
         "`drill <scenario> [--url URL]` plays a drill against a running bot; "
-        "`alerts retry-dead` queues the dead-lettered alert notifications again",
+        "`alerts retry-dead` queues the dead-lettered alert notifications again; "
+        "`report --from YYYY-MM-DD --to YYYY-MM-DD [--format md|csv]` prints the compliance report",
     )
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rest != (["retry-dead"] if args.command == "alerts" else args.rest) or (
-        args.rest and args.command not in {"postmortem", "drill", "alerts"}
+        args.rest and args.command not in {"postmortem", "drill", "alerts", "report"}
     ):
         parser.error(f"unrecognized arguments: {' '.join(args.rest)} (`alerts` takes one: retry-dead)")
     return args
+
+
+def _report(settings: Settings, rest: list[str]) -> int:
+    """`firebreak report --from … --to … [--format md|csv]`: the compliance report on stdout."""
+    parser = argparse.ArgumentParser(prog="firebreak report", description="The compliance report, on stdout")
+    parser.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="last", required=True, help="last day (included), YYYY-MM-DD")
+    parser.add_argument("--format", dest="shape", choices=["md", "csv"], default="md", help="md (default) or csv")
+    args = parser.parse_args(rest)
+    try:
+        window = Window.between(args.first, args.last)
+    except IncidentError as error:
+        print(f"firebreak: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    async def build() -> report.Report:
+        engine = create_engine(settings.database_url)
+        try:
+            store = MetricsStore(engine)
+            return await report.build(
+                store, window, datetime.now(UTC), settings.response_targets, settings.resolution_targets
+            )
+        finally:
+            await engine.dispose()
+
+    built = asyncio.run(build())
+    sys.stdout.write(built.csv() if args.shape == "csv" else built.markdown())
+    return 0
 
 
 def load_oncall(settings: Settings) -> OnCall | None:
@@ -118,6 +148,16 @@ def load_oncall(settings: Settings) -> OnCall | None:
     if not settings.oncall_config.exists() and "oncall_config" not in settings.model_fields_set:
         return None
     return read_oncall(settings.oncall_config)
+
+
+def _report_valid(settings: Settings, oncall: OnCall | None) -> None:
+    """What check-config prints for a valid configuration: paging, and the doors left without a token."""
+    paging = f"paging per {settings.oncall_config}" if oncall else f"no {settings.oncall_config}: paging is off"
+    print(f"firebreak: configuration is valid ({paging})")
+    doors, closed = doors_without_token(settings)
+    if doors:
+        how = f"closed: HOST={settings.host} is not loopback" if closed else "open to this machine only"
+        print(f"firebreak: {', '.join(doors)}: {how}")
 
 
 def check_paging_settings(settings: Settings, oncall: OnCall) -> None:

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import build_bolt_app
 from bot.background import Overlapping, every
 from bot.embedded_redis import EmbeddedRedis
+from bot.observe import CountedTimeline, http_metrics
 from bot.settings import MANIFEST_HINT, Settings
 from domain import parse_duration
 from domain.paging_config import OnCall
@@ -38,6 +40,8 @@ from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
 from handlers.incidents.flows import refresh_card, resume_setups
 from handlers.incidents.timeline import move_timeline, repair_timelines
+from handlers.metrics import CLOCKS_FAMILY, METRICS, Clocks, Metrics, Recorder, UpdateReminders
+from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
@@ -45,9 +49,10 @@ from handlers.postmortems.flows import announce_pending
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
 from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
-from storage import IncidentStore, Keys, SeenStore, TimelineStore, create_engine, ping
+from storage import IncidentStore, Keys, SeenStore, create_engine, ping
 from storage.alerts import AlertStore
 from storage.effects import EffectStore
+from storage.metrics import MetricsStore
 from storage.overrides import OverrideStore
 from storage.page_records import PageRecords
 from storage.pages import PageStore
@@ -81,10 +86,13 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     gates = token_gates(settings)
     largest = max(SLACK_MAX_BODY, _MOUNTED_MAX_BODY, settings.alert_max_body)
-    app = web.Application(client_max_size=largest, middlewares=[_body_limit(settings), _api_auth(gates["api"])])
-    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall))
+    recorder = Recorder(CollectorRegistry(auto_describe=True))
+    middlewares = [http_metrics(recorder), _body_limit(settings), _api_auth(gates["api"], gates["metrics"])]
+    app = web.Application(client_max_size=largest, middlewares=middlewares)
+    app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
     app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
+    app.cleanup_ctx.append(lambda app: _clocks(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
     app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
@@ -95,6 +103,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             web.get("/readyz", _readyz),
             *api.routes(),
             *postmortem_api.routes(),
+            *metrics_api.routes(),
             *webhook.routes(gates["alertmanager"], settings.alert_max_body),
             *ack.routes(),
         ]
@@ -111,23 +120,24 @@ def token_gates(settings: Settings) -> dict[str, TokenGate]:
     return {
         "api": gate("API_TOKEN", settings.api_token),
         "alertmanager": gate("ALERTMANAGER_TOKEN", settings.alertmanager_token),
+        "metrics": gate("METRICS_TOKEN", settings.metrics_token),
     }
 
 
 async def _resources(
-    app: web.Application, settings: Settings, clock: Clock, oncall: OnCall | None
+    app: web.Application, settings: Settings, clock: Clock, oncall: OnCall | None, recorder: Recorder
 ) -> AsyncIterator[None]:
     embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
     redis_url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
     redis = Redis.from_url(redis_url)
     engine = create_engine(settings.database_url, settings.database_pool_size)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    client = build_client(token, settings.slack_api_url)
+    client = build_client(token, settings.slack_api_url, recorder)
     keys = Keys(settings.redis_prefix)
     outbox = SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute)
     services = Services(
         incidents=IncidentStore(engine),
-        timeline=TimelineStore(redis, keys),
+        timeline=CountedTimeline(redis, keys, recorder),
         seen=SeenStore(redis, keys),
         slack=SlackGateway(client),
         clock=clock,
@@ -149,28 +159,14 @@ async def _resources(
         alerts_channel=settings.alerts_channel,
         setup_hold=timedelta(seconds=settings.setup_hold),
     )
+    services, clocks = _with_clocks(
+        services, settings, MetricsStore(engine), TimerStore(redis, keys, family=CLOCKS_FAMILY), recorder
+    )
     pager = None
     if oncall is not None:
-        timers = TimerStore(redis, keys)
-        pages = PageStore(redis, keys, timers, PageRecords(engine))
-        links = None
-        if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
-            links = AckLinks(
-                settings.page_ack_secret.get_secret_value(),
-                settings.public_url or f"http://localhost:{settings.port}",
-                parse_duration(settings.page_ack_ttl),
-            )
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
-        services = replace(services, pages=pages)  # the pager's own acknowledgements stop pages too
-        pager = build_pager(
-            services,
-            timers,
-            OverrideStore(engine),
-            oncall,
-            http=app[WEBHOOK_CLIENT],
-            links=links,
-        )
-        services = replace(services, on_declare=pager.on_declare)
+        services, pager = _with_pager(services, settings, oncall, redis, engine, app[WEBHOOK_CLIENT])
+        clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
@@ -182,7 +178,8 @@ async def _resources(
         settings.postmortem_digest,
     )
     app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
-    socket_mode = await _start_slack(app, settings, client, services, pager)
+    app[METRICS] = metrics = Metrics(services, clocks.store, clocks, recorder)
+    socket_mode = await _start_slack(app, settings, client, services, pager, metrics)
     if embedded is None:
         await _check_redis(redis)
     _log_doors(settings)
@@ -210,6 +207,39 @@ async def _check_redis(redis: Redis) -> None:
         return
     for problem in problems:
         log.warning("redis_not_durable", problem=problem, hint="see README: What Redis the bot needs")
+
+
+def _with_pager(
+    services: Services,
+    settings: Settings,
+    oncall: OnCall,
+    redis: Redis,
+    engine: AsyncEngine,
+    http: aiohttp.ClientSession,
+) -> tuple[Services, Pager]:
+    """The pager, and the services that know it (acknowledging stops pages; declaring pages on call)."""
+    keys = Keys(settings.redis_prefix)
+    timers = TimerStore(redis, keys)
+    links = None
+    if settings.page_ack_secret is not None:  # its own secret only: never the Slack signing secret
+        public_url = settings.public_url or f"http://localhost:{settings.port}"
+        links = AckLinks(settings.page_ack_secret.get_secret_value(), public_url, parse_duration(settings.page_ack_ttl))
+    pages = PageStore(redis, keys, timers, PageRecords(engine))
+    services = replace(services, pages=pages)  # the pager's acknowledgements stop pages
+    pager = build_pager(services, timers, OverrideStore(engine), oncall, http=http, links=links)
+    return replace(services, on_declare=pager.on_declare), pager
+
+
+def _with_clocks(
+    services: Services, settings: Settings, store: MetricsStore, timers: TimerStore, recorder: Recorder
+) -> tuple[Services, Clocks]:
+    """The target clocks and reminders, hooked to every stored change (`Services.on_change`)."""
+    calendar = settings.business_calendar(range(services.clock().year - 5, services.clock().year + 6))
+    services = replace(services, resolution_targets=settings.resolution_targets, calendar=calendar)
+    clocks = Clocks(services, store, timers, recorder, UpdateReminders(settings.update_reminders))
+    services = replace(services, on_change=clocks.on_change)
+    clocks.services = services
+    return services, clocks
 
 
 async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:
@@ -244,6 +274,12 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
     await ticks.close()
 
 
+async def _clocks(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
+    """Fire target warnings, breaches and update reminders (every process takes part; each timer fires once)."""
+    async with _every(interval, app[METRICS].clocks.tick, "clocks"):
+        yield
+
+
 async def repair(app: web.Application) -> None:
     """Finish what a failure left half done: timeline entries still only in SQL, timelines and escalations
     Redis lost (rebuilt and re-armed from SQL), and incidents stored without a Slack channel, card or
@@ -253,6 +289,10 @@ async def repair(app: web.Application) -> None:
     if moved:
         log.info("timeline_entries_recovered", entries=moved)
     await repair_timelines(services)
+    await app[METRICS].store.copy_impact()  # the impact windows postmortems recorded
+    armed = await app[METRICS].clocks.rearm_missing()
+    if armed:
+        log.info("target_clocks_recovered", incidents=armed)
     if services.pages is not None:
         rearmed = await services.pages.rearm()
         if rearmed:
@@ -261,7 +301,7 @@ async def repair(app: web.Application) -> None:
     if BOLT in app:
         resumed = await resume_setups(services)
         effects = await services.effects.resume()
-    log.debug("repair_swept", entries=moved, setups=resumed, effects=effects)
+    log.debug("repair_swept", entries=moved, setups=resumed, effects=effects, clocks=armed)
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
@@ -301,13 +341,18 @@ async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loo
 
 
 async def _start_slack(
-    app: web.Application, settings: Settings, client: AsyncWebClient, services: Services, pager: Pager | None
+    app: web.Application,
+    settings: Settings,
+    client: AsyncWebClient,
+    services: Services,
+    pager: Pager | None,
+    metrics: Metrics,
 ) -> AsyncSocketModeHandler | None:
     missing = settings.missing_slack()
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS])
+    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS], metrics)
     app[BOLT] = bolt
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app[ADMISSION] = Admission(settings.slack_concurrency, secret)
@@ -359,7 +404,7 @@ async def _readyz(request: web.Request) -> web.Response:
 
 def doors_without_token(settings: Settings) -> tuple[list[str], bool]:
     """The token-guarded doors whose token is unset, and whether they are closed (listening publicly) or open."""
-    paths = {"api": "/api", "alertmanager": _ALERT_PATH}
+    paths = {"api": "/api", "alertmanager": _ALERT_PATH, "metrics": "/metrics"}
     gates = token_gates(settings)
     unset = [f"{paths[name]} ({gate.setting} unset)" for name, gate in gates.items() if gate.token is None]
     return unset, not settings.on_loopback
@@ -395,12 +440,15 @@ def _body_limit(settings: Settings) -> Middleware:
     return body_limit
 
 
-def _api_auth(gate: TokenGate) -> Middleware:
+def _api_auth(gate: TokenGate, metrics: TokenGate) -> Middleware:
     @web.middleware
     async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/api") or _ACK_PATH.match(request.path):
+        if request.path == "/metrics":  # the scrape: the API's rule, with its own token
+            refusal = metrics.refusal(request)
+        elif not request.path.startswith("/api") or _ACK_PATH.match(request.path):
             return await handler(request)  # acknowledge links carry their own signed token
-        refusal = gate.refusal(request)
+        else:
+            refusal = gate.refusal(request)
         return refusal if refusal is not None else await handler(request)
 
     return api_auth

@@ -1,14 +1,18 @@
 """Settings from the environment and `.env`. Built once by the CLI and passed down."""
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+import holidays
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
 from domain.alerts import AlertPolicy
+from domain.calendar import BusinessCalendar, parse_days, parse_hours
 from domain.errors import where_and_what
 from domain.postmortem import Policy as PostmortemPolicy
 from domain.postmortem import Priority
@@ -43,6 +47,20 @@ class Settings(BaseSettings):
     response_target_sev2: str = "1h"
     response_target_sev3: str = "4h"
     response_target_sev4: str = "1bd"
+    resolution_target_sev1: str = "4h"
+    resolution_target_sev2: str = "24h"
+    resolution_target_sev3: str = "1w"
+    resolution_target_sev4: str = "2w"
+    business_timezone: str = "UTC"
+    business_hours: str = "00:00-24:00"
+    business_days: str = "mon-fri"
+    holidays_country: str | None = None
+    holidays_extra: str = ""
+    update_reminder_sev1: str = "30m"
+    update_reminder_sev2: str = "60m"
+    update_reminder_sev3: str = "off"
+    update_reminder_sev4: str = "off"
+    metrics_token: SecretStr | None = None
     alertmanager_token: SecretStr | None = None
     alerts_channel: str | None = None
     alert_severity_map: str = "critical=sev1,error=sev2,warning=sev3,info=sev4"
@@ -125,13 +143,51 @@ class Settings(BaseSettings):
             raise ValueError("must be a slash command such as /incident")
         return value
 
-    @field_validator("response_target_sev1", "response_target_sev2", "response_target_sev3", "response_target_sev4")
+    @field_validator(
+        "response_target_sev1", "response_target_sev2", "response_target_sev3", "response_target_sev4",
+        "resolution_target_sev1", "resolution_target_sev2", "resolution_target_sev3", "resolution_target_sev4",
+    )  # fmt: skip
     @classmethod
     def _target(cls, value: str) -> str:
         try:
             ResponseTarget.parse(value)
         except IncidentError as error:
             raise ValueError(f"{error} Business days are written like 1bd.") from None
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA timezone such as Europe/Berlin") from None
+        return value
+
+    @field_validator("business_hours", "business_days", "holidays_extra")
+    @classmethod
+    def _calendar_part(cls, value: str, info: ValidationInfo) -> str:
+        parse = {"business_hours": parse_hours, "business_days": parse_days, "holidays_extra": _dates}
+        try:
+            parse[str(info.field_name)](value)
+        except IncidentError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in holidays.list_supported_countries():
+            raise ValueError("must be a country code the holidays package knows, e.g. US, DE, GB")
+        return value
+
+    @field_validator("update_reminder_sev1", "update_reminder_sev2", "update_reminder_sev3", "update_reminder_sev4")
+    @classmethod
+    def _reminder(cls, value: str) -> str:
+        try:
+            _reminder_interval(value)
+        except IncidentError as error:
+            raise ValueError(f"{error} Or write off.") from None
         return value
 
     @field_validator("alert_severity_map")
@@ -196,12 +252,34 @@ class Settings(BaseSettings):
 
     @property
     def response_targets(self) -> ResponseTargets:
-        return ResponseTargets(
-            sev1=ResponseTarget.parse(self.response_target_sev1),
-            sev2=ResponseTarget.parse(self.response_target_sev2),
-            sev3=ResponseTarget.parse(self.response_target_sev3),
-            sev4=ResponseTarget.parse(self.response_target_sev4),
+        return _targets(self.response_target_sev1, self.response_target_sev2, self.response_target_sev3,
+                        self.response_target_sev4)  # fmt: skip
+
+    @property
+    def resolution_targets(self) -> ResponseTargets:
+        return _targets(self.resolution_target_sev1, self.resolution_target_sev2, self.resolution_target_sev3,
+                        self.resolution_target_sev4)  # fmt: skip
+
+    def business_calendar(self, years: range) -> BusinessCalendar:
+        """The calendar business-time targets count on; country holidays are looked up for `years`."""
+        opens, closes = parse_hours(self.business_hours)
+        listed = set(_dates(self.holidays_extra))
+        if self.holidays_country:
+            listed |= set(holidays.country_holidays(self.holidays_country.upper(), years=years).keys())
+        return BusinessCalendar(
+            self.business_timezone, opens, closes, parse_days(self.business_days), frozenset(listed)
         )
+
+    @property
+    def update_reminders(self) -> dict[Severity, timedelta]:
+        values = [
+            self.update_reminder_sev1,
+            self.update_reminder_sev2,
+            self.update_reminder_sev3,
+            self.update_reminder_sev4,
+        ]
+        every = {severity: _reminder_interval(value) for severity, value in zip(Severity, values, strict=True)}
+        return {severity: interval for severity, interval in every.items() if interval is not None}
 
     @property
     def on_loopback(self) -> bool:
@@ -218,6 +296,22 @@ class Settings(BaseSettings):
         if not self.socket_mode:
             needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
         return [name for name, value in needed.items() if value is None]
+
+
+def _targets(sev1: str, sev2: str, sev3: str, sev4: str) -> ResponseTargets:
+    parse = ResponseTarget.parse
+    return ResponseTargets(sev1=parse(sev1), sev2=parse(sev2), sev3=parse(sev3), sev4=parse(sev4))
+
+
+def _dates(value: str) -> list[date]:
+    try:
+        return [date.fromisoformat(item) for item in _items(value)]
+    except ValueError:
+        raise IncidentError(f"`{value}` is not a list of dates: write 2026-12-24,2026-12-31.") from None
+
+
+def _reminder_interval(value: str) -> timedelta | None:
+    return None if value.strip().lower() == "off" else parse_duration(value)
 
 
 def _items(value: str) -> list[str]:

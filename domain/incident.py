@@ -60,6 +60,8 @@ class Incident:
     card_ts: str | None = None
     announcement_ts: str | None = None
     source_group_key: str | None = None  # the Alertmanager group that opened it, if any
+    service: str | None = None  # the affected service (alert label, or `service:<name>` on declare)
+    drill: bool = False  # a rehearsal: runs like any other, counts in no metric or report
     revision: int = 0  # opaque to the model; storage uses it to refuse lost updates
 
 
@@ -208,6 +210,8 @@ def declare(
     now: datetime,
     description: str = "",
     source_group_key: str | None = None,
+    service: str | None = None,
+    drill: bool = False,
 ) -> Transition:
     """A new incident (number 0 until storage assigns one), with its `declared` timeline entry."""
     if not title.strip():
@@ -221,8 +225,11 @@ def declare(
         declared_at=now,
         description=description.strip(),
         source_group_key=source_group_key,
+        service=service,
+        drill=drill,
     )
-    entry = TimelineEntry(now, EntryKind.DECLARED, declared_by, f"Declared {severity.label}: {incident.title}")
+    what = f"drill {severity.label}" if drill else severity.label
+    entry = TimelineEntry(now, EntryKind.DECLARED, declared_by, f"Declared {what}: {incident.title}")
     return Transition(incident, (Record(entry),))
 
 

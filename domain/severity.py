@@ -1,10 +1,11 @@
-"""Severities SEV-1..SEV-4 and the response target each carries."""
+"""Severities SEV-1..SEV-4 and the response and resolution targets each carries."""
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 
+from domain.calendar import WEEKDAYS, BusinessCalendar
 from domain.durations import format_duration, parse_duration
 from domain.errors import InvalidValue
 
@@ -40,34 +41,44 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True)
 class ResponseTarget:
-    """How soon someone must respond: a plain duration, or a count of business days (Mon-Fri)."""
+    """A target: a plain duration, or business days / business hours counted on a `BusinessCalendar`."""
 
     duration: timedelta = timedelta(0)
     business_days: int = 0
+    business_hours: int = 0
 
     @classmethod
     def parse(cls, text: str) -> "ResponseTarget":
-        """`15m`, `1h`, `4h` or `1bd` (business days)."""
+        """`15m`, `1h`, `4h`, `1w`, `1bd` (business days) or `4bh` (business hours)."""
         token = text.strip().lower()
-        if token.endswith("bd") and re.fullmatch("[0-9]{1,4}", token[:-2]) and int(token[:-2]) > 0:
-            return cls(business_days=int(token[:-2]))
+        count = int(token[:-2]) if re.fullmatch("[0-9]{1,4}", token[:-2]) else 0
+        if token.endswith("bd") and count > 0:
+            return cls(business_days=count)
+        if token.endswith("bh") and count > 0:
+            return cls(business_hours=count)
         return cls(duration=parse_duration(token))
 
-    def due(self, start: datetime) -> datetime:
-        """The instant the target expires for an incident declared at `start`."""
-        if not self.business_days:
-            return start + self.duration
-        due, remaining = start, self.business_days
-        while remaining:
-            due += timedelta(days=1)
-            if due.weekday() < 5:
-                remaining -= 1
-        return due
+    @property
+    def in_business_time(self) -> bool:
+        return bool(self.business_days or self.business_hours)
+
+    def due(self, start: datetime, calendar: BusinessCalendar = WEEKDAYS) -> datetime:
+        """The instant the target expires for a clock started at `start`."""
+        return self.at_fraction(start, 1.0, calendar)
+
+    def at_fraction(self, start: datetime, fraction: float, calendar: BusinessCalendar = WEEKDAYS) -> datetime:
+        """The instant `fraction` of the target has passed (0.8: the warning)."""
+        if not self.in_business_time:
+            return start + self.duration * fraction
+        amount = calendar.day_length * self.business_days + timedelta(hours=self.business_hours)
+        return calendar.add(start, amount * fraction)
 
     @property
     def label(self) -> str:
         if self.business_days:
             return "1 business day" if self.business_days == 1 else f"{self.business_days} business days"
+        if self.business_hours:
+            return "1 business hour" if self.business_hours == 1 else f"{self.business_hours} business hours"
         return format_duration(self.duration)
 
 
@@ -88,3 +99,11 @@ class ResponseTargets:
             Severity.SEV4: self.sev4,
         }
         return targets[severity]
+
+
+RESOLUTION_TARGETS = ResponseTargets(
+    sev1=ResponseTarget(duration=timedelta(hours=4)),
+    sev2=ResponseTarget(duration=timedelta(hours=24)),
+    sev3=ResponseTarget(duration=timedelta(weeks=1)),
+    sev4=ResponseTarget(duration=timedelta(weeks=2)),
+)

@@ -24,6 +24,7 @@ class EntryKind(StrEnum):
     PAGE_FAILED = "page_failed"
     ESCALATED = "escalated"
     UNANSWERED = "unanswered"
+    TARGET_BREACHED = "target_breached"
 
 
 @dataclass(frozen=True)

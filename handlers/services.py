@@ -11,9 +11,11 @@ from typing import Protocol
 
 from aiohttp import web
 
-from domain import Incident, ResponseTargets
+from domain import Event, Incident, ResponseTargets
 from domain.alerts import AlertPolicy
+from domain.calendar import WEEKDAYS, BusinessCalendar
 from domain.runbooks import Runbooks
+from domain.severity import RESOLUTION_TARGETS
 from handlers.slack import SlackGateway, SlackOutbox
 from handlers.slack.effects import EffectQueue
 from storage import IncidentStore, SeenStore, TimelineStore
@@ -52,6 +54,12 @@ class DeclareHook(Protocol):
     async def __call__(self, incident: Incident, service: str | None) -> None: ...
 
 
+class ChangeHook(Protocol):
+    """Called once a change is stored: `before` is None for a new incident (metrics); passed in by `bot`."""
+
+    async def __call__(self, before: Incident | None, after: Incident, event: Event | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the flows need, built once by `bot` and passed in."""
@@ -74,6 +82,9 @@ class Services:
     on_declare: DeclareHook | None = None
     setup_hold: timedelta = timedelta(seconds=60)  # a Slack setup older than this is the repair sweep's to finish
     changing: KeyedLocks = field(default_factory=KeyedLocks)  # this process's state changes, one per incident
+    on_change: ChangeHook | None = None
+    resolution_targets: ResponseTargets = RESOLUTION_TARGETS
+    calendar: BusinessCalendar = WEEKDAYS
 
 
 SERVICES = web.AppKey("services", Services)

@@ -341,10 +341,6 @@ class _Checker:
             self.text(element["placeholder"], f"{ptr}/placeholder", 150, plain=True)
         if "confirm" in element:
             self.confirm(element["confirm"], f"{ptr}/confirm")
-        if kind == "plain_text_input":
-            limit = element.get("max_length", 3000)
-            if not isinstance(limit, int) or not 1 <= limit <= 3000:
-                self.fail(f"{ptr}/max_length", "must be between 1 and 3000")
         if kind == "button":
             self.text(element.get("text"), f"{ptr}/text", 75, plain=True)
             self.max_len(element.get("value"), 2000, f"{ptr}/value")

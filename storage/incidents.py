@@ -40,6 +40,14 @@ class ConcurrentUpdate(Exception):
     """The incident's row changed since it was loaded: reload it and apply the change again."""
 
 
+# Covering indexes for the metrics (migration 0008): every aggregate reads an index range, never the table.
+METRICS_INDEX = (
+    "drill", "severity", "declared_at", "service", "acknowledged_at", "resolved_at", "ack_seconds",
+    "resolve_seconds", "response_due_at", "resolution_due_at", "impact_started_at", "impact_ended_at",
+)  # fmt: skip
+SERVICES_INDEX = ("drill", "service", *(c for c in METRICS_INDEX if c not in {"drill", "service"}))
+
+
 class IncidentRow(SQLModel, table=True):
     """One incident. Its schema is created by migration 0001, not by `create_all`."""
 
@@ -50,6 +58,19 @@ class IncidentRow(SQLModel, table=True):
         Index("ix_incidents_channel_id", "channel_id", unique=True),
         Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
         Index("ix_incidents_source_group_key", "source_group_key"),
+        Index("ix_incidents_metrics", *METRICS_INDEX),
+        Index("ix_incidents_services", *SERVICES_INDEX),
+        Index("ix_incidents_ack_seconds", "drill", "ack_seconds", "declared_at", "resolved_at", "severity", "service"),
+        Index(
+            "ix_incidents_resolve_seconds",
+            "drill",
+            "resolve_seconds",
+            "declared_at",
+            "resolved_at",
+            "severity",
+            "service",
+        ),
+        Index("ix_incidents_open", "resolved_at", "drill", "severity"),
         {"sqlite_autoincrement": True},
     )
 
@@ -71,6 +92,16 @@ class IncidentRow(SQLModel, table=True):
     announcement_ts: str | None = Field(sa_type=String)
     idempotency_key: str | None = Field(sa_type=String)
     source_group_key: str | None = Field(default=None, sa_type=Text)
+    service: str | None = Field(default=None, sa_type=String)
+    drill: bool = False
+    # Metrics (migration 0008): durations from the explicit event times above, the target due times the
+    # metrics capability sets, and the impact window a postmortem may record (else declared → resolved).
+    ack_seconds: float | None = None
+    resolve_seconds: float | None = None
+    response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    impact_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    impact_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revision: int
 
 
@@ -229,7 +260,16 @@ def _values(incident: Incident) -> dict[str, Any]:
         "card_ts": incident.card_ts,
         "announcement_ts": incident.announcement_ts,
         "source_group_key": incident.source_group_key,
+        "service": incident.service,
+        "drill": incident.drill,
+        "ack_seconds": _seconds(incident.declared_at, incident.acknowledged_at),
+        "resolve_seconds": _seconds(incident.declared_at, incident.resolved_at),
     }
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    """A duration between two explicit event times, kept beside them so aggregates need no date arithmetic."""
+    return None if end is None else (end - start).total_seconds()
 
 
 def _incident(row: IncidentRow) -> Incident:
@@ -251,5 +291,7 @@ def _incident(row: IncidentRow) -> Incident:
         card_ts=row.card_ts,
         announcement_ts=row.announcement_ts,
         source_group_key=row.source_group_key,
+        service=row.service,
+        drill=row.drill,
         revision=row.revision,
     )

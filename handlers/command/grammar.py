@@ -37,6 +37,8 @@ class UsageError(InvalidValue):
 class DeclareRequest:
     title: str
     severity: Severity
+    service: str | None = None
+    drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,13 @@ class OverrideRequest:
     user: str
     length: timedelta | None  # `<duration>` ...
     until: str | None  # ... or `until <time>`
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    window: str = "30d"  # `7d`, `30d`, `90d` or `<from>..<to>`, read against the clock by its handler
+    service: str | None = None
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ Request = (
     | PageRequest
     | OnCallRequest
     | OverrideRequest
+    | StatsRequest
     | OverridesRequest
     | CancelOverrideRequest
     | PostmortemRequest
@@ -141,7 +151,7 @@ Request = (
 )
 
 USAGE = {
-    "declare": "declare <title> [sev1|sev2|sev3|sev4]",
+    "declare": "declare <title> [sev1|sev2|sev3|sev4] [service:<name>] [--drill]",
     "ack": "ack",
     "status": "status <declared|acknowledged|investigating|identified|monitoring|resolved>",
     "sev": "sev <1-4>",
@@ -157,12 +167,14 @@ USAGE = {
     "timeline": "timeline",
     "list": "list",
     "runbook": "runbook [name]",
+    "stats": "stats [7d|30d|90d|<from>..<to>] [service:<name>] [sev<n>]",
     "postmortem": "postmortem [owner @user]",
     "actions": "actions [@user|mine|overdue]",
     "postmortems": "postmortems [due|overdue]",
     "help": "help",
 }
-_TARGETLESS = {"declare", "list", "help", "runbook", "oncall", "actions", "postmortems"}
+_TARGETLESS = {"declare", "list", "help", "runbook", "oncall", "actions", "postmortems", "stats"}
+_WINDOWS = {"7d", "30d", "90d"}
 
 
 def parse(text: str, actor: str, command: str = "/incident") -> Request:
@@ -220,20 +232,25 @@ def _build(words: _Words) -> Request:
         case "declare":
             return _declare(words.args)
         case "list":
+            words.expect(0)
             return ListRequest()
         case "help":
+            words.expect(0)
             return HelpRequest()
         case "runbook":
             if len(words.args) > 1:
                 raise words.wrong()
             return RunbookRequest(words.args[0] if words.args else None)
         case "timeline":
+            words.expect(0)
             return TimelineRequest(words.target)
         case "page":
             words.expect(1)
             return PageRequest(words.target, Target.parse(words.args[0]))
         case "oncall":
             return _oncall(words)
+        case "stats":
+            return _stats(words)
         case "postmortem" | "actions" | "postmortems":
             return _postmortem(words)
         case _:
@@ -293,6 +310,21 @@ def _oncall(words: _Words) -> Request:
     raise words.wrong("oncall override")
 
 
+def _stats(words: _Words) -> Request:
+    window, service, severity = "30d", None, None
+    for token in words.args:
+        lowered = token.lower()
+        if lowered in _WINDOWS or ".." in lowered:
+            window = lowered
+        elif lowered.startswith("service:") and len(token) > len("service:"):
+            service = token.split(":", 1)[1]
+        elif Severity.is_token(lowered):
+            severity = Severity.parse(lowered)
+        else:
+            raise words.wrong()
+    return StatsRequest(window, service, severity)
+
+
 def _postmortem(words: _Words) -> Request:
     args = words.args
     if words.verb == "postmortem":
@@ -314,9 +346,15 @@ def _postmortem(words: _Words) -> Request:
 
 
 def _declare(args: list[str]) -> Request:
+    drill = any(arg.lower() == "--drill" for arg in args)
+    args = [arg for arg in args if arg.lower() != "--drill"]
     if not args:
         return DeclareModalRequest()
-    severity = Severity.SEV3
-    if len(args) > 1 and Severity.is_token(args[-1]):
-        severity, args = Severity.parse(args[-1]), args[:-1]
-    return DeclareRequest(clip(" ".join(args), TITLE_LIMIT), severity)
+    severity, service = Severity.SEV3, None
+    while len(args) > 1 and (Severity.is_token(args[-1]) or args[-1].lower().startswith("service:")):
+        if Severity.is_token(args[-1]):
+            severity = Severity.parse(args[-1])
+        else:
+            service = args[-1].split(":", 1)[1] or None
+        args = args[:-1]
+    return DeclareRequest(clip(" ".join(args), TITLE_LIMIT), severity, service, drill)

@@ -24,6 +24,8 @@ def register(router: CommandRouter, services: Services) -> None:
             severity=request.severity,
             declared_by=command.user_id,
             idempotency_key=flows.IdempotencyKey.command(command.trigger_id),
+            service=request.service,
+            drill=request.drill,
         )
         return Decision(messages.declared_reply(incident), incident.number, lambda: _open_channel(services, incident))
 

@@ -70,6 +70,7 @@ async def declare_incident(
     idempotency_key: str | None = None,
     source_group_key: str | None = None,
     service: str | None = None,
+    drill: bool = False,
     earlier: Sequence[TimelineEntry] = (),
 ) -> tuple[Incident, bool]:
     """Store a new incident and its `declared` event; a repeated idempotency key returns the first one (False).
@@ -77,13 +78,17 @@ async def declare_incident(
     The declare hook (paging) runs for a repeat too: it is idempotent, and a first attempt may have died after
     storing the incident and before paging (a redelivered alert notification then pages). `earlier` events
     (the alerts of a group declared by hand) are stored with the incident, so it never exists without them."""
-    transition = declare(title, severity, declared_by, services.clock(), description, source_group_key)
+    transition = declare(
+        title, severity, declared_by, services.clock(), description, source_group_key, service=service, drill=drill
+    )
     entries = [*earlier, *_entries(transition.effects)]
     incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
     with bound_contextvars(incident=incident.number):
         if created:
             await move_soon(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
+            if services.on_change is not None:
+                await services.on_change(None, incident, None)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
         if services.on_declare is not None:
@@ -118,6 +123,8 @@ async def act(services: Services, incident: Incident, event: Event, stop_pages: 
         if transition.incident == incident:
             queued = (incident_key(incident.number), bodies(services, incident, transition.effects), now)
             await services.incidents.append(incident.number, _entries(transition.effects), queued)
+            if services.on_change is not None:  # an update, say: it resets the update reminder
+                await services.on_change(incident, incident, event)
             return transition
         async with services.changing.hold(incident.number):
             return await _change(services, incident, event, stop_pages)
@@ -139,6 +146,8 @@ async def _change(services: Services, incident: Incident, event: Event, stop_pag
         log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
         if stop_pages and incident.acknowledged_at is None and saved.acknowledged_at is not None:
             await _stop_pages(services, saved.number)
+        if services.on_change is not None:
+            await services.on_change(incident, saved, event)
         return Transition(saved, transition.effects)
     raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
@@ -280,7 +289,8 @@ async def _card(services: Services, incident: Incident) -> list[Block]:
     alerts = None
     if incident.source_group_key is not None:
         alerts = (await services.alerts.state(incident.source_group_key)).summary
-    return messages.card(incident, services.targets, services.clock(), alerts)
+    clocks = messages.Clocks(services.targets, services.resolution_targets, services.calendar)
+    return messages.card(incident, clocks, services.clock(), alerts)
 
 
 def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:

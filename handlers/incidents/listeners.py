@@ -95,6 +95,7 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
         declared_by=payload.user.id,
         description=escape(clip(description, 2900)),
         idempotency_key=flows.IdempotencyKey.view(view.id),
+        drill="drill" in view.options(BlockId.DRILL),
     )
     await ack()
 

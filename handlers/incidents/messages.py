@@ -4,13 +4,18 @@ Pure functions, data in and dicts out. `CardAction` is the value an incident's b
 parsed here only.
 """
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from domain import Change, Incident, ResponseTargets, Severity, Status, TimelineEntry, format_duration
 from domain.alerts import AlertRecord, AlertSummary
+from domain.calendar import WEEKDAYS, BusinessCalendar
+from domain.metrics import ClockKind, ClockState, clock
+from domain.severity import RESOLUTION_TARGETS
 from handlers.slack import ActionId, BlockId, CallbackId
 from handlers.slack.blocks import (
     FIELD_LIMIT,
@@ -40,6 +45,8 @@ _STATUS_EMOJI = {
     Status.CLOSED: "📕",
 }
 _SHOWN_ALERTS = 5
+_CLOCK_NAMES = {ClockKind.RESPONSE: "Response", ClockKind.RESOLUTION: "Resolution"}
+_STOPPED = {ClockKind.RESPONSE: "acknowledged", ClockKind.RESOLUTION: "resolved"}
 _ROLES_HEADING = "*Roles*\n"
 
 
@@ -62,6 +69,22 @@ class CardAction(BaseModel):
         return cls.model_validate_json(state), choice
 
 
+@dataclass(frozen=True)
+class Clocks:
+    """The targets the card's clocks run to, on the business calendar."""
+
+    response: ResponseTargets = dataclasses.field(default_factory=ResponseTargets)
+    resolution: ResponseTargets = RESOLUTION_TARGETS
+    calendar: BusinessCalendar = WEEKDAYS
+
+    def of(self, incident: Incident) -> list[ClockState]:
+        start, calendar = incident.declared_at, self.calendar
+        return [
+            clock(ClockKind.RESPONSE, self.response.of(incident.severity), start, incident.acknowledged_at, calendar),
+            clock(ClockKind.RESOLUTION, self.resolution.of(incident.severity), start, incident.resolved_at, calendar),
+        ]
+
+
 def card_value(incident: Incident) -> str:
     """What a button about the incident carries."""
     return CardAction(number=incident.number).value()
@@ -78,17 +101,19 @@ def incident_title(incident: Incident) -> str:
 
 def card_text(incident: Incident) -> str:
     """Notification text of the card (and its fallback)."""
-    return f"{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
+    drill = "[DRILL] " if incident.drill else ""
+    return f"{drill}{incident.severity.label} incident {incident_title(incident)}: {incident.status.value}"
 
 
-def card(
-    incident: Incident, targets: ResponseTargets, now: datetime, alerts: AlertSummary | None = None
-) -> list[Block]:
-    """The pinned incident card: title, severity and target, status, commander, elapsed time, alerts, buttons."""
+def card(incident: Incident, clocks: Clocks, now: datetime, alerts: AlertSummary | None = None) -> list[Block]:
+    """The pinned incident card: title, severity and target, status, commander, elapsed time, both target clocks
+    (time left or the breach), alerts, buttons."""
     emoji = _STATUS_EMOJI[incident.status]
+    drill = "[DRILL] " if incident.drill else ""
     blocks: list[Block] = [
-        header(f"{emoji} {incident_title(incident)}"),
-        {"type": "section", "fields": _fields(incident, targets, now)},
+        header(f"{emoji} {drill}{incident_title(incident)}"),
+        {"type": "section", "fields": _fields(incident, clocks.response, now)},
+        {"type": "section", "fields": [field(clock_line(state, now)) for state in clocks.of(incident)]},
     ]
     if incident.description:
         blocks.append(section(incident.description))
@@ -119,6 +144,18 @@ def _fields(incident: Incident, targets: ResponseTargets, now: datetime) -> list
     if other_roles:
         fields.append(field(_ROLES_HEADING + roles_text(other_roles)))
     return fields
+
+
+def clock_line(state: ClockState, now: datetime) -> str:
+    """A card field: the time left, the breach, or how the clock ended."""
+    name = f"*{_CLOCK_NAMES[state.kind]} target* ({state.target.label})"
+    if state.stopped_at is not None:
+        verdict = "✅ met" if state.met() else "🔴 missed"
+        return f"{name}\n{verdict}: {_STOPPED[state.kind]} after {format_duration(state.stopped_at - state.started_at)}"
+    if now >= state.due:
+        return f"{name}\n🔴 breached {format_duration(now - state.due)} ago"
+    marker = "⚠️ " if now >= state.warn_at else "⏱ "
+    return f"{name}\n{marker}{format_duration(state.due - now)} left"
 
 
 def roles_text(roles: Mapping[str, str]) -> str:
@@ -169,8 +206,9 @@ def resolve_button(incident: Incident, confirm: bool, style: str = "danger") -> 
 
 
 def announcement(incident: Incident) -> str:
+    drill = "🧪 DRILL: " if incident.drill else ""
     return (
-        f"🚨 {incident.severity.label} incident declared: *{incident_title(incident)}*{by(incident.declared_by)}"
+        f"{drill}🚨 {incident.severity.label} incident declared: *{incident_title(incident)}*{by(incident.declared_by)}"
         f"\nJoin <#{incident.channel_id}> to help."
     )
 
@@ -204,7 +242,8 @@ def _update_heading(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    return f"{incident.severity.label} | {incident.status.value} | {short_title(incident)}"
+    drill = "DRILL | " if incident.drill else ""
+    return f"{drill}{incident.severity.label} | {incident.status.value} | {short_title(incident)}"
 
 
 def declared_reply(incident: Incident) -> str:
@@ -271,6 +310,19 @@ def declare_modal(severity: Severity = Severity.SEV3) -> Block:
                 "optional": True,
                 "label": plain("Description"),
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 2900},
+            },
+            {
+                "type": "input",
+                "block_id": BlockId.DRILL,
+                "optional": True,
+                "label": plain("Drill"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [
+                        {"text": plain("This is a drill: label it, keep it out of every metric"), "value": "drill"}
+                    ],
+                },
             },
         ],
     }

@@ -65,6 +65,22 @@ class Pager:
         _, created = await self.pages.create(page_id, incident.number, policy.name, first)
         return created
 
+    async def escalate_next(self, incident: Incident) -> None:
+        """A response target was breached: page the next step of the incident's escalation now (its first step
+        if it was never paged); nothing once the policy ran out or was acknowledged."""
+        page_id = PageId.declared(incident.number)
+        record = await self.pages.get(page_id)
+        if record is None:
+            policy = self.oncall.policy_for(incident.service)
+            if policy is not None:
+                await self.escalate(incident, policy, page_id)
+            return
+        policy = self.oncall.policies.get(record.policy)
+        following = advance(policy, record.position) if policy is not None else None
+        if record.status is PageStatus.ACTIVE and following is not None:
+            await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+            log.info("page_escalated_on_breach", page_id=page_id)
+
     async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:
         """`page`: a service escalates through its policy; a user or rotation is paged once."""
         if target.kind is TargetKind.SERVICE:

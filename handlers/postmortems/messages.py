@@ -21,8 +21,9 @@ _LISTED = 20  # action items listed with buttons (two blocks each, within the 50
 
 
 def _title(incident: Incident) -> str:
-    """`#<number> <title>`, escaped and clipped (a title can be as long as whatever was stored)."""
-    return f"#{incident.number} {clip(escape(incident.title), _TITLE_SHOWN)}"
+    """`#<number> <title>`, clipped (a title can be as long as whatever was stored). Titles are stored
+    mrkdwn-safe (slash text as Slack escaped it, modal and alert text escaped on arrival): not escaped again."""
+    return f"#{incident.number} {clip(incident.title, _TITLE_SHOWN)}"
 
 
 def _who(user: str | None) -> str:

@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -42,9 +43,33 @@ class FetchedMessage:
         return datetime.fromtimestamp(float(self.ts), UTC)
 
 
-def build_client(token: str, base_url: str) -> AsyncWebClient:
-    """An AsyncWebClient that retries 429 (honouring Retry-After), 5xx and connection errors."""
-    return AsyncWebClient(
+class SlackCalls(Protocol):
+    """Counts Web API calls per method, and failures per method and error code (the metrics recorder)."""
+
+    def slack_called(self, method: str, error: str | None) -> None: ...
+
+
+class _CountedClient(AsyncWebClient):
+    """Every Web API call goes through `api_call`: count it there, once per call (retries included)."""
+
+    calls: SlackCalls | None = None
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        try:
+            response = await super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            if self.calls is not None:
+                self.calls.slack_called(api_method, error_code(error))
+            raise
+        if self.calls is not None:
+            self.calls.slack_called(api_method, None)
+        return response
+
+
+def build_client(token: str, base_url: str, calls: SlackCalls | None = None) -> AsyncWebClient:
+    """An AsyncWebClient that retries 429 (honouring Retry-After), 5xx and connection errors; with `calls`,
+    each call is counted."""
+    client = _CountedClient(
         token=token,
         base_url=base_url,
         timeout=10,
@@ -54,6 +79,8 @@ def build_client(token: str, base_url: str) -> AsyncWebClient:
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+    client.calls = calls
+    return client
 
 
 def error_code(error: SlackApiError) -> str:

@@ -11,6 +11,7 @@ class ActionId(StrEnum):
     REOPEN = "incident_reopen"
     DECLARE_FROM_ALERTS = "alerts_declare_incident"
     PAGE_ACKNOWLEDGE = "page_acknowledge"
+    SNOOZE_REMINDER = "metrics_snooze_reminder"
     POSTMORTEM_START = "postmortem_start"
     POSTMORTEM_EDIT = "postmortem_edit_section"
     POSTMORTEM_RELOAD = "postmortem_reload_section"
@@ -43,6 +44,7 @@ class BlockId(StrEnum):
     TITLE = "declare_title"
     SEVERITY = "declare_severity"
     DESCRIPTION = "declare_description"
+    DRILL = "declare_drill"
     CARD_ACTIONS = "incident_card_actions"
     PM_TEXT = "postmortem_text"  # + part number: a section's text in 3,000-character inputs
     PM_WHY = "postmortem_why"

@@ -38,15 +38,6 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         )
         return await next_()
 
-    async def refuse_replays(req: AsyncBoltRequest, next_: Next) -> BoltResponse | None:
-        """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
-        accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
-        signature = (req.headers.get("x-slack-signature") or [""])[0]
-        if req.mode == "http" and not await _first_time(seen, "signature", signature, REPLAY_WINDOW):
-            log.warning("slack_request_replayed")
-            return BoltResponse(status=401, body='{"error": "this request was already handled"}')
-        return await next_()
-
     async def skip_repeated_events(body: dict[str, Any], next_: Next) -> BoltResponse | None:
         """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); handle each event_id once."""
         event_id = body.get("event_id")
@@ -79,7 +70,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         await _tell(text, isinstance(body.get("command"), str), respond, response)
 
     app.middleware(bind_log_context)
-    app.middleware(refuse_replays)
+    app.middleware(_replay_guard(seen))
     app.middleware(skip_repeated_events)
     app.error(handle_listener_error)
 
@@ -98,6 +89,19 @@ async def _tell(text: str, is_command: bool, respond: AsyncRespond | None, respo
             await respond(text=text, response_type="ephemeral", replace_original=False)
         except (aiohttp.ClientError, TimeoutError) as failure:
             log.warning("slack_respond_failed", error=type(failure).__name__)
+
+
+def _replay_guard(seen: SeenStore) -> Callable[[AsyncBoltRequest, Next], Awaitable[BoltResponse | None]]:
+    async def refuse_replays(req: AsyncBoltRequest, next_: Next) -> BoltResponse | None:
+        """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
+        accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if req.mode == "http" and not await _first_time(seen, "signature", signature, REPLAY_WINDOW):
+            log.warning("slack_request_replayed")
+            return BoltResponse(status=401, body='{"error": "this request was already handled"}')
+        return await next_()
+
+    return refuse_replays
 
 
 def register_fallbacks(app: AsyncApp) -> None:

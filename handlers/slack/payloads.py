@@ -104,7 +104,7 @@ class _View(_Model):
         return None if chosen is None else datetime.fromtimestamp(chosen, UTC)
 
     def options(self, block_id: str) -> list[str]:
-        """The values chosen in a multi-select input block (`action_id` "value")."""
+        """The values chosen in a multi-select or checkboxes input block (`action_id` "value")."""
         field = self.state.values.get(block_id, {}).get("value")
         return [option.value for option in field.selected_options] if field else []
 

@@ -51,7 +51,7 @@ def test_default_targets(severity: Severity, label: str, due_after: timedelta) -
     ("start", "days", "due"),
     [
         (datetime(2026, 11, 27, 17, 0, tzinfo=UTC), 1, datetime(2026, 11, 30, 17, 0, tzinfo=UTC)),  # Fri -> Mon
-        (datetime(2026, 11, 28, 9, 0, tzinfo=UTC), 1, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),  # Sat -> Mon
+        (datetime(2026, 11, 28, 9, 0, tzinfo=UTC), 1, datetime(2026, 12, 1, 0, 0, tzinfo=UTC)),  # Sat: from Mon 00:00
         (datetime(2026, 11, 26, 9, 0, tzinfo=UTC), 2, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)),  # Thu -> Mon
     ],
 )

@@ -71,7 +71,7 @@ def _bad_arguments() -> list[str]:
         *[f"oncall override {v}" for v in ["nope <@U0BOB> 1h", "primary bob 1h", "primary <@U0BOB>", "a b c d e"]],
         *[f"oncall override cancel {v}" for v in ["", "x", huge, "1 2", "-1", "77"]],
         *[f"oncall override primary {mention} 1h"],  # U0EVE is no member of primary, nor an admin
-        *["runbook a b", "runbook nope", "runbook ../../etc/passwd"],
+        *["runbook a b", "runbook nope", "runbook ../../etc/passwd", "timeline now", "list all", "help me"],
         *[
             f"{v}"
             for v in [

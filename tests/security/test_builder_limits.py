@@ -40,7 +40,7 @@ SUMMARY = AlertSummary(RECORDS, RECORDS[:3], truncated=10**12)
 def test_the_card_fits_whatever_it_holds(status: Status) -> None:
     """A card with huge texts, 300 roles and 200 alerts is valid Block Kit, and its text fits a message."""
     incident = replace(BIG, status=status, resolved_at=NOW if status is Status.RESOLVED else None)
-    blocks = messages.card(incident, ResponseTargets(), NOW, SUMMARY)
+    blocks = messages.card(incident, messages.Clocks(), NOW, SUMMARY)
     assert blockkit.message_errors(blocks) == []
     assert len(messages.card_text(incident)) <= blockkit.MESSAGE_MAX_TEXT
 

@@ -13,6 +13,7 @@ from bot.app import build_bolt_app
 from bot.server import REMINDERS
 from bot.settings import Settings
 from handlers import SERVICES
+from handlers.metrics import METRICS
 from handlers.postmortems import POSTMORTEMS
 from tests.bot.harness import GENERAL, Bot, sign
 
@@ -39,21 +40,25 @@ async def test_bolt_verifies_http_requests_even_in_socket_mode(
     settings = make_settings(slack_app_token="xapp-1-test")
     client = AsyncWebClient(token="xoxb-test", base_url=bot.slack.url)
     app = bot.http.app
-    bolt = build_bolt_app(settings, client, app[SERVICES], None, app[POSTMORTEMS], app[REMINDERS])
+    bolt = build_bolt_app(settings, client, app[SERVICES], None, app[POSTMORTEMS], app[REMINDERS], app[METRICS])
     response = await bolt.async_dispatch(AsyncBoltRequest(body=urlencode(_DECLARE), headers={}, mode="http"))
     assert response.status == 401
 
 
-@pytest.mark.parametrize("path", ["/api/incidents", "/webhooks/alertmanager"])
+@pytest.mark.parametrize("path", ["/api/incidents", "/webhooks/alertmanager", "/metrics"])
 async def test_unset_token_closes_the_door_when_listening_publicly(start_bot: StartBot, path: str) -> None:
     """HOST=0.0.0.0 without the door's token: 401 for everyone (the test client is loopback), naming nothing."""
     with capture_logs() as logs:
         bot = await start_bot(host="0.0.0.0", alertmanager_token=None)
-    response = await (bot.http.get(path) if path.startswith("/api") else bot.http.post(path, data=b"{}"))
+    response = await (bot.http.post(path, data=b"{}") if path.startswith("/webhooks") else bot.http.get(path))
     assert response.status == 401
     assert "TOKEN" not in await response.text()
     closed = next(log for log in logs if log["event"] == "endpoints_closed")
-    assert closed["endpoints"] == ["/api (API_TOKEN unset)", "/webhooks/alertmanager (ALERTMANAGER_TOKEN unset)"]
+    assert closed["endpoints"] == [
+        "/api (API_TOKEN unset)",
+        "/webhooks/alertmanager (ALERTMANAGER_TOKEN unset)",
+        "/metrics (METRICS_TOKEN unset)",
+    ]
 
 
 async def test_unset_token_opens_the_door_only_on_loopback(start_bot: StartBot) -> None:

@@ -4,7 +4,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from domain import Incident, ResponseTargets, Severity, Status
+from domain import Incident, Severity, Status
 from handlers.incidents import messages
 from handlers.incidents.messages import CardAction
 from handlers.slack import ActionId
@@ -32,7 +32,7 @@ def _action_ids(card: list[Block]) -> list[str]:
 
 def test_card_shows_target_status_commander_and_elapsed() -> None:
     """The card shows severity with its response target, status, commander and elapsed time."""
-    card = messages.card(make(commander="U9"), ResponseTargets(), T0 + timedelta(minutes=7))
+    card = messages.card(make(commander="U9"), messages.Clocks(), T0 + timedelta(minutes=7))
     text = json.dumps(card, ensure_ascii=False)
     assert "#42 Checkout is down" in text
     assert "SEV-1: respond within 15 min" in text
@@ -43,7 +43,7 @@ def test_card_shows_target_status_commander_and_elapsed() -> None:
 
 def test_declared_card_offers_every_action() -> None:
     """A new incident's card has Acknowledge, status, severity and Resolve controls."""
-    card = messages.card(make(), ResponseTargets(), T0)
+    card = messages.card(make(), messages.Clocks(), T0)
     assert _action_ids(card) == [
         ActionId.ACKNOWLEDGE,
         ActionId.CHANGE_STATUS,
@@ -54,14 +54,14 @@ def test_declared_card_offers_every_action() -> None:
 
 def test_acknowledged_card_drops_acknowledge() -> None:
     """Once acknowledged, the Acknowledge button goes away."""
-    card = messages.card(make(status=Status.ACKNOWLEDGED, acknowledged_at=T0), ResponseTargets(), T0)
+    card = messages.card(make(status=Status.ACKNOWLEDGED, acknowledged_at=T0), messages.Clocks(), T0)
     assert ActionId.ACKNOWLEDGE not in _action_ids(card)
 
 
 def test_resolved_card_offers_postmortem_and_reopen_only() -> None:
     """A resolved card shows its summary and offers only Start postmortem and Reopen."""
     incident = make(status=Status.RESOLVED, acknowledged_at=T0, resolved_at=T0 + timedelta(hours=2), summary="rb")
-    card = messages.card(incident, ResponseTargets(), T0 + timedelta(days=1))
+    card = messages.card(incident, messages.Clocks(), T0 + timedelta(days=1))
     assert _action_ids(card) == [ActionId.POSTMORTEM_START, ActionId.REOPEN]
     assert "Duration*\\n2 h" in json.dumps(card)
     assert "*Summary:* rb" in json.dumps(card)
@@ -70,13 +70,13 @@ def test_resolved_card_offers_postmortem_and_reopen_only() -> None:
 def test_closed_card_offers_only_the_postmortem() -> None:
     """A closed card (postmortem published) cannot be reopened; it links to the postmortem only."""
     incident = make(status=Status.CLOSED, acknowledged_at=T0, resolved_at=T0 + timedelta(hours=2))
-    card = messages.card(incident, ResponseTargets(), T0 + timedelta(days=1))
+    card = messages.card(incident, messages.Clocks(), T0 + timedelta(days=1))
     assert _action_ids(card) == [ActionId.POSTMORTEM_START]
 
 
 def test_select_values_round_trip() -> None:
     """A select option's value carries the incident number and the choice."""
-    card = messages.card(make(), ResponseTargets(), T0)
+    card = messages.card(make(), messages.Clocks(), T0)
     actions = next(b for b in card if b["type"] == "actions")
     select = actions["elements"][1]  # type: ignore[index]
     state, choice = CardAction.parse_option(select["options"][0]["value"])
@@ -85,7 +85,7 @@ def test_select_values_round_trip() -> None:
 
 def test_long_title_fits_header_limit() -> None:
     """Header text stays within Slack's 150 characters."""
-    card = messages.card(make(title="x" * 400), ResponseTargets(), T0)
+    card = messages.card(make(title="x" * 400), messages.Clocks(), T0)
     assert len(card[0]["text"]["text"]) <= 150  # type: ignore[index]
 
 

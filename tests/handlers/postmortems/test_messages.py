@@ -60,10 +60,12 @@ def test_round_trip_values_parse_back() -> None:
 
 def test_review_request_links_the_draft_or_names_its_channel() -> None:
     """A reviewer's DM links the draft; without a link it names the channel where the draft is pinned."""
-    incident = Incident(4, "DB <down>", Severity.SEV1, Status.RESOLVED, "U0A", T0, channel_id="C0INC")
+    # titles are stored mrkdwn-safe (escaped on arrival), so they are shown as stored, not escaped twice
+    incident = Incident(4, "DB &lt;down&gt;", Severity.SEV1, Status.RESOLVED, "U0A", T0, channel_id="C0INC")
     linked = messages.review_request(incident, "U0A", "https://fake.slack.com/archives/C0INC/p1")
     assert "<https://fake.slack.com/archives/C0INC/p1|open the draft>" in linked
     assert "DB &lt;down&gt;" in linked
+    assert "&amp;lt;" not in linked
     assert "pinned in <#C0INC>" in messages.review_request(incident, "U0A", "")
 
 
@@ -123,4 +125,5 @@ def test_every_postmortem_message_fits_whatever_it_holds() -> None:
         messages.postmortems_list([pm] * 100, "Postmortems", T0.date()),
     ]
     assert all(len(text) <= 40_000 for text in texts)
-    assert "&lt;" in messages.draft_text(pm, incident)
+    stored = replace(incident, title="a &lt;b&gt;")  # titles are stored mrkdwn-safe: shown as stored, not twice
+    assert f"#{incident.number} a &lt;b&gt;:" in messages.draft_text(pm, stored)
