@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 from uuid import uuid4
@@ -40,12 +40,14 @@ ROOT = Path(__file__).resolve().parents[1]
 INCIDENTS = 20
 TIMEOUT = 5.0  # Slack gives up after 3 s; we wait a little longer to see how late the answers are
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+BUSY = b"was *not* run"  # the bot's answer past its bound of requests in flight (an answer, counted apart)
 
 
 @dataclass(frozen=True)
 class Result:
     latencies: list[float]
     statuses: Counter[str]
+    kinds: dict[str, list[float]] = field(default_factory=dict)  # latencies by subcommand
 
     def ms(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -55,6 +57,10 @@ class Result:
         counts = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
         p50, p99, top = self.ms(0.5), self.ms(0.99), max(self.latencies, default=0) * 1000
         return f"{name:>7} {rate:>4}/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  max {top:7.1f} ms  {counts}"
+
+    def by_kind(self) -> str:
+        p99 = {kind: Result(times, Counter()).ms(0.99) for kind, times in self.kinds.items()}
+        return "         p99 by subcommand: " + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(p99.items()))
 
 
 def _free_port() -> int:
@@ -99,14 +105,17 @@ async def _send(http: aiohttp.ClientSession, url: str, text: str, result: Result
     started = time.perf_counter()
     try:
         async with http.post(url, data=body.encode(), headers=headers) as response:
-            await response.read()
-            status = str(response.status)
+            reply = await response.read()
+            status = "busy" if BUSY in reply else str(response.status)
     except TimeoutError:
         status = "timeout"
     except aiohttp.ClientError as error:
         status = type(error).__name__
     result.latencies.append(time.perf_counter() - started)
     result.statuses[status] += 1
+    result.kinds.setdefault(text.split()[1] if text.startswith("#") else text.split()[0], []).append(
+        result.latencies[-1]
+    )
 
 
 async def open_loop(http: aiohttp.ClientSession, url: str, rate: int, seconds: float, seed: int) -> Result:
@@ -153,7 +162,7 @@ async def _wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
 
 
 @asynccontextmanager
-async def _database(kind: str, workdir: Path) -> AsyncIterator[str]:
+async def database_url(kind: str, workdir: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
         migrate(url)
@@ -196,10 +205,12 @@ async def _declare_incidents(http: aiohttp.ClientSession, url: str) -> None:
         raise SystemExit(f"declaring the bench incidents failed: {dict(warmup.statuses)}")
 
 
-async def main(rates: list[int], seconds: float, database: str, profile: str | None = None) -> None:
+async def main(
+    rates: list[int], seconds: float, database: str, profile: str | None = None, bot_log: str | None = None
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        async with SlackEmulator() as slack, _database(database, workdir) as db_url:
+        async with SlackEmulator() as slack, database_url(database, workdir) as db_url:
             bot_port, anchor_port = _free_port(), _free_port()
             bot_args = [sys.executable, "-m", "bot"]
             if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
@@ -208,7 +219,7 @@ async def main(rates: list[int], seconds: float, database: str, profile: str | N
             env = _bot_env(slack, db_url, bot_port, workdir)
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
             async with (
-                _process(bot_args, env, bot_port, workdir / "bot.log") as bot_url,
+                _process(bot_args, env, bot_port, Path(bot_log) if bot_log else workdir / "bot.log") as bot_url,
                 _process(anchor_args, env, anchor_port, workdir / "anchor.log") as anchor_url,
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http,
             ):
@@ -219,6 +230,7 @@ async def main(rates: list[int], seconds: float, database: str, profile: str | N
                     bot = await open_loop(http, bot_url, rate, seconds, seed=rate)
                     print(anchor.line("anchor", rate))
                     print(bot.line("bot", rate) + f"  p99 x anchor {bot.ms(0.99) / max(anchor.ms(0.99), 0.001):.1f}")
+                    print(bot.by_kind())
 
 
 if __name__ == "__main__":
@@ -227,6 +239,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--profile", metavar="FILE", help="sample the bot with py-spy into FILE (collapsed stacks)")
+    parser.add_argument("--bot-log", metavar="FILE", help="keep the bot's log (warnings and errors) in FILE")
     options = parser.parse_args()
     rates = [int(r) for r in options.rates.split(",")]
-    asyncio.run(main(rates, options.seconds, options.database, options.profile))
+    asyncio.run(main(rates, options.seconds, options.database, options.profile, options.bot_log))

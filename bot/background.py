@@ -28,3 +28,32 @@ async def every(interval: timedelta, stop: asyncio.Event, work: Callable[[], Awa
             log.exception("background_work_failed", loop=loop, error_id=uuid4().hex[:8])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+
+
+class Overlapping:
+    """`work` started in the background on each call, unless `most` runs of it are still going: for `every`,
+    so that a round stuck on a slow Slack does not hold up the next round. Failures are logged as `every`
+    logs them; `close` waits for the runs still going."""
+
+    def __init__(self, work: Callable[[], Awaitable[object]], loop: str, most: int = 4) -> None:
+        self._work = work
+        self._loop = loop
+        self._most = most
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def __call__(self) -> None:
+        if len(self._running) < self._most:
+            task = asyncio.create_task(self._run())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._running)
+
+    async def _run(self) -> None:
+        try:
+            await self._work()
+        except (RedisError, SQLAlchemyError, OSError) as error:
+            log.warning("background_storage_unavailable", loop=self._loop, error=type(error).__name__)
+        except Exception:  # a task boundary: log it with an id and go on
+            log.exception("background_work_failed", loop=self._loop, error_id=uuid4().hex[:8])

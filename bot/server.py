@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_bolt_app
-from bot.background import every
+from bot.background import Overlapping, every
 from bot.embedded_redis import EmbeddedRedis
 from bot.observe import CountedTimeline, http_metrics
 from bot.settings import MANIFEST_HINT, Settings
@@ -46,7 +46,7 @@ from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
 from handlers.postmortems.flows import announce_pending
-from handlers.slack import SlackGateway, SlackOutbox, build_client
+from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
 from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, create_engine, ping
@@ -66,6 +66,7 @@ log = structlog.get_logger()
 REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
+ADMISSION = web.AppKey("admission", Admission)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
@@ -129,7 +130,7 @@ async def _resources(
     embedded = EmbeddedRedis(settings.data_dir) if settings.redis_url is None else None
     redis_url = await asyncio.to_thread(embedded.start) if embedded else str(settings.redis_url)
     redis = Redis.from_url(redis_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_pool_size)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     client = build_client(token, settings.slack_api_url, recorder)
     keys = Keys(settings.redis_prefix)
@@ -270,8 +271,10 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
         return
     with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
         await pager.handoffs.schedule_all()
-    async with _every(interval, pager.tick, "pager"):
+    ticks = Overlapping(pager.tick, "pager")  # a tick waiting on a slow Slack does not hold up the next one
+    async with _every(interval, ticks, "pager"):
         yield
+    await ticks.close()
 
 
 async def _clocks(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
@@ -354,6 +357,8 @@ async def _start_slack(
         return None
     bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS], metrics)
     app[BOLT] = bolt
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app[ADMISSION] = Admission(settings.slack_concurrency, secret)
     if settings.slack_app_token is None:
         return None
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
@@ -376,7 +381,8 @@ async def _slack_events(request: web.Request) -> web.Response:
         return json_error(400, "the body is not a Slack request (malformed JSON payload)")
     if problem is not None:
         return json_error(400, problem)
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    bolt_request = await to_bolt_request(request)
+    return await to_aiohttp_response(await request.app[ADMISSION].dispatch(bolt_request, bolt.async_dispatch))
 
 
 async def _healthz(request: web.Request) -> web.Response:

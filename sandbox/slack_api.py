@@ -69,6 +69,7 @@ class SlackEmulator(WebApi):
         self.version = 0  # goes up with every recorded call: watchers wait on `changed`
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: dict[str, asyncio.Event] = {}
+        self._delays: dict[str, tuple[float, str | None]] = {}
         self._recorded = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -128,6 +129,14 @@ class SlackEmulator(WebApi):
         self._holds[method] = asyncio.Event()
         return self._holds[method]
 
+    def delay(self, method: str, seconds: float, channel: str | None = None) -> None:
+        """Answer every later call of `method` (only those naming `channel`, if given) `seconds` late: a slow
+        Slack. The work is done, and recorded, when the answer goes out. `seconds=0` ends it."""
+        if seconds > 0:
+            self._delays[method] = (seconds, channel)
+        else:
+            self._delays.pop(method, None)
+
     async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
         """Wait until `count` successful calls of `method` were recorded and return them."""
 
@@ -146,6 +155,8 @@ class SlackEmulator(WebApi):
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args, parse_error = await rules.read_args(request)
+        if (slow := self._delays.get(method)) and slow[1] in (None, args.get("channel")):
+            await asyncio.sleep(slow[0])
         form_token = args.pop("token", None)
         token = rules.bearer_token(request.headers.get("Authorization")) or (str(form_token) if form_token else None)
         status, body, headers = self._answer(method, args, token, parse_error)

@@ -16,18 +16,24 @@ from storage.keys import Keys
 from storage.replies import text
 
 # Mark each alert state of the group as seen (a ZSET scored by when); queue the notification only if one of
-# them is new. States older than the TTL are dropped, so a group that flaps for ever keeps a bounded set.
-# KEYS: seen-set, inbox stream. ARGV: seen TTL (s), group key, payload, tokens...
+# them is new: in the priority lane if the group was never seen or its severity goes up (a lower number), else
+# in the inbox. States older than the TTL are dropped, so a group that flaps for ever keeps a bounded set.
+# KEYS: seen-set, inbox stream, priority stream, group alerts hash. ARGV: seen TTL (s), group key, payload,
+# severity, tokens...
 _ADMIT = """
+local first = redis.call('EXISTS', KEYS[1]) == 0
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 local new = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if #new == 0 then return false end
-return redis.call('XADD', KEYS[2], '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', cjson.encode(new))
+local known = tonumber(redis.call('HGET', KEYS[4], '~severity') or '')
+local lane = KEYS[2]
+if first or (known and tonumber(ARGV[4]) < known) then lane = KEYS[3] end
+return redis.call('XADD', lane, '*', 'group', ARGV[2], 'payload', ARGV[3], 'new', cjson.encode(new))
 """
 # Give up on an entry: keep it in the dead-letter stream, drop it from the inbox, and unmark its alert states
 # so Alertmanager's next repeat is admitted again. KEYS: inbox, dead, attempts, seen-set.
@@ -54,6 +60,7 @@ class InboxEntry:
     id: str
     notification: Notification
     new_tokens: frozenset[str]
+    stream: str = ""  # the lane (stream key) it was read from
 
 
 class AlertStore:
@@ -65,44 +72,64 @@ class AlertStore:
         self._admit = redis.register_script(_ADMIT)
         self._bury = redis.register_script(_BURY)
 
-    async def admit(self, notification: Notification) -> str | None:
-        """Queue the notification if any alert state in it is new; its stream id, or None for a repeat."""
+    async def admit(self, notification: Notification, severity: Severity = Severity.SEV4) -> str | None:
+        """Queue the notification if any alert state in it is new; its stream id, or None for a repeat.
+
+        A group's first notification, or one more severe than the group as last processed, goes in the
+        priority lane: it does not wait behind thousands of repeats of groups that already have incidents."""
         group = notification.group_key
         tokens = [alert.token for alert in notification.alerts]
         payload = notification.model_dump_json(by_alias=True)
-        keys = [self._keys.alert_group(group, "seen-at"), self._keys.alert_inbox()]
-        args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, *tokens]
+        keys = [
+            self._keys.alert_group(group, "seen-at"),
+            self._keys.alert_inbox(),
+            self._keys.alert_inbox_priority(),
+            self._keys.alert_group(group, "alerts"),
+        ]
+        args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, int(severity), *tokens]
         entry_id = await self._admit(keys=keys, args=args)
         return text(entry_id) if entry_id else None
 
+    def _lanes(self) -> tuple[str, str]:
+        """The priority lane first."""
+        return self._keys.alert_inbox_priority(), self._keys.alert_inbox()
+
     async def ensure_consumer_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(self._keys.alert_inbox(), _CONSUMER_GROUP, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        for lane in self._lanes():
+            try:
+                await self._redis.xgroup_create(lane, _CONSUMER_GROUP, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
 
     def reader(self) -> "InboxReader":
         """A dedicated connection for blocking reads of the inbox, which `interrupt` can wake."""
         return InboxReader(self._redis, self._keys)
 
     async def reclaim(self, consumer: str, idle: timedelta, count: int = 100) -> list[InboxEntry]:
-        """Entries another consumer took but never finished (it died), idle for at least `idle`."""
-        answer = await self._redis.xautoclaim(
-            self._keys.alert_inbox(), _CONSUMER_GROUP, consumer, int(idle.total_seconds() * 1000), "0-0", count
-        )
-        return [_entry(entry_id, fields) for entry_id, fields in answer[1] if fields]
+        """Entries another consumer took but never finished (it died), idle for at least `idle`; priority first."""
+        entries: list[InboxEntry] = []
+        for lane in self._lanes():
+            answer = await self._redis.xautoclaim(
+                lane, _CONSUMER_GROUP, consumer, int(idle.total_seconds() * 1000), "0-0", count
+            )
+            entries += [_entry(entry_id, fields, lane) for entry_id, fields in answer[1] if fields]
+        return entries
 
     async def pending(self) -> int:
-        """Entries admitted and not yet processed (processed ones are deleted)."""
-        return int(await self._redis.xlen(self._keys.alert_inbox()))
+        """Entries admitted and not yet processed, in both lanes (processed ones are deleted)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for lane in self._lanes():
+                pipe.xlen(lane)
+            return sum(int(n) for n in await pipe.execute())
 
-    async def done(self, entry_id: str) -> None:
-        """Acknowledge and drop a processed entry (and its failure count), so the stream stays small."""
+    async def done(self, entry: InboxEntry) -> None:
+        """Acknowledge and drop a processed entry (and its failure count), so its stream stays small."""
+        lane = entry.stream or self._keys.alert_inbox()
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(self._keys.alert_inbox(), _CONSUMER_GROUP, entry_id)
-            pipe.xdel(self._keys.alert_inbox(), entry_id)
-            pipe.hdel(self._keys.alert_attempts(), entry_id)
+            pipe.xack(lane, _CONSUMER_GROUP, entry.id)
+            pipe.xdel(lane, entry.id)
+            pipe.hdel(self._keys.alert_attempts(), entry.id)
             await pipe.execute()
 
     async def failed(self, entry_id: str) -> int:
@@ -113,7 +140,7 @@ class AlertStore:
         """Move an entry the worker gave up on to the dead-letter stream, its alert states admitted again."""
         notification = entry.notification
         keys = [
-            self._keys.alert_inbox(),
+            entry.stream or self._keys.alert_inbox(),
             self._keys.alert_dead(),
             self._keys.alert_attempts(),
             self._keys.alert_group(notification.group_key, "seen-at"),
@@ -129,7 +156,7 @@ class AlertStore:
         for entry_id, fields in await self._redis.xrange(self._keys.alert_dead()) or []:
             if entry_id is None or fields is None:
                 continue
-            entry = _entry(entry_id, fields)
+            entry = _entry(entry_id, fields, self._keys.alert_dead())
             seen = self._keys.alert_group(entry.notification.group_key, "seen-at")
             payload = entry.notification.model_dump_json(by_alias=True)
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -216,14 +243,20 @@ class InboxReader:
         if self._connection is not None:
             await self._connection.aclose()
 
-    async def read(self, consumer: str, count: int, block: timedelta) -> list[InboxEntry]:
-        """New entries for this consumer, waiting up to `block` for one to arrive (or an interrupt)."""
+    async def read(
+        self, consumer: str, count: int, block: timedelta | None, lanes: int = 2
+    ) -> tuple[list[InboxEntry], list[InboxEntry]]:
+        """New entries for this consumer from the priority lane and the inbox (up to `count` from each), read in
+        one command so that both are one moment's view; waits up to `block` (None: not at all) for one to
+        arrive (or an interrupt). `lanes=1` reads the priority lane only."""
         assert self._connection is not None, "use `async with store.reader()`"
-        streams: dict[bytes | str | memoryview, StreamIdT] = {self._keys.alert_inbox(): ">"}
-        block_ms = int(block.total_seconds() * 1000)
+        priority, inbox = self._keys.alert_inbox_priority(), self._keys.alert_inbox()
+        streams: dict[bytes | str | memoryview, StreamIdT] = {lane: ">" for lane in (priority, inbox)[:lanes]}
+        block_ms = None if block is None else max(1, int(block.total_seconds() * 1000))
         reply = await self._connection.xreadgroup(_CONSUMER_GROUP, consumer, streams, count=count, block=block_ms)
         answer = cast(_StreamReply, reply)  # the RESP2 shape: this client is not built with protocol=3
-        return [_entry(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries]
+        read = {text(lane): [_entry(i, fields, text(lane)) for i, fields in entries] for lane, entries in answer or []}
+        return read.get(priority, []), read.get(inbox, [])
 
     async def interrupt(self) -> None:
         """Wake a blocked `read` at once (CLIENT UNBLOCK from another connection)."""
@@ -231,12 +264,13 @@ class InboxReader:
             await self._redis.client_unblock(self._client_id)
 
 
-def _entry(entry_id: bytes | str, fields: _Fields) -> InboxEntry:
+def _entry(entry_id: bytes | str, fields: _Fields, stream: str) -> InboxEntry:
     values = {text(k): text(v) for k, v in fields.items()}
     return InboxEntry(
         id=text(entry_id),
         notification=Notification.model_validate_json(values["payload"]),
         new_tokens=frozenset(json.loads(values["new"])),
+        stream=stream,
     )
 
 

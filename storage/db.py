@@ -38,11 +38,15 @@ def sync_url(url: str) -> str:
     return f"{_SCHEMES[scheme][1]}://{rest}"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine. SQLite gets foreign keys and a busy timeout; PostgreSQL gets pre-ping."""
+def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+    """An async engine. SQLite gets foreign keys and a busy timeout.
+
+    PostgreSQL connections are pinged on checkout (a connection the server ended is replaced, not failed
+    on), and the pool keeps `pool_size` of them open (at least the Slack requests admitted at once, plus the
+    workers): SQLAlchemy's default of 5 closed and reopened a connection for most sessions under load."""
     url = async_url(url)
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
     engine = create_async_engine(url)
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine

@@ -33,6 +33,10 @@ class Keys:
         """The stream of admitted Alertmanager notifications, read by the alert worker's consumer group."""
         return f"{self.prefix}alerts:inbox"
 
+    def alert_inbox_priority(self) -> str:
+        """The priority lane of the inbox: a group's first notification, and one that raises its severity."""
+        return f"{self.prefix}alerts:inbox:priority"
+
     def alert_dead(self) -> str:
         """Notifications the worker gave up on (a stream); `firebreak alerts retry-dead` re-queues them."""
         return f"{self.prefix}alerts:dead"

@@ -17,10 +17,10 @@ from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows, timeline
-from handlers.incidents.effects import incident_key, post
+from handlers.incidents.effects import post
 from handlers.incidents.messages import short_title
 from handlers.services import Services
-from handlers.slack import Message
+from handlers.slack import Message, incident_key
 from handlers.slack.blocks import clip, escape
 from storage.alerts import InboxEntry
 

@@ -9,16 +9,21 @@ from handlers.alerts import flows, messages
 from handlers.alerts.messages import AlertGroupAction
 from handlers.command import CommandRouter, Decision, RunbookRequest, UsageError
 from handlers.services import Services
-from handlers.slack import ActionId, BlockActions, SlashCommand
+from handlers.slack import ActionId, BlockActions, SlashCommand, incident_key
 
 
 def register(app: AsyncApp, router: CommandRouter, services: Services) -> None:
     async def handle_declare_from_alerts_action(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         payload = BlockActions.model_validate(body)
         group = AlertGroupAction.model_validate_json(payload.actions[0].chosen)
-        await ack()
         incident = await flows.declare_from_group(services, group.group_key, payload.user.id)
-        await respond(text=messages.group_follows(incident.number), response_type="ephemeral", replace_original=False)
+        await ack()
+
+        async def tell() -> None:
+            text = messages.group_follows(incident.number)
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        services.outbox.submit(incident_key(incident.number), tell)
 
     async def runbook(command: SlashCommand, request: RunbookRequest) -> Decision:
         return Decision(_runbook_reply(services, request.name))

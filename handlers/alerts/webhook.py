@@ -31,7 +31,8 @@ def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
             log.info("alert_webhook_refused", reason="malformed", errors=error.error_count())
             return json_error(400, _describe(error))
         try:
-            entry_id = await request.app[SERVICES].alerts.admit(notification)
+            services = request.app[SERVICES]
+            entry_id = await services.alerts.admit(notification, services.alert_policy.severity(notification))
         except (RedisError, OSError) as error:
             log.warning("alert_webhook_unavailable", error=type(error).__name__)
             return json_error(503, "storage is unavailable; Alertmanager will retry")

@@ -1,4 +1,11 @@
-"""The alert worker: drains the intake stream through `alert_flows.process`, one entry at a time, in order.
+"""The alert worker: drains the intake streams through `alert_flows.process`, in order within each group.
+
+Two lanes: a group's first notification, or one that raises its severity, goes in the priority lane, which is
+read in the same command as the inbox and processed first; so a new critical group does not wait behind
+thousands of repeats. Each batch is split by group: the groups are processed concurrently (at most `parallel`
+at once), each group's entries one after the other, in the order admitted (a retried entry holds up its own
+group only). Should a full batch of priority entries come back, the inbox entries read with it wait until
+the priority lane has been read to its end, so a group's later notification never overtakes its first.
 
 Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
 and every `reclaim_idle`, a worker takes over entries another consumer left unfinished. An entry whose
@@ -31,14 +38,17 @@ class AlertWorker:
         self,
         services: Services,
         consumer: str,
-        batch: int = 100,
+        batch: int = 16,  # small: the priority lane is looked at again after at most this many inbox entries
         block: timedelta = timedelta(seconds=1),
         reclaim_idle: timedelta = timedelta(seconds=30),
         max_attempts: int = 8,
         backoff: timedelta = timedelta(seconds=0.5),
+        parallel: int = 8,
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
     ) -> None:
         self._on_dead_letter = on_dead_letter
+        self._parallel = parallel
+        self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._services = services
@@ -64,7 +74,7 @@ class AlertWorker:
                         if loop.time() >= next_reclaim:
                             await self._handle(await self._services.alerts.reclaim(self._consumer, self._reclaim_idle))
                             next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
-                        await self._handle(await reader.read(self._consumer, self._batch, self._block))
+                        await self._read_and_handle(reader)
             except (RedisError, SQLAlchemyError, OSError) as error:
                 log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
                 with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
@@ -97,13 +107,37 @@ class AlertWorker:
     def _past(self, seen: int) -> Callable[[], bool]:
         return lambda: self._processed > seen
 
+    async def _read_and_handle(self, reader: InboxReader) -> None:
+        held = self._held
+        lanes, block = (1, None) if held else (2, self._block)
+        priority, inbox = await reader.read(self._consumer, self._batch, block, lanes)
+        await self._handle(priority)
+        if len(priority) == self._batch:  # more priority entries may wait: read them before these
+            self._held = held + inbox
+            return
+        self._held = []
+        await self._handle(held + inbox)
+
     async def _handle(self, entries: list[InboxEntry]) -> None:
+        """Each group's entries in order, the groups concurrently; raises the first storage failure."""
+        groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
-            if not await self._settle(entry):
-                return  # stopping: the entry stays pending for the next worker
-            async with self._progress:
-                self._processed += 1
-                self._progress.notify_all()
+            groups.setdefault(entry.notification.group_key, []).append(entry)
+        room = asyncio.Semaphore(self._parallel)
+
+        async def in_order(group: list[InboxEntry]) -> None:
+            async with room:
+                for entry in group:
+                    if not await self._settle(entry):
+                        return  # stopping: the rest stay pending for the next worker
+                    async with self._progress:
+                        self._processed += 1
+                        self._progress.notify_all()
+
+        outcomes = await asyncio.gather(*(in_order(group) for group in groups.values()), return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
 
     async def _settle(self, entry: InboxEntry) -> bool:
         """Process the entry, retrying failures with backoff, else bury it; False if stopped meanwhile."""
@@ -125,7 +159,7 @@ class AlertWorker:
                 if self._stopping.is_set():
                     return False
                 continue
-            await self._services.alerts.done(entry.id)
+            await self._services.alerts.done(entry)
             return True
 
     async def _bury(self, entry: InboxEntry, error: Exception, attempts: int) -> None:

@@ -1,5 +1,6 @@
 """The slash command: parse, hand the request to the capability that registered its type, acknowledge with
-the decision, then carry out the decision's Slack work.
+the decision, then hand the decision's Slack work to the outbox (behind the incident's earlier Slack work), so
+the reply goes out at once.
 
 Each capability registers the request types it answers with `CommandRouter.add`; the router knows none of
 them. A capability's handler decides (stores what it must) before the reply, so a reply means it is stored.
@@ -15,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from domain import IncidentError, NotAnIncidentChannel
 from handlers.command import messages
 from handlers.command.grammar import USAGE, HelpRequest, Request, parse
-from handlers.slack import SlashCommand
+from handlers.slack import SlackOutbox, SlashCommand, incident_key, person_key
 from handlers.slack.blocks import Block
 from handlers.slack.messages import slack_failed
 
@@ -39,8 +40,9 @@ Handler = Callable[[SlashCommand, Any], Awaitable[Decision]]
 
 
 class CommandRouter:
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, outbox: SlackOutbox) -> None:
         self.command = command
+        self._outbox = outbox
         self._handlers: dict[type, Handler] = {}
 
     def add(self, kind: type[R], handler: Callable[[SlashCommand, R], Awaitable[Decision]]) -> None:
@@ -69,10 +71,17 @@ class CommandRouter:
             log.info("command_refused", reason=str(error))
             return
         await ack(text=decision.reply, blocks=decision.blocks)
-        if decision.follow_up is not None:
-            failures = await decision.follow_up()
+        follow_up = decision.follow_up
+        if follow_up is None:
+            return
+
+        async def carry_out() -> None:
+            failures = await follow_up()
             if failures:
                 await respond(text=slack_failed(decision.number, failures), response_type="ephemeral")
+
+        key = incident_key(decision.number) if decision.number else person_key(command.user_id)
+        self._outbox.submit(key, carry_out)
 
     async def _decide(self, command: SlashCommand) -> Decision:
         request = parse(command.text, command.user_id, self.command)

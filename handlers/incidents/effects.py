@@ -19,11 +19,6 @@ from storage.effects import QueuedEffect
 _TAG = "firebreak_effect"
 
 
-def incident_key(number: int) -> str:
-    """The queue of an incident's Slack work: its messages go out in order."""
-    return f"incident:{number}"
-
-
 def post(number: int, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
     """A post in the incident's channel (or in `channel`), once that channel exists."""
     body: Body = {"kind": "post", "number": number, "text": text, "channel": channel}

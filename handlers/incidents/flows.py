@@ -30,10 +30,10 @@ from domain import (
     declare,
 )
 from handlers.incidents import messages
-from handlers.incidents.effects import bodies, incident_key
+from handlers.incidents.effects import bodies
 from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
-from handlers.slack import FetchedMessage, Message, describe_failure
+from handlers.slack import FetchedMessage, Message, describe_failure, incident_key
 from handlers.slack.blocks import Block
 from storage import ConcurrentUpdate
 

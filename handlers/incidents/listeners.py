@@ -10,7 +10,7 @@ from domain import Acknowledge, ChangeSeverity, ChangeStatus, Event, IncidentErr
 from handlers.incidents import flows, messages
 from handlers.incidents.messages import CardAction
 from handlers.services import Services
-from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission
+from handlers.slack import ActionId, BlockActions, BlockId, CallbackId, ViewSubmission, incident_key
 from handlers.slack.blocks import TITLE_LIMIT, clip, escape
 from handlers.slack.messages import slack_failed
 from handlers.slack.payloads import has_control_characters
@@ -64,10 +64,14 @@ async def act_on_click(
         log.info("action_refused", action=action.action_id, reason=str(error))
         return
     await ack()
-    failures = await flows.perform(services, transition.incident)
-    if failures:
-        text = slack_failed(incident.number, failures)
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    async def carry_out() -> None:
+        failures = await flows.perform(services, transition.incident)
+        if failures:
+            text = slack_failed(incident.number, failures)
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    services.outbox.submit(incident_key(incident.number), carry_out)
 
 
 async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: AsyncAck) -> None:
@@ -94,6 +98,10 @@ async def _declare_from_modal(services: Services, payload: ViewSubmission, ack: 
         drill="drill" in view.options(BlockId.DRILL),
     )
     await ack()
-    _, failure = await flows.try_open_channel(services, incident)
-    if failure:
-        await services.slack.post(payload.user.id, slack_failed(incident.number, [failure]))
+
+    async def set_up() -> None:
+        _, failure = await flows.try_open_channel(services, incident)
+        if failure:
+            await services.slack.post(payload.user.id, slack_failed(incident.number, [failure]))
+
+    services.outbox.submit(incident_key(incident.number), set_up)

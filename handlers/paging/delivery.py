@@ -5,6 +5,7 @@ that died: its DM is looked for in the DM channel's history (by the page's metad
 is not there.
 """
 
+import asyncio
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,12 +18,12 @@ from domain.timeline import EntryKind
 from handlers.http import safe_url
 from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
-from handlers.incidents.effects import incident_key, post
+from handlers.incidents.effects import post
 from handlers.paging import messages
 from handlers.paging.directory import OnCallDirectory, Person
 from handlers.paging.links import AckLinks
 from handlers.services import Services
-from handlers.slack import describe_failure
+from handlers.slack import describe_failure, incident_key
 from handlers.slack.effects import EffectFailed
 from storage import Progress
 from storage.effects import QueuedEffect
@@ -43,14 +44,12 @@ class PageDelivery:
     async def notify(
         self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
     ) -> list[str]:
-        """Page the people `targets` name, each once; tell the incident channel. Returns who was paged now."""
-        paged: list[str] = []
-        failed: list[str] = []
+        """Page the people `targets` name, each once and each on their own (one slow DM does not hold up the
+        next person's); tell the incident channel (a queued effect, off the DM's path). Returns who was paged now."""
         people, unknown = await self.directory.people(targets)
-        for person in people:
-            delivered = await self._page_once(incident, page_id, position, person, why)
-            if delivered is not None:
-                (paged if delivered else failed).append(person.user)
+        outcomes = await asyncio.gather(*(self._page_once(incident, page_id, position, p, why) for p in people))
+        paged = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered]
+        failed = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered is False]
         step = f"{page_id}:{position.round}:{position.step}"
         unknown = [name for name in unknown if await self._unresolved(incident, step, name)]
         if paged or failed or unknown:

@@ -1,5 +1,6 @@
 """Who is on call: rotations with their overrides, and config names (IDs or emails) turned into Slack users."""
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class OnCallDirectory:
     slack: SlackGateway
     clock: Clock
     _emails: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _lookups: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)  # pages fired at once look up once
 
     async def shifts(self, rotation: str, at: datetime, count: int = 2) -> list[Shift]:
         """Who is on call for `rotation` at `at`, and who comes next (overrides included)."""
@@ -66,12 +68,13 @@ class OnCallDirectory:
         if "@" not in name:
             return name
         email = name
-        if email not in self._emails:
-            try:
-                self._emails[email] = await self.slack.find_user(email)
-            except SlackApiError as error:
-                log.warning("user_lookup_failed", email=email, failure=describe_failure(error))
-                return None
+        async with self._lookups:
+            if email not in self._emails:
+                try:
+                    self._emails[email] = await self.slack.find_user(email)
+                except SlackApiError as error:
+                    log.warning("user_lookup_failed", email=email, failure=describe_failure(error))
+                    return None
         user = self._emails[email]
         if user is None:
             log.warning("page_target_unknown", email=email)

@@ -19,7 +19,7 @@ from domain import Incident, InvalidValue
 from domain.escalation import Policy, Position, Target, TargetKind, advance
 from domain.paging_config import OnCall
 from domain.timeline import EntryKind
-from handlers.incidents.effects import incident_key, post
+from handlers.incidents.effects import post
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
 from handlers.paging.directory import OnCallDirectory
@@ -27,6 +27,7 @@ from handlers.paging.handoffs import Handoffs
 from handlers.paging.overrides import Overrides
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
+from handlers.slack import incident_key
 from storage.pages import PageStatus, PageStore
 from storage.timers import Timer, TimerStore
 
@@ -46,6 +47,7 @@ class Pager:
     handoffs: Handoffs
     overrides: Overrides
     renew_every: timedelta = LEASE / 3
+    concurrency: int = 16  # timers fired at once by one tick
 
     @property
     def oncall(self) -> OnCall:
@@ -99,20 +101,31 @@ class Pager:
         return created
 
     async def tick(self) -> int:
-        """Handle every due timer; the number handled. Every process runs it every `PAGER_INTERVAL` (0.5 s),
-        so a deadline fires well within 2 s.
+        """Fire every due timer, up to `concurrency` at once; the number fired. Every process runs it every
+        `PAGER_INTERVAL` (0.5 s), so a deadline fires well within 2 s.
 
-        Timers are claimed one at a time, each when its work starts, so that its lease covers its own work
-        only: a batch claimed at once would let the last ones' leases run out while the first were worked on,
-        and another process would then take them too.
-        """
-        handled = 0
-        while handled < _MAX_PER_TICK:  # a deadline schedules the next step due now: taken in the same tick
-            due = await self.timers.claim(self.services.clock(), LEASE, limit=1)
-            if not due:
+        Each timer is claimed when there is room to start its work at once, so that its lease covers its own
+        work only (a batch claimed ahead would let the last ones' leases run out while they waited, and another
+        process would take them too). One page waiting on a slow Slack does not hold up the others. A deadline
+        schedules the next step due now: it is taken in the same tick. Raises the first failure, once every
+        fire has ended."""
+        handled, running, ended = 0, set[asyncio.Task[None]](), list[asyncio.Task[None]]()
+        while handled < _MAX_PER_TICK:
+            room = self.concurrency - len(running)
+            due = await self.timers.claim(self.services.clock(), LEASE, limit=room) if room else []
+            for timer in due:
+                running.add(asyncio.create_task(self._fire_holding(timer)))
+            handled += len(due)
+            if not running:
                 break
-            await self._fire_holding(due[0])
-            handled += 1
+            if not due or len(running) == self.concurrency:
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                ended += finished
+        if running:
+            ended += (await asyncio.wait(running))[0]
+        failures = [task.exception() for task in ended if task.exception() is not None]
+        if failures:
+            raise failures[0]  # type: ignore[misc]
         return handled
 
     async def _fire_holding(self, timer: Timer) -> None:

@@ -1,6 +1,7 @@
 """The Slack edge every capability shares: the gateway (the only caller of the Web API), the outbox, the
 middleware, payload models, ids, Block Kit primitives and the shared failure texts."""
 
+from handlers.slack.admission import Admission
 from handlers.slack.gateway import (
     Block,
     Channel,
@@ -12,7 +13,7 @@ from handlers.slack.gateway import (
     error_code,
 )
 from handlers.slack.ids import ActionId, BlockId, CallbackId
-from handlers.slack.outbox import Job, SlackOutbox, TokenBucket
+from handlers.slack.outbox import Job, SlackOutbox, TokenBucket, incident_key, person_key
 from handlers.slack.payloads import (
     BlockActions,
     MessageShortcut,
@@ -24,6 +25,7 @@ from handlers.slack.payloads import (
 
 __all__ = [
     "ActionId",
+    "Admission",
     "Block",
     "BlockActions",
     "BlockId",
@@ -43,4 +45,6 @@ __all__ = [
     "build_client",
     "describe_failure",
     "error_code",
+    "incident_key",
+    "person_key",
 ]

@@ -20,3 +20,7 @@ def unexpected_error(error_id: str) -> str:
 
 def unknown_interaction(what: str) -> str:
     return f"⚠️ This bot does not know the {what} you used (perhaps from an older message). Nothing was changed."
+
+
+def busy() -> str:
+    return "⏳ Firebreak is overloaded right now: your command was *not* run. Please try again in a few seconds."

@@ -1,12 +1,14 @@
 """Cross-cutting Bolt middleware: log context, Slack retry de-duplication, the one error handler, and the
 fallbacks that answer an action or view no capability registered."""
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+import aiohttp
 import structlog
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -50,7 +52,7 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
         return await next_()
 
     async def handle_listener_error(
-        error: Exception, respond: AsyncRespond | None, response: BoltResponse | None
+        error: Exception, body: dict[str, Any], respond: AsyncRespond | None, response: BoltResponse | None
     ) -> None:
         if isinstance(error, ValidationError):
             log.warning("slack_payload_invalid", errors=error.error_count())
@@ -65,13 +67,28 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
             error_id = uuid4().hex[:8]
             log.exception("listener_failed", error_id=error_id)
             text = messages.unexpected_error(error_id)
-        if respond is not None and respond.response_url:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+        await _tell(text, isinstance(body.get("command"), str), respond, response)
 
     app.middleware(bind_log_context)
     app.middleware(_replay_guard(seen))
     app.middleware(skip_repeated_events)
     app.error(handle_listener_error)
+
+
+async def _tell(text: str, is_command: bool, respond: AsyncRespond | None, response: BoltResponse | None) -> None:
+    """Say what failed: a slash command in the HTTP reply itself (listeners run before the reply), anything
+    else through its response URL (the reply to a click shows nothing)."""
+    if response is not None:
+        response.status, response.body = 200, ""
+        if is_command:
+            response.body = json.dumps({"response_type": "ephemeral", "text": text})
+            response.headers["content-type"] = ["application/json"]
+            return
+    if respond is not None and respond.response_url:
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        except (aiohttp.ClientError, TimeoutError) as failure:
+            log.warning("slack_respond_failed", error=type(failure).__name__)
 
 
 def _replay_guard(seen: SeenStore) -> Callable[[AsyncBoltRequest, Next], Awaitable[BoltResponse | None]]:

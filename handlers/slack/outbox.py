@@ -23,6 +23,16 @@ Job = Callable[[], Awaitable[None]]
 _PRUNE_ABOVE = 1000  # keys remembered before old refresh times are forgotten
 
 
+def incident_key(number: int) -> str:
+    """The outbox queue of an incident's Slack work: its messages go out in order."""
+    return f"incident:{number}"
+
+
+def person_key(user: str) -> str:
+    """The outbox queue of Slack work about no incident (a modal to open), per person."""
+    return f"person:{user}"
+
+
 class TokenBucket:
     """`rate` tokens a second, at most `burst` saved up. `reserve` takes one, and says how long to wait for it.
 

@@ -2,12 +2,16 @@
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from tests.bot.harness import Bot
 
 
-async def test_fifty_concurrent_mixed_actions_all_succeed_and_reach_the_timeline(bot: Bot) -> None:
+async def test_fifty_concurrent_mixed_actions_all_succeed_and_reach_the_timeline(
+    start_bot: Callable[..., Awaitable[Bot]],
+) -> None:
     """20 notes, 10 updates, 10 roles and 10 leads by 50 people at once: 50 answers of done, 50 entries."""
+    bot = await start_bot(slack_concurrency=64)  # all 50 at once within the overload bound (tests/bot/test_overload)
     incident = await bot.declare("Checkout is down sev2")
     channel = incident["channel_id"]
     texts = [f"note observation {n}" for n in range(20)]

@@ -359,6 +359,23 @@ async def test_response_url_posts_are_recorded(slack: SlackEmulator) -> None:
     assert slack.calls_to("response_url")[0].args == {"text": "Already acknowledged", "response_type": "ephemeral"}
 
 
+async def test_delay_slows_one_method_for_one_channel(slack: SlackEmulator, client: AsyncWebClient) -> None:
+    """A delayed method answers late for the channel named, and at once for every other channel."""
+    slow, fast = slack.add_channel("slow", members=[BOT_USER_ID]), slack.add_channel("fast", members=[BOT_USER_ID])
+    slack.delay("chat.postMessage", 0.5, channel=slow)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client.chat_postMessage(channel=fast, text="quick")
+    quick = loop.time() - started
+    await client.chat_postMessage(channel=slow, text="late")
+    late = loop.time() - started - quick
+    slack.delay("chat.postMessage", 0)
+    await client.chat_postMessage(channel=slow, text="quick again")
+    assert quick < 0.4
+    assert late >= 0.45
+    assert [call.args["text"] for call in slack.calls_to("chat.postMessage")] == ["quick", "late", "quick again"]
+
+
 async def test_views_push_stacks_at_most_three_modals() -> None:
     """views.push shows a modal above the open one, to the person whose action it answers; a fourth is refused."""
     async with SlackEmulator() as slack:

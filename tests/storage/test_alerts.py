@@ -25,7 +25,7 @@ async def test_admit_queues_only_new_alert_states(redis: Redis, keys: Keys) -> N
     assert await store.pending() == 2
     await store.ensure_consumer_group()
     async with store.reader() as reader:
-        first, second = await reader.read("c1", 10, timedelta(milliseconds=10))
+        [first], [second] = await reader.read("c1", 10, timedelta(milliseconds=10))  # a new group: priority
     assert len(first.new_tokens) == 3
     assert len(second.new_tokens) == 1
     assert second.notification == load("04-firing-group-one-resolved")
@@ -45,11 +45,11 @@ async def test_unfinished_entries_are_reclaimed(redis: Redis, keys: Keys) -> Non
     await store.ensure_consumer_group()
     entry_id = await store.admit(load("01-firing-single-critical"))
     async with store.reader() as reader:
-        [taken] = await reader.read("dead-worker", 10, timedelta(milliseconds=10))
+        [taken], [] = await reader.read("dead-worker", 10, timedelta(milliseconds=10))
     assert taken.id == entry_id
     [reclaimed] = await store.reclaim("live-worker", idle=timedelta(0))
     assert reclaimed.id == entry_id
-    await store.done(reclaimed.id)
+    await store.done(reclaimed)
     assert await store.pending() == 0
     assert await store.reclaim("live-worker", idle=timedelta(0)) == []
 
@@ -66,7 +66,23 @@ async def test_interrupt_wakes_a_blocked_read(redis: Redis, keys: Keys) -> None:
             if done:
                 break
         assert read.done()
-        assert read.result() == []
+        assert read.result() == ([], [])
+
+
+async def test_new_groups_and_raised_severities_take_the_priority_lane(redis: Redis, keys: Keys) -> None:
+    """A group's first notification and one more severe than the group as processed go first; repeats do not."""
+    store, policy = AlertStore(redis, keys), AlertPolicy()
+    await store.ensure_consumer_group()
+    first, more = load("03-firing-group-of-3"), load("04-firing-group-one-resolved")
+    await store.admit(first, policy.severity(first))
+    await store.remember(first.group_key, GroupState().after(first, policy))  # as the worker would
+    await store.admit(more, Severity.SEV4)  # milder than the group: a repeat's lane
+    raised = more.model_copy(update={"alerts": [a.model_copy(update={"fingerprint": "f00d"}) for a in more.alerts]})
+    await store.admit(raised, Severity.SEV1)  # the group was SEV-3 (warnings)
+    async with store.reader() as reader:
+        priority, inbox = await reader.read("c1", 10, timedelta(milliseconds=10))
+    assert [e.notification.group_key for e in inbox] == [more.group_key]
+    assert [e.notification for e in priority] == [first, raised]
 
 
 async def test_group_state_round_trips(redis: Redis, keys: Keys) -> None:
