@@ -13,10 +13,11 @@ from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import drills, sandbox
+from bot.doors import doors_without_token
 from bot.embedded_redis import EmbeddedRedis
 from bot.export import postmortem_command
 from bot.logging import configure_logging
-from bot.server import build_server, doors_without_token
+from bot.server import build_server
 from bot.settings import Settings, SettingsError, load_settings
 from domain import IncidentError
 from domain.metrics import Window

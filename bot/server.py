@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import os
-import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -13,9 +12,7 @@ from uuid import uuid4
 import aiohttp
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -28,6 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_bolt_app
 from bot.background import Overlapping, every
+from bot.doors import (
+    MOUNTED_MAX_BODY,
+    SLACK_MAX_BODY,
+    api_auth,
+    body_limit,
+    log_doors,
+    token_gates,
+)
 from bot.embedded_redis import EmbeddedRedis
 from bot.observe import CountedTimeline, http_metrics
 from bot.settings import MANIFEST_HINT, Settings
@@ -35,7 +40,7 @@ from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
-from handlers.http import TokenGate, json_error
+from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
 from handlers.incidents.flows import refresh_card, resume_setups
@@ -69,13 +74,7 @@ BOLT = web.AppKey("bolt", AsyncApp)
 ADMISSION = web.AppKey("admission", Admission)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-SLACK_MAX_BODY = 64 * 1024  # /slack/events, /api and the health routes; the alert webhook has its own setting
-_MOUNTED_MAX_BODY = 1024 * 1024  # what others mount under /sandbox/ (the emulated Web API, loopback only)
-_ALERT_PATH = "/webhooks/alertmanager"
 REMINDERS = web.AppKey("reminders", Reminders)
-_ACK_PATH = re.compile(r"^/api/pages/[^/]+/ack$")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def utc_now() -> datetime:
@@ -85,9 +84,9 @@ def utc_now() -> datetime:
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     gates = token_gates(settings)
-    largest = max(SLACK_MAX_BODY, _MOUNTED_MAX_BODY, settings.alert_max_body)
+    largest = max(SLACK_MAX_BODY, MOUNTED_MAX_BODY, settings.alert_max_body)
     recorder = Recorder(CollectorRegistry(auto_describe=True))
-    middlewares = [http_metrics(recorder), _body_limit(settings), _api_auth(gates["api"], gates["metrics"])]
+    middlewares = [http_metrics(recorder), body_limit(settings), api_auth(gates["api"], gates["metrics"])]
     app = web.Application(client_max_size=largest, middlewares=middlewares)
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
     app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
@@ -109,19 +108,6 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
         ]
     )
     return app
-
-
-def token_gates(settings: Settings) -> dict[str, TokenGate]:
-    """Each token-guarded door: open without its token only while the bot listens on loopback (`HOST`)."""
-
-    def gate(setting: str, token: SecretStr | None) -> TokenGate:
-        return TokenGate(setting, token.get_secret_value() if token else None, settings.on_loopback)
-
-    return {
-        "api": gate("API_TOKEN", settings.api_token),
-        "alertmanager": gate("ALERTMANAGER_TOKEN", settings.alertmanager_token),
-        "metrics": gate("METRICS_TOKEN", settings.metrics_token),
-    }
 
 
 async def _resources(
@@ -184,7 +170,7 @@ async def _resources(
     socket_mode = await _start_slack(app, settings, client, services, pager, metrics)
     if embedded is None:
         await _check_redis(redis)
-    _log_doors(settings)
+    log_doors(settings)
     log.info("firebreak_started", redis="embedded" if embedded else "external", port=settings.port)
     try:
         yield
@@ -403,55 +389,3 @@ async def _readyz(request: web.Request) -> web.Response:
         checks["database"] = f"unavailable: {type(error).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
-
-
-def doors_without_token(settings: Settings) -> tuple[list[str], bool]:
-    """The token-guarded doors whose token is unset, and whether they are closed (listening publicly) or open."""
-    paths = {"api": "/api", "alertmanager": _ALERT_PATH, "metrics": "/metrics"}
-    gates = token_gates(settings)
-    unset = [f"{paths[name]} ({gate.setting} unset)" for name, gate in gates.items() if gate.token is None]
-    return unset, not settings.on_loopback
-
-
-def _log_doors(settings: Settings) -> None:
-    """Say at startup which doors are closed (no token while listening publicly) or open without a token."""
-    doors, closed = doors_without_token(settings)
-    if doors and closed:
-        log.warning("endpoints_closed", endpoints=doors, host=settings.host, hint="set their tokens to open them")
-    elif doors:
-        log.info("endpoints_open_on_loopback", endpoints=doors, host=settings.host)
-
-
-def _body_limit(settings: Settings) -> Middleware:
-    """64 KiB per request, except the alert webhook (ALERT_MAX_BODY) and what is mounted under /sandbox/ (1 MiB);
-    a larger body gets 413 before it is read."""
-
-    @web.middleware
-    async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        limit = SLACK_MAX_BODY
-        if request.path == _ALERT_PATH:
-            limit = settings.alert_max_body
-        elif request.path.startswith("/sandbox/"):
-            limit = _MOUNTED_MAX_BODY
-        if request.content_length is not None and request.content_length > limit:
-            return json_error(413, f"the body is larger than {limit} bytes")
-        try:
-            return await handler(request.clone(client_max_size=limit))
-        except web.HTTPRequestEntityTooLarge:
-            return json_error(413, f"the body is larger than {limit} bytes")
-
-    return body_limit
-
-
-def _api_auth(gate: TokenGate, metrics: TokenGate) -> Middleware:
-    @web.middleware
-    async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/metrics":  # the scrape: the API's rule, with its own token
-            refusal = metrics.refusal(request)
-        elif not request.path.startswith("/api") or _ACK_PATH.match(request.path):
-            return await handler(request)  # acknowledge links carry their own signed token
-        else:
-            refusal = gate.refusal(request)
-        return refusal if refusal is not None else await handler(request)
-
-    return api_auth

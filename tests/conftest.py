@@ -151,7 +151,8 @@ def _run_on_server(server: str, statement: sql.Composed) -> None:
 
 def _empty(url: str) -> None:
     """Delete every row and restart the id sequences, keeping the schema and its alembic version."""
-    engine = sqlalchemy.create_engine(sync_url(url), poolclass=sqlalchemy.NullPool)
+    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}  # SQLite: wait out a lingering writer
+    engine = sqlalchemy.create_engine(sync_url(url), poolclass=sqlalchemy.NullPool, connect_args=connect_args)
     try:
         with engine.begin() as connection:
             quote = engine.dialect.identifier_preparer.quote

@@ -185,8 +185,8 @@ async def open_channel(services: Services, incident: Incident) -> Incident:
         if not await services.seen.claim("setup", str(incident.number), services.setup_hold):
             log.info("incident_setup_in_progress")
             return incident
-        try:
-            return await _set_up(services, incident)
+        try:  # the state as stored now: a setup that held the claim before may have finished meanwhile
+            return await _set_up(services, await services.incidents.get(incident.number))
         finally:
             await services.seen.release("setup", str(incident.number))
 

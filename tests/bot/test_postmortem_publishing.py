@@ -33,7 +33,9 @@ _FAIL_POSTGRES = [
 
 
 def _run(url: str, statements: list[str], autocommit: bool = False) -> None:
-    engine = sqlalchemy.create_engine(sync_url(url), poolclass=sqlalchemy.NullPool)
+    # SQLite: wait (up to 30 s) for the running bot's write to finish rather than failing at once as "locked"
+    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+    engine = sqlalchemy.create_engine(sync_url(url), poolclass=sqlalchemy.NullPool, connect_args=connect_args)
     try:
         with engine.connect() as connection:
             if autocommit:
