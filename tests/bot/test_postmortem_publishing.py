@@ -104,6 +104,9 @@ async def test_review_asks_reviewers_and_needs_an_approval(bot: Bot) -> None:
     assert (body["state"], body["approvals"], body["reviewers"]) == ("published", [BOB], [BOB, CAROL])
 
 
+# PostgreSQL only: on the suite's shared SQLite file, creating the failing trigger while earlier tests' bots
+# wind down was refused as "database is locked" about one full run in three (see the closing note of 2026-12-01).
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_publish_with_sql_failing_keeps_the_draft_and_asks_to_retry(bot: Bot, failing_revisions: None) -> None:
     """When the publishing transaction fails, nothing of it is stored: the draft and the incident are as they
     were, and the modal tells the person to retry."""
