@@ -2,10 +2,7 @@
 
 from domain.durations import format_duration, parse_duration
 from domain.errors import IncidentError, IncidentNotFound, InvalidTransition, InvalidValue, NotAnIncidentChannel
-from domain.incident import (
-    COMMANDER,
-    OPEN_STATUSES,
-    TRANSITIONS,
+from domain.events import (
     Acknowledge,
     AddNote,
     Announce,
@@ -17,7 +14,6 @@ from domain.incident import (
     Close,
     Effect,
     Event,
-    Incident,
     InviteToChannel,
     PostInChannel,
     PostUpdate,
@@ -25,13 +21,10 @@ from domain.incident import (
     RefreshCard,
     Reopen,
     Resolve,
-    Status,
-    Transition,
-    apply,
-    channel_name,
-    declare,
 )
+from domain.incident import COMMANDER, TRANSITIONS, Incident, Transition, apply, channel_name, declare
 from domain.severity import ResponseTarget, ResponseTargets, Severity
+from domain.status import OPEN_STATUSES, Status
 from domain.timeline import EntryKind, TimelineEntry
 
 __all__ = [

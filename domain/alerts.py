@@ -12,8 +12,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.errors import IncidentError
-from domain.incident import Incident, Status
+from domain.incident import Incident
 from domain.severity import Severity
+from domain.status import Status
 from domain.timeline import EntryKind, TimelineEntry
 
 _ZERO_TIME_YEAR = 1  # Alertmanager sends endsAt 0001-01-01T00:00:00Z for firing alerts

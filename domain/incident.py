@@ -7,38 +7,33 @@ perform, or raises InvalidTransition. Which events each status accepts is one ta
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 
 from domain.errors import InvalidTransition, InvalidValue
+from domain.events import (
+    Acknowledge,
+    AddNote,
+    Announce,
+    AssignRole,
+    CaptureMessage,
+    Change,
+    ChangeSeverity,
+    ChangeStatus,
+    Close,
+    Effect,
+    Event,
+    InviteToChannel,
+    PostInChannel,
+    PostUpdate,
+    Record,
+    RefreshCard,
+    Reopen,
+    Resolve,
+)
 from domain.severity import Severity
+from domain.status import OPEN_STATUSES, Status
 from domain.timeline import EntryKind, TimelineEntry
 
 COMMANDER = "commander"
-
-
-class Status(StrEnum):
-    DECLARED = "declared"
-    ACKNOWLEDGED = "acknowledged"
-    INVESTIGATING = "investigating"
-    IDENTIFIED = "identified"
-    MONITORING = "monitoring"
-    RESOLVED = "resolved"
-    CLOSED = "closed"  # its postmortem is published
-
-    @property
-    def is_open(self) -> bool:
-        return self not in {Status.RESOLVED, Status.CLOSED}
-
-    @classmethod
-    def parse(cls, text: str) -> "Status":
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            names = ", ".join(s.value for s in cls)
-            raise InvalidValue(f"`{text}` is not a status: use one of {names}.") from None
-
-
-OPEN_STATUSES = tuple(s for s in Status if s.is_open)
 
 
 @dataclass(frozen=True)
@@ -63,135 +58,6 @@ class Incident:
     service: str | None = None  # the affected service (alert label, or `service:<name>` on declare)
     drill: bool = False  # a rehearsal: runs like any other, counts in no metric or report
     revision: int = 0  # opaque to the model; storage uses it to refuse lost updates
-
-
-# Events: what people (or alerts) ask of an incident.
-
-
-@dataclass(frozen=True)
-class Acknowledge:
-    actor: str | None
-
-
-@dataclass(frozen=True)
-class ChangeStatus:
-    actor: str | None
-    status: Status
-
-
-@dataclass(frozen=True)
-class ChangeSeverity:
-    actor: str | None
-    severity: Severity
-
-
-@dataclass(frozen=True)
-class AssignRole:
-    actor: str | None
-    role: str
-    user: str
-
-
-@dataclass(frozen=True)
-class AddNote:
-    actor: str | None
-    text: str
-
-
-@dataclass(frozen=True)
-class PostUpdate:
-    actor: str | None
-    text: str
-
-
-@dataclass(frozen=True)
-class Resolve:
-    actor: str | None
-    summary: str = ""
-
-
-@dataclass(frozen=True)
-class Reopen:
-    actor: str | None
-
-
-@dataclass(frozen=True)
-class Close:
-    """The incident's postmortem was published."""
-
-    actor: str | None
-
-
-@dataclass(frozen=True)
-class CaptureMessage:
-    """A message pinned (or 📌-reacted) in the incident channel; `at` is the message's own time."""
-
-    actor: str | None
-    author: str | None
-    text: str
-    at: datetime
-
-
-Event = (
-    Acknowledge
-    | ChangeStatus
-    | ChangeSeverity
-    | AssignRole
-    | AddNote
-    | PostUpdate
-    | Resolve
-    | Reopen
-    | Close
-    | CaptureMessage
-)
-
-
-# Effects: what the imperative shell must do once the new state is stored.
-
-
-@dataclass(frozen=True)
-class Record:
-    """Append this entry to the incident's timeline."""
-
-    entry: TimelineEntry
-
-
-@dataclass(frozen=True)
-class RefreshCard:
-    """Re-render the pinned incident card in place."""
-
-
-class Change(StrEnum):
-    """What a message about the incident tells; the handlers word it."""
-
-    UPDATE = "update"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
-    REOPENED = "reopened"
-
-
-@dataclass(frozen=True)
-class PostInChannel:
-    """Post a message about the change in the incident channel; `detail` is the person's text, if any."""
-
-    change: Change
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Announce:
-    """Post a message about the change in the announcement channel (INCIDENTS_CHANNEL)."""
-
-    change: Change
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class InviteToChannel:
-    user: str
-
-
-Effect = Record | RefreshCard | PostInChannel | Announce | InviteToChannel
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import IncidentNotFound
-from domain.incident import OPEN_STATUSES, Incident, Status
+from domain.incident import Incident
 from domain.severity import Severity
+from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
 from storage.columns import UTCDateTime, utc
 from storage.effects import stage_effects

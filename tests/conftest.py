@@ -15,8 +15,9 @@ from psycopg import sql
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.incident import Incident, Status
+from domain.incident import Incident
 from domain.severity import Severity
+from domain.status import Status
 from storage.db import create_engine, migrate, sync_url
 from storage.incidents import IncidentStore
 from storage.keys import Keys

@@ -10,8 +10,9 @@ import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import IncidentNotFound
-from domain.incident import Incident, Status
+from domain.incident import Incident
 from domain.severity import Severity
+from domain.status import Status
 from domain.timeline import EntryKind, TimelineEntry
 from storage.incidents import ConcurrentUpdate, IncidentStore
 

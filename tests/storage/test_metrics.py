@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.incident import Status
 from domain.metrics import Window
 from domain.severity import Severity
+from domain.status import Status
 from storage.incidents import IncidentRow, IncidentStore
 from storage.metrics import Filter, MetricsStore
 from storage.postmortems import ActionItemRow, PostmortemRow
