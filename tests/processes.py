@@ -1,4 +1,5 @@
-"""Bot processes the fault tests can kill with SIGKILL: `python -m bot` on a free port, as in production."""
+"""Bot processes for the tests: `python -m bot` on a free loopback port, as in production (the fault tests
+kill them with SIGKILL)."""
 
 import asyncio
 import os
@@ -33,7 +34,7 @@ class BotProcess:
 
 async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotProcess:
     """Start a bot with these settings (beside PATH and PYTHONPATH) and wait until it is ready."""
-    port = _free_port()
+    port = free_port()
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "HOST": "127.0.0.1"}
     log = (workdir / f"{name}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
@@ -53,7 +54,7 @@ async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotPro
     raise AssertionError(f"{name} never became ready: see {workdir / (name + '.log')}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

@@ -4,7 +4,6 @@ and a process killed mid-run loses nothing."""
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ import pytest
 from sandbox.slack_api import SlackEmulator
 from storage import Keys
 from tests.bot.harness import SIGNING_SECRET, sign
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARY, MANAGER = "U0PRIMARY", "U0MANAGER"
@@ -35,13 +35,6 @@ page_on_declare: [1]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def fleet(
     database_url: str, redis_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
@@ -52,7 +45,7 @@ async def fleet(
     incidents = slack.add_channel("incidents")
     processes, logs = [], []
     for n in range(3):
-        port = _free_port()
+        port = free_port()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(ROOT),

@@ -1,7 +1,6 @@
 """A real Alertmanager (Debian's prometheus-alertmanager) posts to the running bot over loopback."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,16 +10,10 @@ import aiohttp
 import pytest
 
 from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
+from tests.processes import free_port
 from tests.services import ALERTMANAGER_INSTALL, Services
 
 GROUP_INTERVAL = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
@@ -61,7 +54,7 @@ receivers:
             credentials: {ALERTMANAGER_TOKEN}
 """
     )
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "alertmanager.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         binary,

@@ -11,7 +11,7 @@ import pytest
 from sandbox.slack_api import SlackEmulator
 from storage import Keys
 from tests.bot.harness import SIGNING_SECRET, sign
-from tests.faults.processes import BotProcess, start_process
+from tests.processes import BotProcess, start_process
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 Start = Callable[[str], Awaitable[BotProcess]]

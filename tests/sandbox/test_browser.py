@@ -4,19 +4,16 @@
 `chromium` is driven by playwright through the page's roles and labels, never its CSS classes.
 """
 
-import asyncio
 import os
 import shutil
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from storage import Keys
+from tests.processes import start_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,58 +23,24 @@ if CHROMIUM is None and os.environ.get("CI") != "true":
     pytest.skip("no chromium: apt-get install chromium (CI installs it)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def sandbox_url(
     database_url: str, redis_url: str, keys: Keys, redis: object, tmp_path: Path
 ) -> AsyncIterator[str]:
     """`python -m bot` with no Slack credentials: the bot and its sandbox on a free loopback port."""
-    port = _free_port()
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": keys.prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
         "DATA_DIR": str(tmp_path / "var"),
         "RUNBOOKS_DIR": str(ROOT / "runbooks"),
         "LOG_LEVEL": "warning",
     }  # no ONCALL_CONFIG, and no oncall.yaml in the working directory: the sandbox brings its own
-    log = (tmp_path / "bot.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
+    bot = await start_process(env, tmp_path, "bot")
     try:
-        await _wait_ready(base, process)
-        yield base + "/"
+        yield bot.url + "/"
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
-        log.close()
-
-
-async def _wait_ready(base: str, process: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(150):  # bounded: 30 s
-            assert process.returncode is None, "the bot exited; see bot.log"
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"{base} never became ready")
+        await bot.stop()
 
 
 @pytest.fixture
