@@ -1,7 +1,7 @@
 """The bot's own instruments: per-route HTTP counts and latencies, and paging facts counted from the timeline."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -47,4 +47,11 @@ class CountedTimeline(TimelineStore):
         appended = await super().append(number, entry, once)
         if appended:
             self._recorder.timeline_entry(entry.kind)
+        return appended
+
+    async def append_all(self, entries: Sequence[tuple[int, TimelineEntry, str]]) -> list[bool]:
+        appended = await super().append_all(entries)
+        for (_, entry, _), added in zip(entries, appended, strict=True):
+            if added:
+                self._recorder.timeline_entry(entry.kind)
         return appended

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Index, String, Text, func, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,17 +62,35 @@ PendingEntry = JournalEntry
 class TimelineJournal:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._dialect = engine.dialect.name
+
+    def _insert_new(self) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that skips a row whose once-token the incident already has (ON CONFLICT DO NOTHING)."""
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        return dialect_insert(TimelineOutboxRow).on_conflict_do_nothing(index_elements=["number", "once"])
 
     async def add(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
         """Keep `entry`; with `once`, only if that token was never written for this incident. True if kept."""
-        try:
-            async with self._sessions.begin() as session:
-                await stage(session, number, [entry], once)
-        except IntegrityError:
-            if once is None:
-                raise
-            return False
-        return True
+        return (await self.add_all(number, [(entry, once)]))[0] is not None
+
+    async def add_all(
+        self, number: int, entries: Sequence[tuple[TimelineEntry, str | None]]
+    ) -> list[JournalEntry | None]:
+        """Keep entries in one statement, each with a `once` token only if that token was never written for
+        this incident (nor earlier in `entries`); each as kept, None where it was not."""
+        if not entries:
+            return []
+        rows = [_row(number, entry, once) for entry, once in entries]
+        statement = self._insert_new().values(rows).returning(col(TimelineOutboxRow.id), col(TimelineOutboxRow.once))
+        async with self._sessions.begin() as session:
+            written = list((await session.exec(statement)).all())
+        ids_by_once = {once: int(row_id) for row_id, once in written if once is not None}
+        unnamed = iter(sorted(int(row_id) for row_id, once in written if once is None))  # ids grow in row order
+        kept: list[JournalEntry | None] = []
+        for entry, once in entries:
+            row_id = next(unnamed) if once is None else ids_by_once.pop(once, None)
+            kept.append(None if row_id is None else JournalEntry(row_id, number, entry))
+        return kept
 
     async def has(self, number: int, once: str) -> bool:
         """Whether an entry with this once-token was kept for the incident."""
@@ -107,12 +125,8 @@ class TimelineJournal:
             .order_by(col(TimelineOutboxRow.id))
             .with_for_update(skip_locked=True)
         )
-        async with self._sessions.begin() as session:
-            mine = list((await session.exec(claim)).all())
-            if mine:
-                await session.exec(
-                    update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(mine)).values(moved=True)
-                )
+        async with self._sessions.begin() as session:  # one statement: the claim is its subquery
+            await session.exec(update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(claim)).values(moved=True))
 
     async def moved_counts(self, numbers: Sequence[int] | None = None) -> dict[int, int]:
         """How many entries each incident has moved to Redis: its stream holds at least that many."""
@@ -135,12 +149,20 @@ class TimelineJournal:
 
 async def stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry], once: str | None = None) -> None:
     """Write timeline entries in the caller's transaction (a change's entries go with the change)."""
-    rows = [
-        {"number": number, "at": utc(e.at), "kind": e.kind.value, "actor": e.actor, "text": e.text, "once": once}
-        for e in entries
-    ]
+    rows = [_row(number, entry, once) for entry in entries]
     if rows:
         await session.exec(insert(TimelineOutboxRow), params=rows)
+
+
+def _row(number: int, entry: TimelineEntry, once: str | None) -> dict[str, Any]:
+    return {
+        "number": number,
+        "at": utc(entry.at),
+        "kind": entry.kind.value,
+        "actor": entry.actor,
+        "text": entry.text,
+        "once": once,
+    }
 
 
 def _journal_entry(row: TimelineOutboxRow) -> JournalEntry:

@@ -3,7 +3,7 @@
 A stream (and its once-set) expires `LIVE_FOR` after its last append: SQL keeps every entry, and a read
 rebuilds a stream that is gone."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import redis.asyncio
@@ -67,6 +67,17 @@ class TimelineStore:
         keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
         added = await self._append_once(keys=keys, args=[once, *fields.values(), LIVE_FOR])
         return bool(added)
+
+    async def append_all(self, entries: Sequence[tuple[int, TimelineEntry, str]]) -> list[bool]:
+        """Append each (incident, entry, once-token) unless its token was appended before, in one round trip
+        (each append atomic on its own, in order); which were appended."""
+        if not entries:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for number, entry, once in entries:
+                keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
+                await self._append_once(keys=keys, args=[once, *_fields(entry).values(), LIVE_FOR], client=pipe)
+            return [bool(added) for added in await pipe.execute()]
 
     async def read(self, number: int) -> list[TimelineEntry]:
         """Every entry, oldest first by `at`; entries with equal times stay in the order they were appended."""

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from domain import TimelineEntry
 from handlers.services import Services
+from storage.journal import JournalEntry
 
 log = structlog.get_logger()
 
@@ -23,11 +24,16 @@ Written = tuple[TimelineEntry, str | None]  # an entry and its once-token (None:
 
 
 async def record(services: Services, number: int, entries: Sequence[Written]) -> list[bool]:
-    """Keep the entries in SQL (each with a once-token only once), then show them; which were kept."""
-    kept = [await services.incidents.journal.add(number, entry, once) for entry, once in entries]
-    if any(kept):
-        await move_soon(services, number)
-    return kept
+    """Keep the entries in SQL in one statement (each with a once-token only once), then show those kept;
+    which were kept. (Entries an earlier failure left only in SQL are moved by the next read or sweep.)"""
+    kept = await services.incidents.journal.add_all(number, entries)
+    written = [item for item in kept if item is not None]
+    if written:
+        try:
+            await _move(services, written)
+        except (RedisError, OSError) as error:
+            log.warning("timeline_move_deferred", incident=number, error=type(error).__name__)
+    return [item is not None for item in kept]
 
 
 async def move_timeline(services: Services, number: int | None = None) -> int:
@@ -36,10 +42,13 @@ async def move_timeline(services: Services, number: int | None = None) -> int:
     Each append is once-only by the entry's SQL id, so a repeated move (two processes, or a crash between
     the append and marking the entry moved) adds nothing twice."""
     pending = await services.incidents.journal.pending(number)
-    for item in pending:
-        await services.timeline.append(item.number, item.entry, once=item.token)
-    await services.incidents.journal.mark_moved([item.id for item in pending])
+    await _move(services, pending)
     return len(pending)
+
+
+async def _move(services: Services, items: Sequence[JournalEntry]) -> None:
+    await services.timeline.append_all([(item.number, item.entry, item.token) for item in items])
+    await services.incidents.journal.mark_moved([item.id for item in items])
 
 
 async def move_soon(services: Services, number: int) -> None:

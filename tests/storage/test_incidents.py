@@ -246,3 +246,22 @@ async def test_an_entry_with_a_once_token_is_kept_once(incident_store: IncidentS
     journal = incident_store.journal
     kept = [await journal.add(first.number, entry, "ts-1"), await journal.add(first.number, entry, "ts-1")]
     assert [*kept, await journal.add(second.number, entry, "ts-1")] == [True, False, True]
+
+
+async def test_entries_kept_together_skip_once_tokens_already_written_or_repeated(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """`add_all` keeps a batch in one statement: an entry whose once-token the incident has, or had earlier in
+    the batch, is not kept; entries without a token always are; the kept ones come back with their ids."""
+    incident, _ = await incident_store.add(make_incident())
+    journal = incident_store.journal
+    old, new, note = (TimelineEntry(LATER, EntryKind.ALERT_FIRING, None, text) for text in ("old", "new", "note"))
+    assert await journal.add(incident.number, old, "alert:a")
+    kept = await journal.add_all(
+        incident.number, [(old, "alert:a"), (new, "alert:b"), (new, "alert:b"), (note, None), (note, None)]
+    )
+    assert [item is not None for item in kept] == [False, True, False, True, True]
+    stored = await journal.entries(incident.number)
+    assert [item.entry for item in stored] == [old, new, note, note]
+    assert [item.id for item in kept if item is not None] == [item.id for item in stored[1:]]
+    assert await journal.add_all(incident.number, []) == []
