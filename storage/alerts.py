@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -72,14 +73,17 @@ class AlertStore:
         self._admit = redis.register_script(_ADMIT)
         self._bury = redis.register_script(_BURY)
 
-    async def admit(self, notification: Notification, severity: Severity = Severity.SEV4) -> str | None:
-        """Queue the notification if any alert state in it is new; its stream id, or None for a repeat.
+    async def admit(
+        self, notification: Notification, severity: Severity = Severity.SEV4, body: bytes | None = None
+    ) -> str | None:
+        """Queue the notification if any alert state in it is new; its stream id, or None for a repeat. `body`:
+        the JSON it was parsed from, queued as it is (else the notification is serialised again).
 
         A group's first notification, or one more severe than the group as last processed, goes in the
         priority lane: it does not wait behind thousands of repeats of groups that already have incidents."""
         group = notification.group_key
         tokens = [alert.token for alert in notification.alerts]
-        payload = notification.model_dump_json(by_alias=True)
+        payload = body if body is not None else notification.model_dump_json(by_alias=True)
         keys = [
             self._keys.alert_group(group, "seen-at"),
             self._keys.alert_inbox(),
@@ -125,11 +129,18 @@ class AlertStore:
 
     async def done(self, entry: InboxEntry) -> None:
         """Acknowledge and drop a processed entry (and its failure count), so its stream stays small."""
-        lane = entry.stream or self._keys.alert_inbox()
+        await self.done_all([entry])
+
+    async def done_all(self, entries: Sequence[InboxEntry]) -> None:
+        """`done` for each entry, in one round trip."""
+        if not entries:
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xack(lane, _CONSUMER_GROUP, entry.id)
-            pipe.xdel(lane, entry.id)
-            pipe.hdel(self._keys.alert_attempts(), entry.id)
+            for entry in entries:
+                lane = entry.stream or self._keys.alert_inbox()
+                pipe.xack(lane, _CONSUMER_GROUP, entry.id)
+                pipe.xdel(lane, entry.id)
+            pipe.hdel(self._keys.alert_attempts(), *(entry.id for entry in entries))
             await pipe.execute()
 
     async def failed(self, entry_id: str) -> int:

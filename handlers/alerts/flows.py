@@ -5,13 +5,14 @@ then hands the Slack work to the outbox. Every step is idempotent, so a redelive
 that died mid-way) changes nothing twice.
 """
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import structlog
 from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
-from domain.alerts import AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
+from domain.alerts import Alert, AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
 from domain.drill import is_drill_group
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
@@ -32,31 +33,62 @@ _ALL_RESOLVED = "all-resolved"
 
 async def process(services: Services, entry: InboxEntry) -> None:
     """Apply one admitted Alertmanager notification."""
+    with bound_contextvars(alert_group=entry.notification.group_key):
+        await _process(services, entry, await services.incidents.latest_from_source(entry.notification.group_key))
+
+
+async def process_run(services: Services, entries: Sequence[InboxEntry]) -> int:
+    """Apply a run of one group's notifications, in order; how many of them, from the first, were applied.
+
+    While the group's incident is open the run follows it together (each notification routes to UPDATE
+    then): one SQL read of the incident, the group's states folded in order, every timeline entry in one
+    statement, one write of the group's state. A run stops after a notification that leaves every alert
+    resolved (its notice is for that moment). Anything else (a declaration, a reopening, a group below the
+    threshold) is the first notification alone, as `process` applies it. Idempotent like `process`."""
+    group_key = entries[0].notification.group_key
+    with bound_contextvars(alert_group=group_key):
+        latest = await services.incidents.latest_from_source(group_key)
+        if latest is None or not latest.status.is_open or len(entries) == 1:
+            await _process(services, entries[0], latest)
+            return 1
+        run: list[InboxEntry] = []
+        state = await services.alerts.state(group_key)
+        for entry in entries:
+            state = state.after(entry.notification, services.alert_policy)
+            run.append(entry)
+            log.info("alert_notification", route=Route.UPDATE.value, alerts=len(entry.notification.alerts))
+            if state.summary.all_resolved:
+                break
+        await services.alerts.remember(group_key, state)
+        with bound_contextvars(incident=latest.number):
+            await _follow(services, latest, run, state)
+        return len(run)
+
+
+async def _process(services: Services, entry: InboxEntry, latest: Incident | None) -> None:
     notification = entry.notification
-    with bound_contextvars(alert_group=notification.group_key):
-        latest = await services.incidents.latest_from_source(notification.group_key)
-        is_open = latest is not None and latest.status.is_open
-        decision = route(
-            notification,
-            latest if is_open else None,
-            None if is_open else latest,
-            services.alert_policy,
-            services.clock(),
-        )
-        log.info("alert_notification", route=decision.value, alerts=len(notification.alerts))
-        if decision is Route.IGNORE:
-            return
-        if decision is Route.DECLARE:
-            await services.alerts.forget(notification.group_key)  # a new incident starts the group afresh
-        known = await services.alerts.state(notification.group_key)
-        state = known.after(notification, services.alert_policy)
-        await services.alerts.remember(notification.group_key, state)
-        if decision is Route.NOTIFY:
-            _post_group(services, notification.group_key)
-            return
-        incident = await _incident_for(services, decision, latest, state, notification)
-        with bound_contextvars(incident=incident.number):
-            await _follow(services, incident, entry, state)
+    is_open = latest is not None and latest.status.is_open
+    decision = route(
+        notification,
+        latest if is_open else None,
+        None if is_open else latest,
+        services.alert_policy,
+        services.clock(),
+    )
+    log.info("alert_notification", route=decision.value, alerts=len(notification.alerts))
+    if decision is Route.IGNORE:
+        return
+    if decision is Route.DECLARE:
+        await services.alerts.forget(notification.group_key)  # a new incident starts the group afresh
+    known = await services.alerts.state(notification.group_key)
+    state = known.after(notification, services.alert_policy)
+    await services.alerts.remember(notification.group_key, state)
+    if decision is Route.NOTIFY:
+        _post_group(services, notification.group_key)
+        return
+    incident = await _incident_for(services, decision, latest, state, notification)
+    with bound_contextvars(incident=incident.number):
+        await _follow(services, incident, [entry], state)
 
 
 async def declare_from_group(services: Services, group_key: str, user: str) -> Incident:
@@ -114,14 +146,19 @@ async def _incident_for(
     return incident
 
 
-async def _follow(services: Services, incident: Incident, entry: InboxEntry, state: GroupState) -> None:
-    notification, number = entry.notification, incident.number
-    entries = [(_safe(e), once) for once, e in alert_entries(notification, entry.new_tokens)]
+async def _follow(services: Services, incident: Incident, run: Sequence[InboxEntry], state: GroupState) -> None:
+    """Record a run of the group's notifications on the incident (`state`: the group's after the last)."""
+    number = incident.number
+    entries = [(_safe(e), once) for entry in run for once, e in alert_entries(entry.notification, entry.new_tokens)]
     await timeline.record(services, number, entries)
-    fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
+    fired: dict[str, Alert] = {}  # the first alert to fire of each name
+    for entry in run:
+        for alert in entry.notification.alerts:
+            if alert.status is AlertStatus.FIRING and alert.token in entry.new_tokens:
+                fired.setdefault(alert.name, alert)
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
-    for alert in fired:
+    for alert in fired.values():
         if await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name):
             await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
     services.outbox.refresh(_key(incident), lambda: flows.refresh_card(services, number))

@@ -32,7 +32,8 @@ def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
             return json_error(400, _describe(error))
         try:
             services = request.app[SERVICES]
-            entry_id = await services.alerts.admit(notification, services.alert_policy.severity(notification))
+            severity = services.alert_policy.severity(notification)
+            entry_id = await services.alerts.admit(notification, severity, body)
         except (RedisError, OSError) as error:
             log.warning("alert_webhook_unavailable", error=type(error).__name__)
             return json_error(503, "storage is unavailable; Alertmanager will retry")

@@ -38,16 +38,20 @@ class AlertWorker:
         self,
         services: Services,
         consumer: str,
-        batch: int = 16,  # small: the priority lane is looked at again after at most this many inbox entries
+        batch: int = 1024,  # the priority lane is also read while a batch is worked on (every `watch`)
         block: timedelta = timedelta(seconds=1),
         reclaim_idle: timedelta = timedelta(seconds=30),
         max_attempts: int = 8,
         backoff: timedelta = timedelta(seconds=0.5),
-        parallel: int = 8,
+        parallel: int = 16,
+        run: int = 64,  # at most this many of one group's notifications processed together
+        watch: timedelta = timedelta(seconds=0.05),
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
     ) -> None:
         self._on_dead_letter = on_dead_letter
         self._parallel = parallel
+        self._run = run
+        self._watch = watch
         self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
         self._max_attempts = max_attempts
         self._backoff = backoff
@@ -111,12 +115,43 @@ class AlertWorker:
         held = self._held
         lanes, block = (1, None) if held else (2, self._block)
         priority, inbox = await reader.read(self._consumer, self._batch, block, lanes)
-        await self._handle(priority)
+        later = held + inbox
         if len(priority) == self._batch:  # more priority entries may wait: read them before these
-            self._held = held + inbox
+            await self._handle(priority)
+            self._held = later
             return
         self._held = []
-        await self._handle(held + inbox)
+        waiting = await self._watching(reader, priority, priority + later)
+        waiting += await self._watching(reader, later, priority + later + waiting)
+        await self._handle(waiting)
+
+    async def _watching(
+        self, reader: InboxReader, entries: list[InboxEntry], read: list[InboxEntry]
+    ) -> list[InboxEntry]:
+        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group with none among the
+        entries `read` so far is processed at once, beside them: a new group waits for no batch. The others
+        (a severity raise of a group in hand) are returned, to be processed after every entry read before
+        them, which they never overtake."""
+        if not entries:
+            return []
+        groups = {entry.notification.group_key for entry in read}
+        tasks = {asyncio.create_task(self._handle(entries))}
+        waiting: list[InboxEntry] = []
+        try:
+            while not all(task.done() for task in tasks) and not self._stopping.is_set():
+                await asyncio.wait(tasks, timeout=self._watch.total_seconds(), return_when=asyncio.ALL_COMPLETED)
+                priority, _ = await reader.read(self._consumer, self._batch, None, lanes=1)
+                new = [entry for entry in priority if entry.notification.group_key not in groups]
+                waiting += [entry for entry in priority if entry.notification.group_key in groups]
+                groups |= {entry.notification.group_key for entry in priority}
+                if new:
+                    tasks.add(asyncio.create_task(self._handle(new)))
+        finally:
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+        return waiting
 
     async def _handle(self, entries: list[InboxEntry]) -> None:
         """Each group's entries in order, the groups concurrently; raises the first storage failure."""
@@ -127,17 +162,35 @@ class AlertWorker:
 
         async def in_order(group: list[InboxEntry]) -> None:
             async with room:
-                for entry in group:
-                    if not await self._settle(entry):
+                while group:
+                    applied = await self._settle_run(group[: self._run])
+                    if not applied:
                         return  # stopping: the rest stay pending for the next worker
+                    del group[:applied]
                     async with self._progress:
-                        self._processed += 1
+                        self._processed += applied
                         self._progress.notify_all()
 
         outcomes = await asyncio.gather(*(in_order(group) for group in groups.values()), return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
+
+    async def _settle_run(self, run: list[InboxEntry]) -> int:
+        """Process a run of one group's entries together (`alert_flows.process_run`), else its first entry
+        alone with retries (`_settle`); how many were settled, 0 if stopped meanwhile."""
+        if len(run) > 1:
+            try:
+                applied = await alert_flows.process_run(self._services, run)
+            except (RedisError, OSError):
+                log.warning("alert_processing_deferred", entry=run[0].id, run=len(run))  # left pending
+                raise
+            except Exception as error:  # the first entry goes on alone, with its retries and its dead letter
+                log.warning("alert_run_failed", entry=run[0].id, run=len(run), error=type(error).__name__)
+            else:
+                await self._services.alerts.done_all(run[:applied])
+                return applied
+        return 1 if await self._settle(run[0]) else 0
 
     async def _settle(self, entry: InboxEntry) -> bool:
         """Process the entry, retrying failures with backoff, else bury it; False if stopped meanwhile."""

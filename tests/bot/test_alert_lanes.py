@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 from bot.server import WORKER
 from handlers import SERVICES
 from handlers.alerts import AlertWorker
+from handlers.alerts import flows as alert_flows
 from tests.bot.harness import ALERTMANAGER_TOKEN, Bot, LogEvents
 
 
@@ -53,7 +54,7 @@ async def test_a_new_group_overtakes_a_backlog_and_every_group_keeps_its_order(b
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer")
         running = asyncio.create_task(worker.run())
-        await worker.caught_up()
+        await worker.idle()  # stored, and their Slack work done before the bot stops
         await worker.stop()
         await running
     order = [(e["alert_group"].split('"')[1], e["alerts"]) for e in events.named("alert_notification")]
@@ -64,3 +65,29 @@ async def test_a_new_group_overtakes_a_backlog_and_every_group_keeps_its_order(b
     assert sorted(i["source"]["group_key"] for i in incidents) == sorted(
         ['{}:{alertname="Backlog"}', '{}:{alertname="Fresh"}']
     )
+
+
+async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_nothing(bot: Bot) -> None:
+    """A run of one group's notifications processed together puts each new alert on the incident's timeline
+    once, in order; the same run delivered again (a worker died before acknowledging it) adds nothing."""
+    await bot.http.app[WORKER].stop()
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
+    for size in range(1, 7):
+        response = await bot.http.post("/webhooks/alertmanager", data=notification("Run", size), headers=headers)
+        assert response.status == 200
+    services = bot.http.app[SERVICES]
+    await services.alerts.ensure_consumer_group()
+    async with services.alerts.reader() as reader:
+        [first], rest = await reader.read("test-consumer", 100, None)
+    assert await alert_flows.process_run(services, [first]) == 1  # declares the incident
+    assert await alert_flows.process_run(services, rest) == 5
+    assert await alert_flows.process_run(services, rest) == 5  # redelivered: every alert is on the timeline already
+    await services.alerts.done_all([first, *rest])
+    await services.outbox.drain()
+    [incident] = (await bot.api("/api/incidents?status=all"))["incidents"]
+    events = (await bot.api(f"/api/incidents/{incident['number']}/timeline"))["events"]
+    firing = [event["text"] for event in events if event["kind"] == "alert_firing"]
+    assert firing == [f"Firing: Run on node-{n}: Run is failing" for n in range(6)]
+    journal = await services.incidents.journal.entries(incident["number"])
+    assert len([item for item in journal if item.entry.kind.value == "alert_firing"]) == 6
+    assert await services.alerts.pending() == 0
