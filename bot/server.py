@@ -89,17 +89,19 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     middlewares = [http_metrics(recorder), body_limit(settings), api_auth(gates["api"], gates["metrics"])]
     app = web.Application(client_max_size=largest, middlewares=middlewares)
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
-    app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
+    if settings.process_role != "web":  # a web process queues alerts for the workers
+        app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
     app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _clocks(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
-    slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
     app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
+    app.add_routes([web.get("/healthz", _healthz), web.get("/readyz", _readyz)])
+    if settings.process_role == "worker":
+        return app
+    slack = [] if settings.socket_mode else [web.post("/slack/events", _slack_events)]  # Socket Mode: no route
     app.add_routes(
         [
             *slack,
-            web.get("/healthz", _healthz),
-            web.get("/readyz", _readyz),
             *api.routes(),
             *postmortem_api.routes(),
             *metrics_api.routes(),
@@ -345,7 +347,7 @@ async def _start_slack(
     app[BOLT] = bolt
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app[ADMISSION] = Admission(settings.slack_concurrency, secret)
-    if settings.slack_app_token is None:
+    if settings.slack_app_token is None or settings.process_role == "worker":  # a worker takes no Slack requests
         return None
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
     await handler.connect_async()  # type: ignore[no-untyped-call]

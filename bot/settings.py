@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     page_ack_secret: SecretStr | None = None
     page_ack_ttl: str = "1h"
+    # all: one process does everything; web: Slack, the webhook and the API (alerts wait for a worker);
+    # worker: the alert worker (with the background loops), serving only /healthz and /readyz
+    process_role: Literal["all", "web", "worker"] = "all"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
