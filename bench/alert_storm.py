@@ -1,12 +1,15 @@
 """An Alertmanager storm against the real bot, beside a bare aiohttp handler doing one Redis XADD.
 
     python -m bench.alert_storm [--alerts 10000] [--groups 200] [--senders 50] [--database sqlite|postgresql]
+                                [--workers 0]
 
-Starts, in this process, the fake Slack Web API, the real bot (real HTTP on 127.0.0.1, real Redis, SQLite in a
-temporary directory or a fresh PostgreSQL database) and a bare handler; sends each group's notifications as
-Alertmanager does (every notification carries all of the group's alerts so far); reports throughput, latency,
-processing time and Slack calls (with the busiest minute of chat.update); then checks that there is exactly one
-incident per group with every alert on its timeline.
+The bot runs as `python -m bot` in a process of its own (with `--workers N`: a web process, PROCESS_ROLE=web,
+beside N alert workers, PROCESS_ROLE=worker), as does the anchor (`bench.anchor_xadd`); this process sends
+the load and serves the fake Slack Web API, on real HTTP on 127.0.0.1, real Redis, SQLite in a temporary
+directory or a fresh PostgreSQL database. Each group's notifications go out as Alertmanager sends them (every
+notification carries all of the group's alerts so far); reports throughput, latency, processing time and
+Slack calls (with the busiest minute of chat.update); then checks that there is exactly one incident per
+group with every alert on its timeline.
 
 The bot runs with an on-call configuration that pages on declare (SEV-1, which `critical` maps to): every storm
 group pages the storm rotation. Halfway through the storm a new critical group of another service arrives; its
@@ -15,6 +18,7 @@ page latency is the time from the webhook's reply to that notification to the em
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -25,18 +29,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bench.slash_load import database_url
-from bot.logging import configure_logging
-from bot.server import WORKER, build_server
-from bot.settings import Settings
-from domain.paging_config import OnCall, load_config
+from bench.slash_load import bot_env, database_url, free_port, process
 from sandbox.slack_api import SlackEmulator
+from storage import Keys
 
 TOKEN = "bench-token"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -70,25 +70,22 @@ def notifications(alerts: int, groups: int) -> list[bytes]:
     return bodies
 
 
-def oncall() -> OnCall:
+def oncall() -> dict[str, Any]:
     """Page on declare at SEV-1: the storm's groups page one rotation, the `checkout` service another."""
     rotation = {"shift": "1w", "handoff": "2026-01-05T09:00"}
-    return load_config(
-        {
-            "timezone": "UTC",
-            "rotations": {
-                "storm": {"members": [STORM_ONCALL], **rotation},
-                "new": {"members": [NEW_ONCALL], **rotation},
-            },
-            "escalation_policies": {
-                name: {"steps": [{"targets": [f"rotation:{name}"], "ack_timeout": "30m"}]} for name in ("storm", "new")
-            },
-            "services": {"checkout": {"escalation_policy": "new"}},
-            "default_escalation_policy": "storm",
-            "page_on_declare": [1],
+    return {
+        "timezone": "UTC",
+        "rotations": {
+            "storm": {"members": [STORM_ONCALL], **rotation},
+            "new": {"members": [NEW_ONCALL], **rotation},
         },
-        "bench-oncall.yaml",
-    )
+        "escalation_policies": {
+            name: {"steps": [{"targets": [f"rotation:{name}"], "ack_timeout": "30m"}]} for name in ("storm", "new")
+        },
+        "services": {"checkout": {"escalation_policy": "new"}},
+        "default_escalation_policy": "storm",
+        "page_on_declare": [1],
+    }
 
 
 def new_group() -> bytes:
@@ -161,24 +158,13 @@ async def storm(url: str, bodies: list[bytes], senders: int, halfway: bytes | No
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve `app` on a free port of 127.0.0.1 in this process (bench.pager and bench.metrics)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}"
-
-
-def bare_app(redis: Redis, stream: str) -> web.Application:
-    """The floor: read the body, one XADD, answer."""
-
-    async def receive(request: web.Request) -> web.Response:
-        await redis.xadd(stream, {"body": await request.read()})
-        return web.json_response({"status": "accepted"})
-
-    app = web.Application(client_max_size=2 * 1024 * 1024)
-    app.router.add_post("/webhooks/alertmanager", receive)
-    return app
 
 
 async def verify(base: str, alerts_per_group: dict[int, int]) -> list[str]:
@@ -211,24 +197,32 @@ class Outcome:
     problems: list[str]
 
 
-async def run_bot(settings: Settings, slack: SlackEmulator, bodies: list[bytes], senders: int) -> Outcome:
-    """The storm against the real bot, then its processing, its Slack work and the check."""
+async def run_bot(
+    env: dict[str, str], workdir: Path, slack: SlackEmulator, bodies: list[bytes], senders: int, workers: int
+) -> Outcome:
+    """The storm against the real bot in its own processes, then its processing, its Slack work and the check."""
     per_group = Counter(int(json.loads(body)["groupKey"].split("Storm")[1].rstrip('"}')) for body in bodies)
     expected = dict(per_group) | {NEW_GROUP: 1}
-    app = build_server(settings, oncall=oncall())
-    runner, base = await serve(app)
-    try:
+    (workdir / "oncall.yaml").write_text(json.dumps(oncall()))  # JSON is YAML
+    env = env | {"ONCALL_CONFIG": str(workdir / "oncall.yaml"), "PROCESS_ROLE": "web" if workers else "all"}
+    redis = Redis.from_url(REDIS_URL)
+    async with contextlib.AsyncExitStack() as stack:
+        base = await stack.enter_async_context(_bot(env, workdir, "bot"))
+        for n in range(workers):
+            await stack.enter_async_context(_bot(env | {"PROCESS_ROLE": "worker"}, workdir, f"worker-{n}"))
         storm_started = time.perf_counter()
         bot, replied = await storm(f"{base}/webhooks/alertmanager", bodies, senders, halfway=new_group())
         started = time.perf_counter()
-        await asyncio.wait_for(app[WORKER].caught_up(), timeout=1800)
+        await asyncio.wait_for(_caught_up(redis, Keys(env["REDIS_PREFIX"])), timeout=1800)
         processed = time.perf_counter()
-        await asyncio.wait_for(app[WORKER].idle(), timeout=1800)
-        settled = time.perf_counter() - started
+        settled = float("nan")
+        if os.environ.get("BENCH_SLACK_TAIL", "1") == "1":  # BENCH_SLACK_TAIL=0: do not wait for Slack to catch up
+            settled = await asyncio.wait_for(_quiet(slack), timeout=1800) - started
+        else:
+            await asyncio.wait_for(_paged(slack), timeout=60)
         paged = [c.at for c in slack.calls_to("chat.postMessage") if slack.dm_user(c.args["channel"]) == NEW_ONCALL]
         problems = await verify(base, expected)
-    finally:
-        await runner.cleanup()
+    await redis.aclose()
     if not paged:
         problems.append("the mid-storm group was never paged")
     return Outcome(
@@ -243,38 +237,69 @@ async def run_bot(settings: Settings, slack: SlackEmulator, bodies: list[bytes],
     )
 
 
-async def bench(alerts: int, groups: int, senders: int, card_interval: float, database: str) -> int:
+def _bot(env: dict[str, str], workdir: Path, name: str) -> contextlib.AbstractAsyncContextManager[str]:
+    port, args = free_port(), [sys.executable, "-m", "bot"]
+    if "BENCH_PROFILE" in env:  # py-spy (pip install py-spy) samples each bot process into BENCH_PROFILE/NAME.txt
+        args = ["py-spy", "record", "--format", "raw", "-o", f"{env['BENCH_PROFILE']}/{name}.txt", "--", *args]
+    logs = Path(os.environ.get("BENCH_LOGS", workdir))  # BENCH_LOGS=DIR keeps each process's log there
+    return process(args, env | {"PORT": str(port)}, port, logs / f"{name}.log")
+
+
+async def _caught_up(redis: Redis, keys: Keys) -> None:
+    """Until both intake lanes are empty: the worker deletes each entry once processed."""
+    while True:
+        waiting = await redis.xlen(keys.alert_inbox()) + await redis.xlen(keys.alert_inbox_priority())
+        if not waiting:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _paged(slack: SlackEmulator) -> None:
+    """Until the mid-storm group's on-call person has a DM."""
+    while True:
+        if any(slack.dm_user(c.args["channel"]) == NEW_ONCALL for c in slack.calls_to("chat.postMessage")):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _quiet(slack: SlackEmulator, quiet: float = 3.0) -> float:
+    """When (perf_counter) the last Slack call arrived, once none has arrived for `quiet` seconds."""
+    count, last = len(slack.calls), time.perf_counter()
+    while time.perf_counter() - last < quiet:
+        await asyncio.sleep(0.1)
+        if len(slack.calls) != count:
+            count, last = len(slack.calls), time.perf_counter()
+    return last
+
+
+async def bench(
+    alerts: int, groups: int, senders: int, card_interval: float, database: str, workers: int, profile: Path | None
+) -> int:
     bodies = notifications(alerts, groups)
-    prefix = f"firebreak-bench:{uuid4().hex}:"
-    redis = Redis.from_url(REDIS_URL)
     with tempfile.TemporaryDirectory() as tmp:
-        async with SlackEmulator() as slack, database_url(database, Path(tmp)) as url:
-            settings = Settings(
-                _env_file=None,
-                slack_bot_token="xoxb-bench",
-                slack_signing_secret="bench",
-                slack_api_url=slack.url,
-                database_url=url,
-                redis_url=REDIS_URL,
-                redis_prefix=prefix,
-                alertmanager_token=TOKEN,
-                incidents_channel=slack.add_channel("incidents"),
-                alerts_channel=slack.add_channel("alerts"),
-                card_update_interval=card_interval,
-                log_level=os.environ.get("BENCH_LOG_LEVEL", "warning"),
-                data_dir=Path(tmp),
-            )
-            configure_logging(settings)
+        workdir = Path(tmp)
+        async with SlackEmulator() as slack, database_url(database, workdir) as url:
+            env = bot_env(slack, url, 0, workdir) | {
+                "ALERTMANAGER_TOKEN": TOKEN,
+                "INCIDENTS_CHANNEL": slack.add_channel("incidents"),
+                "ALERTS_CHANNEL": slack.add_channel("alerts"),
+                "CARD_UPDATE_INTERVAL": str(card_interval),
+                "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
+            }
+            if profile is not None:
+                env["BENCH_PROFILE"] = str(profile)
+            processes = f"a web process and {workers} worker(s)" if workers else "one process"
             print(
-                f"storm: {alerts} alerts in {groups} groups, {len(bodies)} notifications, {senders} senders, {database}"
+                f"storm: {alerts} alerts in {groups} groups, {len(bodies)} notifications, {senders} senders, "
+                f"{database}, the bot in {processes}"
             )
-            outcome = await run_bot(settings, slack, bodies, senders)
-        bare_runner, bare_base = await serve(bare_app(redis, f"{prefix}bare"))
-        try:
+            outcome = await run_bot(env, workdir, slack, bodies, senders, workers)
+        port, stream = free_port(), f"{env['REDIS_PREFIX']}bare"
+        anchor = [sys.executable, "-m", "bench.anchor_xadd", str(port), REDIS_URL, stream]
+        async with process(anchor, env, port, workdir / "anchor.log") as bare_base:
             bare, _ = await storm(f"{bare_base}/webhooks/alertmanager", bodies, senders)
-        finally:
-            await bare_runner.cleanup()
-    stale = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    redis = Redis.from_url(REDIS_URL)
+    stale = [key async for key in redis.scan_iter(match=f"{env['REDIS_PREFIX']}*", count=1000)]
     if stale:
         await redis.delete(*stale)
     await redis.aclose()
@@ -325,8 +350,22 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--card-interval", type=float, default=1.0)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=0, help="alert workers beside a web process (0: one process)")
+    parser.add_argument("--profile", metavar="DIR", type=Path, help="sample each bot process with py-spy into DIR")
     args = parser.parse_args()
-    sys.exit(asyncio.run(bench(args.alerts, args.groups, args.senders, args.card_interval, args.database)))
+    sys.exit(
+        asyncio.run(
+            bench(
+                args.alerts,
+                args.groups,
+                args.senders,
+                args.card_interval,
+                args.database,
+                args.workers,
+                args.profile.absolute() if args.profile else None,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class Result:
         return "         p99 by subcommand: " + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(p99.items()))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -133,13 +133,14 @@ async def open_loop(http: aiohttp.ClientSession, url: str, rate: int, seconds: f
 
 
 @asynccontextmanager
-async def _process(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[str]:
+async def process(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[str]:
+    """Run `args` (a server on 127.0.0.1:`port`) until the context ends; its base URL once it answers /healthz."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=out, stderr=out)
         base = f"http://127.0.0.1:{port}"
         try:
             await _wait_healthy(base, process)
-            yield base + "/slack/events"
+            yield base
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT; the bot stops cleanly
@@ -180,7 +181,7 @@ async def database_url(kind: str, workdir: Path) -> AsyncIterator[str]:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _bot_env(slack: SlackEmulator, database: str, port: int, workdir: Path) -> dict[str, str]:
+def bot_env(slack: SlackEmulator, database: str, port: int, workdir: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
@@ -211,18 +212,19 @@ async def main(
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         async with SlackEmulator() as slack, database_url(database, workdir) as db_url:
-            bot_port, anchor_port = _free_port(), _free_port()
+            bot_port, anchor_port = free_port(), free_port()
             bot_args = [sys.executable, "-m", "bot"]
             if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
                 bot_args = ["py-spy", "record", "--format", "raw", "-o", profile, "--", *bot_args]
             anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
-            env = _bot_env(slack, db_url, bot_port, workdir)
+            env = bot_env(slack, db_url, bot_port, workdir)
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
             async with (
-                _process(bot_args, env, bot_port, Path(bot_log) if bot_log else workdir / "bot.log") as bot_url,
-                _process(anchor_args, env, anchor_port, workdir / "anchor.log") as anchor_url,
+                process(bot_args, env, bot_port, Path(bot_log) if bot_log else workdir / "bot.log") as bot_base,
+                process(anchor_args, env, anchor_port, workdir / "anchor.log") as anchor_base,
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http,
             ):
+                bot_url, anchor_url = bot_base + "/slack/events", anchor_base + "/slack/events"
                 await _declare_incidents(http, bot_url)
                 print(f"slash_load: {database}, {seconds:g} s per rate, open loop, mix over {INCIDENTS} incidents")
                 for rate in rates:
