@@ -1,11 +1,15 @@
-"""The alert worker: drains the intake streams through `alert_flows.process`, in order within each group.
+"""The alert worker: drains the intake streams through `alert_flows`, in order within each group.
 
 Two lanes: a group's first notification, or one that raises its severity, goes in the priority lane, which is
 read in the same command as the inbox and processed first; so a new critical group does not wait behind
-thousands of repeats. Each batch is split by group: the groups are processed concurrently (at most `parallel`
-at once), each group's entries one after the other, in the order admitted (a retried entry holds up its own
-group only). Should a full batch of priority entries come back, the inbox entries read with it wait until
-the priority lane has been read to its end, so a group's later notification never overtakes its first.
+thousands of repeats. While a batch is worked on, the priority lane is read again every `watch`: an entry of
+a group with nothing in hand is processed at once, beside the batch; one of a group in hand waits until what
+was read before it is done. Each batch is split by group: the groups are processed concurrently (at most
+`parallel` at once), each group's entries in the order admitted, a run of them at once while they follow an
+open incident (`alert_flows.process_run`: one SQL read, one timeline INSERT, one acknowledgement); a retried
+entry holds up its own group only. Should a full batch of priority entries come back, the inbox entries read
+with it wait until the priority lane has been read to its end, so a group's later notification never
+overtakes its first.
 
 Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
 and every `reclaim_idle`, a worker takes over entries another consumer left unfinished. An entry whose
@@ -121,20 +125,17 @@ class AlertWorker:
             self._held = later
             return
         self._held = []
-        waiting = await self._watching(reader, priority, priority + later)
-        waiting += await self._watching(reader, later, priority + later + waiting)
+        waiting = await self._watching(reader, priority + later)  # each group's priority entries first
         await self._handle(waiting)
 
-    async def _watching(
-        self, reader: InboxReader, entries: list[InboxEntry], read: list[InboxEntry]
-    ) -> list[InboxEntry]:
-        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group with none among the
-        entries `read` so far is processed at once, beside them: a new group waits for no batch. The others
+    async def _watching(self, reader: InboxReader, entries: list[InboxEntry]) -> list[InboxEntry]:
+        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group with none among
+        the entries read so far is processed at once, beside them: a new group waits for no batch. The others
         (a severity raise of a group in hand) are returned, to be processed after every entry read before
         them, which they never overtake."""
         if not entries:
             return []
-        groups = {entry.notification.group_key for entry in read}
+        groups = {entry.notification.group_key for entry in entries}
         tasks = {asyncio.create_task(self._handle(entries))}
         waiting: list[InboxEntry] = []
         try:
