@@ -9,7 +9,9 @@ the load and serves the fake Slack Web API, on real HTTP on 127.0.0.1, real Redi
 directory or a fresh PostgreSQL database. Each group's notifications go out as Alertmanager sends them (every
 notification carries all of the group's alerts so far); reports throughput, latency, processing time and
 Slack calls (with the busiest minute of chat.update); then checks that there is exactly one incident per
-group with every alert on its timeline.
+group with every alert on its timeline. Environment: BENCH_LOG_LEVEL (warning), BENCH_LOGS=DIR keeps each
+process's log, BENCH_SLACK_TAIL=0 does not wait for Slack to catch up, BENCH_BACKLOG=1 (with --workers)
+starts the workers only after the storm, to time processing alone.
 
 The bot runs with an on-call configuration that pages on declare (SEV-1, which `critical` maps to): every storm
 group pages the storm rotation. Halfway through the storm a new critical group of another service arrives; its
@@ -208,10 +210,13 @@ async def run_bot(
     redis = Redis.from_url(REDIS_URL)
     async with contextlib.AsyncExitStack() as stack:
         base = await stack.enter_async_context(_bot(env, workdir, "bot"))
-        for n in range(workers):
+        backlog = workers and os.environ.get("BENCH_BACKLOG") == "1"  # the workers start after the storm
+        for n in range(0 if backlog else workers):
             await stack.enter_async_context(_bot(env | {"PROCESS_ROLE": "worker"}, workdir, f"worker-{n}"))
         storm_started = time.perf_counter()
         bot, replied = await storm(f"{base}/webhooks/alertmanager", bodies, senders, halfway=new_group())
+        for n in range(workers if backlog else 0):
+            await stack.enter_async_context(_bot(env | {"PROCESS_ROLE": "worker"}, workdir, f"worker-{n}"))
         started = time.perf_counter()
         await asyncio.wait_for(_caught_up(redis, Keys(env["REDIS_PREFIX"])), timeout=1800)
         processed = time.perf_counter()
@@ -327,6 +332,8 @@ def _report(outcome: Outcome, bare: Run, count: int) -> None:
     throughput, latency = bot.rate / bare.rate, bot.quantile(50) / bare.quantile(50)
     print(f"     ratio: {throughput:.2f} x the bare throughput, p50 latency {latency:.1f} x")
     print(f"processed: {count / outcome.processed_in:.0f} notifications/s (first request to the last one stored)")
+    if os.environ.get("BENCH_BACKLOG") == "1":
+        print(f"  backlog: {count / outcome.stored:.0f} notifications/s (the workers, started after the storm)")
     print(
         f"after the last reply: every alert stored in {outcome.stored:.1f} s, "
         f"Slack caught up in {outcome.settled:.1f} s"
