@@ -57,6 +57,9 @@ class TimelineStore:
 
     async def append(self, number: int, entry: TimelineEntry, once: str | None = None) -> bool:
         """Append `entry`; with `once`, only if that token was never appended to this incident. True if appended."""
+        return await self._append(number, entry, once)
+
+    async def _append(self, number: int, entry: TimelineEntry, once: str | None) -> bool:
         fields = _fields(entry)
         if once is None:
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -71,8 +74,8 @@ class TimelineStore:
     async def append_all(self, entries: Sequence[tuple[int, TimelineEntry, str]]) -> list[bool]:
         """Append each (incident, entry, once-token) unless its token was appended before, in one round trip
         (each append atomic on its own, in order); which were appended."""
-        if not entries:
-            return []
+        if len(entries) < 2:  # a pipeline with a script asks SCRIPT EXISTS first: one round trip more
+            return [await self._append(number, entry, once) for number, entry, once in entries]
         async with self._redis.pipeline(transaction=False) as pipe:
             for number, entry, once in entries:
                 keys = [self._keys.timeline_once(number), self._keys.timeline(number)]
