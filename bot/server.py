@@ -40,6 +40,7 @@ from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
+from handlers.alerts import effects as alert_effects
 from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
@@ -157,6 +158,7 @@ async def _resources(
         clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
+    alert_effects.register(services)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     pms = Postmortems(
         services,
