@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -40,11 +41,12 @@ from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
+from handlers.alerts import effects as alert_effects
 from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
 from handlers.incidents.flows import refresh_card, resume_setups
-from handlers.incidents.timeline import move_timeline, repair_timelines
+from handlers.incidents.timeline import backfill_journal, move_timeline, repair_timelines
 from handlers.metrics import CLOCKS_FAMILY, METRICS, Clocks, Metrics, Recorder, UpdateReminders
 from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
@@ -72,6 +74,7 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 ADMISSION = web.AppKey("admission", Admission)
+_PRUNE_EVERY = 3600.0  # seconds between prunings of old Slack effects
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 REMINDERS = web.AppKey("reminders", Reminders)
@@ -159,6 +162,7 @@ async def _resources(
         clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
+    alert_effects.register(services)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     pms = Postmortems(
         services,
@@ -296,8 +300,23 @@ async def repair(app: web.Application) -> None:
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Run `repair` every `interval`."""
-    async with _every(interval, lambda: repair(app), "repair"):
+    """Run `repair` every `interval`; after it, until one succeeds, the backfill of SQL from timelines written
+    before SQL kept every entry (an upgrade's leftovers; a failure is logged and tried again next round); and
+    hourly, the pruning of old Slack effects."""
+    backfilled, pruned_at = False, float("-inf")
+
+    async def work() -> None:
+        nonlocal backfilled, pruned_at
+        await repair(app)
+        if not backfilled:
+            await backfill_journal(app[SERVICES])
+            backfilled = True
+        if time.monotonic() - pruned_at > _PRUNE_EVERY:
+            pruned = await app[SERVICES].effects.prune()
+            pruned_at = time.monotonic()
+            log.debug("slack_effects_pruned", effects=pruned)
+
+    async with _every(interval, work, "repair"):
         yield
 
 

@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy import Boolean, Index, String, Text, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.timeline import EntryKind, TimelineEntry
 from storage.columns import UTCDateTime, utc
+
+_IN_CHUNK = 1000
 
 
 class TimelineOutboxRow(SQLModel, table=True):
@@ -128,15 +131,35 @@ class TimelineJournal:
         async with self._sessions.begin() as session:  # one statement: the claim is its subquery
             await session.exec(update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(claim)).values(moved=True))
 
-    async def moved_counts(self, numbers: Sequence[int] | None = None) -> dict[int, int]:
-        """How many entries each incident has moved to Redis: its stream holds at least that many."""
-        statement = (
-            select(TimelineOutboxRow.number, func.count())
-            .where(col(TimelineOutboxRow.moved).is_(True))
-            .group_by(col(TimelineOutboxRow.number))
-        )
-        if numbers is not None:
-            statement = statement.where(col(TimelineOutboxRow.number).in_(numbers))
+    async def keep_moved(self, number: int, entries: Sequence[tuple[str, TimelineEntry]]) -> int:
+        """Keep entries that are in the incident's Redis stream already (written there before SQL kept every
+        entry), each with its stream id as once-token (two backfills keep it once), marked moved so nothing
+        appends them to the stream again. How many were kept now."""
+        kept = 0
+        for stream_id, entry in entries:
+            try:
+                async with self._sessions.begin() as session:
+                    await stage(session, number, [entry], f"redis:{stream_id}", moved=True)
+                kept += 1
+            except IntegrityError:
+                pass  # kept by another backfill
+        return kept
+
+    async def moved_counts(self, numbers: Sequence[int] | None = None, moved_only: bool = True) -> dict[int, int]:
+        """How many entries each incident has moved to Redis: its stream holds at least that many. Without
+        `moved_only`, how many it has in all."""
+        statement = select(TimelineOutboxRow.number, func.count()).group_by(col(TimelineOutboxRow.number))
+        if moved_only:
+            statement = statement.where(col(TimelineOutboxRow.moved).is_(True))
+        if numbers is None:
+            return await self._counts(statement)
+        counts: dict[int, int] = {}
+        for start in range(0, len(numbers), _IN_CHUNK):  # within every driver's limit on bound parameters
+            chunk = numbers[start : start + _IN_CHUNK]
+            counts |= await self._counts(statement.where(col(TimelineOutboxRow.number).in_(chunk)))
+        return counts
+
+    async def _counts(self, statement: Any) -> dict[int, int]:
         async with self._sessions() as session:
             rows = (await session.exec(statement)).all()
         return {int(number): int(count) for number, count in rows}
@@ -147,9 +170,15 @@ class TimelineJournal:
         return [_journal_entry(row) for row in rows]
 
 
-async def stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry], once: str | None = None) -> None:
+async def stage(
+    session: AsyncSession,
+    number: int,
+    entries: Sequence[TimelineEntry],
+    once: str | None = None,
+    moved: bool = False,
+) -> None:
     """Write timeline entries in the caller's transaction (a change's entries go with the change)."""
-    rows = [_row(number, entry, once) for entry in entries]
+    rows = [_row(number, entry, once) | {"moved": moved} for entry in entries]
     if rows:
         await session.exec(insert(TimelineOutboxRow), params=rows)
 

@@ -84,16 +84,22 @@ class TimelineStore:
 
     async def read(self, number: int) -> list[TimelineEntry]:
         """Every entry, oldest first by `at`; entries with equal times stay in the order they were appended."""
-        entries: list[TimelineEntry] = []
+        return sorted((entry for _, entry in await self.read_with_ids(number)), key=lambda entry: entry.at)
+
+    async def read_with_ids(self, number: int) -> list[tuple[str, TimelineEntry]]:
+        """Every entry with its stream id, in the order they were appended."""
+        entries: list[tuple[str, TimelineEntry]] = []
         start = "-"
         while True:
             page = await self._redis.xrange(self._keys.timeline(number), min=start, count=_PAGE) or []
-            entries.extend(_entry(fields) for _, fields in page if fields is not None)
+            entries.extend(
+                (text(entry_id), _entry(fields)) for entry_id, fields in page if fields is not None and entry_id
+            )
             last_id = page[-1][0] if page else None
             if len(page) < _PAGE or last_id is None:
                 break
             start = f"({text(last_id)}"
-        return sorted(entries, key=lambda entry: entry.at)
+        return entries
 
     async def lengths(self, numbers: list[int]) -> dict[int, int]:
         """How many entries each incident's stream holds (0 for a stream that is gone)."""
@@ -102,6 +108,13 @@ class TimelineStore:
                 pipe.xlen(self._keys.timeline(number))
             counts = await pipe.execute()
         return {number: int(count) for number, count in zip(numbers, counts, strict=True)}
+
+    async def numbers(self) -> list[int]:
+        """The incidents whose stream exists, by a SCAN of the prefix (for the one-off backfill into SQL)."""
+        found = set()
+        async for key in self._redis.scan_iter(match=self._keys.timeline_pattern(), count=1000):
+            found.add(self._keys.timeline_number(text(key)))
+        return sorted(found)
 
     async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> int:
         """Append entries the stream lost, each with its once-token (so a later move skips it); how many."""

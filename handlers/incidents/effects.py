@@ -19,8 +19,8 @@ from storage.effects import QueuedEffect
 _TAG = "firebreak_effect"
 
 
-def post(number: int, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
-    """A post in the incident's channel (or in `channel`), once that channel exists."""
+def post(number: int | None, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
+    """A post in the incident's channel, once that channel exists, or in `channel` (`number` may be None)."""
     body: Body = {"kind": "post", "number": number, "text": text, "channel": channel}
     return body | ({"blocks": [dict(block) for block in blocks]} if blocks else {})
 
@@ -61,7 +61,10 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
         await services.slack.invite(channel, [str(effect.body["user"])])
 
     async def perform_card(effect: QueuedEffect) -> None:
-        await refresh_card(services, int(str(effect.body["number"])))
+        number = int(str(effect.body["number"]))
+        await refresh_card(services, number)
+        if (await services.incidents.get(number)).card_ts is None:
+            await _channel(services, number)  # no card yet (posted again elsewhere, or its setup is under way): Later
 
     services.effects.register("post", perform_post)
     services.effects.register("invite", perform_invite)

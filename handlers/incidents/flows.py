@@ -33,7 +33,7 @@ from handlers.incidents import messages
 from handlers.incidents.effects import bodies
 from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
-from handlers.slack import FetchedMessage, Message, describe_failure, incident_key
+from handlers.slack import FetchedMessage, Message, describe_failure, error_code, incident_key
 from handlers.slack.blocks import Block
 from storage import ConcurrentUpdate
 
@@ -215,7 +215,7 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     assert incident.channel_id is not None
     if incident.card_ts is None:
         tag = ("firebreak_card", str(incident.number))
-        card = None if fresh else await _find(services, incident.channel_id, tag)  # a dead setup's, unnoted
+        card = None if fresh else await find_posted(services, incident.channel_id, tag)  # a dead setup's, unnoted
         if card is None:
             blocks = await _card(services, incident)
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
@@ -224,14 +224,14 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     announce_in = services.announcements(incident.drill)
     if incident.announcement_ts is None and announce_in:
         tag = ("firebreak_announcement", str(incident.number))
-        posted = None if fresh else await _find(services, announce_in, tag)
+        posted = None if fresh else await find_posted(services, announce_in, tag)
         if posted is None:
             posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
 
 
-async def _find(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
+async def find_posted(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
     """A message an earlier attempt posted with `tag`; None if there is none (or the history is unreadable)."""
     try:
         return await services.slack.find_tagged(channel, tag)
@@ -282,11 +282,39 @@ def perform_later(services: Services, transition: Transition) -> None:
 
 
 async def refresh_card(services: Services, number: int) -> None:
-    """Re-render the card from the incident's current state, so the latest state always wins."""
+    """Re-render the card from the incident's current state, so the latest state always wins. A card that is
+    gone (someone deleted it) is posted and pinned again; one that is still there is never posted twice.
+    Raises if Slack refuses; the card effect also waits while a setup elsewhere posts the card."""
     incident = await services.incidents.get(number)
-    if incident.channel_id and incident.card_ts:
+    if incident.channel_id and incident.card_ts is None:  # a card that is gone, not yet posted again
+        await _set_up_again(services, incident)
+    elif incident.channel_id and incident.card_ts:
         message = Message(incident.channel_id, incident.card_ts)
-        await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
+        try:
+            await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
+        except SlackApiError as error:
+            if error_code(error) != "message_not_found":
+                raise
+            log.warning("incident_card_gone", incident=number, card_ts=incident.card_ts)
+            await _set_up_again(services, await _forget_card(services, number, incident.card_ts))
+
+
+async def _forget_card(services: Services, number: int, gone: str) -> Incident:
+    """Note that the card `gone` is gone, unless a newer card is noted meanwhile (another process posted it)."""
+    for _ in range(_SAVE_ATTEMPTS):
+        incident = await services.incidents.get(number)
+        if incident.card_ts != gone:
+            return incident
+        try:
+            return await services.incidents.save(replace(incident, card_ts=None))
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate(f"incident #{number} kept changing; giving up")
+
+
+async def _set_up_again(services: Services, incident: Incident) -> None:
+    """Post the card again (a setup under way elsewhere posts it instead; Slack refusing it raises)."""
+    await open_channel(services, incident)
 
 
 async def _card(services: Services, incident: Incident) -> list[Block]:
@@ -301,7 +329,7 @@ def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
 
 
-async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:
+async def _save_refs(services: Services, incident: Incident, **refs: str | None) -> Incident:
     """Store Slack references (channel, card, announcement); these merge cleanly into a newer revision."""
     for _ in range(_SAVE_ATTEMPTS):
         try:

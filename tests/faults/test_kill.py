@@ -1,7 +1,5 @@
 """`kill -9` between the reply and the Slack post, and between posting a card and noting it: each is done once."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from urllib.parse import urlencode
 from uuid import uuid4
 
@@ -9,44 +7,11 @@ import aiohttp
 import pytest
 
 from sandbox.slack_api import SlackEmulator
-from storage import Keys
-from tests.bot.harness import SIGNING_SECRET, sign
-from tests.processes import BotProcess, start_process
+from tests.bot.harness import sign
+from tests.faults.conftest import INCIDENTS, Start
+from tests.processes import BotProcess
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-Start = Callable[[str], Awaitable[BotProcess]]
-INCIDENTS = "incidents"
-
-
-@pytest.fixture
-async def processes(
-    database_url: str, redis_url: str, keys: Keys, redis: object, slack: SlackEmulator, tmp_path: Path
-) -> AsyncIterator[Start]:
-    """Start bot processes on the test's Redis prefix and database, with short leases and repair rounds."""
-    started: list[BotProcess] = []
-    incidents = slack.add_channel(INCIDENTS)
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-faults",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.url,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": keys.prefix,
-        "INCIDENTS_CHANNEL": incidents,
-        "RUNBOOKS_DIR": str(tmp_path),
-        "REPAIR_INTERVAL": "0.2",
-        "SLACK_EFFECT_LEASE": "1",
-        "SETUP_HOLD": "1",
-        "LOG_LEVEL": "warning",
-    }
-
-    async def start(name: str) -> BotProcess:
-        started.append(await start_process(env, tmp_path, name))
-        return started[-1]
-
-    yield start
-    for process in started:
-        await process.stop()
 
 
 async def _command(session: aiohttp.ClientSession, bot: BotProcess, text: str, channel: str = "C0GENERAL") -> str:
