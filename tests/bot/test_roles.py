@@ -57,11 +57,11 @@ async def test_a_worker_process_processes_what_a_web_process_queued(
             worker = await start_process(_env(database_url, redis_url, keys, slack, "worker"), tmp_path, "worker")
             async with http.post(f"{worker.url}/webhooks/alertmanager", data=body, headers=headers) as response:
                 assert response.status == 404
-            for _ in range(100):  # bounded: 10 s
-                incidents = await _incidents(http, web)
-                if incidents:
+            for _ in range(100):  # bounded: 10 s, until the worker has acknowledged the entry
+                if not await redis.xlen(keys.alert_inbox_priority()):
                     break
                 await asyncio.sleep(0.1)
+            incidents = await _incidents(http, web)
         assert [incident["severity"] for incident in incidents] == [1]
         assert await redis.xlen(keys.alert_inbox_priority()) == 0
     finally:
