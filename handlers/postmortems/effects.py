@@ -11,7 +11,7 @@ from handlers.services import Services
 from handlers.slack.effects import Body
 from storage.incidents import Effects
 
-DRAFT, THREAD, REVIEW, MESSAGE = "pm_draft", "pm_thread", "pm_review", "pm_message"
+DRAFT, THREAD, REVIEW, MESSAGE, ANNOUNCE = "pm_draft", "pm_thread", "pm_review", "pm_message", "pm_announce"
 
 
 def postmortem_key(number: int) -> str:
@@ -22,6 +22,11 @@ def postmortem_key(number: int) -> str:
 def draft(number: int) -> Body:
     """Post and pin the draft once, or re-render it from what is stored when it runs (the latest one wins)."""
     return {"kind": DRAFT, "number": number, "latest_wins": True}
+
+
+def announcement(number: int) -> Body:
+    """The published postmortem in its channel and its summary in INCIDENTS_CHANNEL, once per revision."""
+    return {"kind": ANNOUNCE, "number": number}
 
 
 def in_thread(number: int, text: str) -> Body:

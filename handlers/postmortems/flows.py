@@ -2,8 +2,8 @@
 
 Each deciding step stores in SQL first (so a reply to Slack means it is stored), with the Slack effects that
 follow from it queued in the same transaction (the draft re-rendered from storage, review requests, replies
-in its thread); they are carried out after the reply, each once (`performers.py`). The published post and
-its announcement go out once per revision, finished by the sweep after a failure or a crash.
+in its thread, the published post and its announcement); they are carried out after the reply, each once
+(`performers.py`). The sweep finishes the announcements the queue gave up.
 """
 
 from collections.abc import Callable, Sequence
@@ -195,12 +195,10 @@ async def publish(pms: Postmortems, number: int, actor: str) -> Postmortem:
         publication = Publication(
             next_pm, closing, entries, document_json(doc), render(doc), actor, pms.services.clock()
         )
-        redraw = [
-            *effects.staged(pms.services, number, [effects.draft(number)]),
-            _card(pms.services, closing or incident),
-        ]
+        then = [effects.announcement(number), effects.draft(number)]
+        queued = [*effects.staged(pms.services, number, then), _card(pms.services, closing or incident)]
         try:
-            published = await pms.store.publish(publication, redraw)
+            published = await pms.store.publish(publication, queued)
         except ConcurrentUpdate:
             continue
         effects.carry_out(pms.services, number)
@@ -233,10 +231,10 @@ def _close(incident: Incident, actor: str, pms: Postmortems) -> tuple[Incident |
     return transition.incident, [e.entry for e in transition.effects if isinstance(e, Record)]
 
 
-async def announce_published(pms: Postmortems, number: int) -> None:
-    """After publishing: the final postmortem in the channel and a summary in INCIDENTS_CHANNEL, each once per
-    revision (a retry after a failure or a crash finds what went out by its tag). The draft and the card were
-    queued with the publication."""
+async def announce_published(pms: Postmortems, number: int, look: bool = True) -> None:
+    """After publishing (a queued effect): the final postmortem in the channel and a summary in
+    INCIDENTS_CHANNEL, each once per revision. A retry (`look`) after a failure or a crash finds what went out
+    by its tag, even when Redis lost the marker that says so."""
     services = pms.services
     pm = await load(pms, number)
     incident = await services.incidents.get(number)
@@ -245,31 +243,33 @@ async def announce_published(pms: Postmortems, number: int) -> None:
         token = f"{number}:{pm.revisions}"
         if incident.channel_id:
             text, blocks = messages.published_text(incident, pm), messages.published(incident, pm, items)
-            await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks)
+            await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks, look)
         if announce_in := services.announcements(incident.drill):
             summary = messages.published_summary(incident, pm)
-            await _post_once(pms, announce_in, f"{token}:announcement", summary, None)
+            await _post_once(pms, announce_in, f"{token}:announcement", summary, None, look)
         revision = pm.revisions
         await update(pms, number, lambda p: replace(p, announced=max(p.announced, revision)))
         log.info("postmortem_announced", incident=number, revision=revision)
 
 
-async def _post_once(pms: Postmortems, channel: str, token: str, text: str, blocks: list[Block] | None) -> None:
+async def _post_once(
+    pms: Postmortems, channel: str, token: str, text: str, blocks: list[Block] | None, look: bool
+) -> None:
     """Post a message at most once: a marker says started/done, and the message carries `token` as metadata so
-    that work a dead process left "started" looks in the channel before posting again."""
+    that work a dead process left "started" (or a retry, `look`) looks in the channel before posting again."""
     seen, slack = pms.services.seen, pms.services.slack
     tag = ("firebreak_postmortem", token)
     progress = await seen.begin("postmortem-post", token)
     if progress is Progress.DONE:
         return
-    if progress is Progress.NEW or not await slack.has_tagged(channel, tag):
+    if (progress is Progress.NEW and not look) or not await slack.has_tagged(channel, tag):
         await slack.post(channel, text, blocks, tag=tag)
     await seen.finish("postmortem-post", token)
 
 
 async def announce_pending(pms: Postmortems, older_than: timedelta = _POSTING_HOLD) -> int:
-    """Finish the posts of publications that failed or whose process died (those published a while ago, so as
-    not to race the listener still posting); how many were finished."""
+    """Finish the posts of publications whose queued announcement was given up (those published a while ago, so
+    as not to race the queue still posting); how many were finished."""
     finished = 0
     for pm in await pms.store.unannounced():
         revisions = await pms.store.revisions(pm.number)

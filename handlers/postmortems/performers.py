@@ -51,6 +51,9 @@ def register(pms: Postmortems) -> None:
         tag = (_TAG, f"effect:{effect.id}")
         await _post_once(pms.services, str(effect.body["reviewer"]), text, tag, effect.attempts > 1)
 
+    async def perform_announce(effect: QueuedEffect) -> None:
+        await flows.announce_published(pms, int(str(effect.body["number"])), look=effect.attempts > 1)
+
     async def perform_message(effect: QueuedEffect) -> None:
         body = effect.body
         await _post_once(pms.services, str(body["channel"]), str(body["text"]), (_TAG, str(body["once"])), True)
@@ -60,6 +63,7 @@ def register(pms: Postmortems) -> None:
     queue.register(effects.THREAD, perform_thread)
     queue.register(effects.REVIEW, perform_review)
     queue.register(effects.MESSAGE, perform_message)
+    queue.register(effects.ANNOUNCE, perform_announce)
 
 
 async def _show_draft(pms: Postmortems, number: int) -> None:

@@ -152,7 +152,7 @@ def _register_review_submissions(app: AsyncApp, pms: Postmortems) -> None:
         payload = ViewSubmission.model_validate(body)
         ref = PostmortemRef.load(payload.view.private_metadata)
         try:
-            pm = await flows.publish(pms, ref.number, payload.user.id)
+            await flows.publish(pms, ref.number, payload.user.id)
         except IncidentError as error:
             await ack(response_action="update", view=modals.publish_failed(ref.number, messages.refused(str(error))))
             return
@@ -162,8 +162,7 @@ def _register_review_submissions(app: AsyncApp, pms: Postmortems) -> None:
                 response_action="update", view=modals.publish_failed(ref.number, messages.sql_unavailable(ref.number))
             )
             return
-        await ack()
-        await flows.announce_published(pms, pm.number)
+        await ack()  # the published post and its announcement are queued with the publication
 
     app.view(CallbackId.POSTMORTEM_REVIEW)(handle_review_submission)
     app.view(CallbackId.POSTMORTEM_CHANGES)(handle_changes_submission)

@@ -11,17 +11,20 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from bot.server import REMINDERS
+from domain.postmortem import SectionKey
+from handlers.postmortems import modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
 from handlers.slack import ActionId, BlockId, CallbackId
 from sandbox.slack_api import SlackEmulator
-from storage import create_engine
+from storage import Keys, create_engine
 from storage.effects import EffectStore
 from storage.timers import Timer
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, CAROL, Bot
-from tests.faults.conftest import Start
+from tests.faults.conftest import INCIDENTS, Start
 from tests.faults.scenario import command_to, interact_with
 from tests.processes import BotProcess
 
@@ -75,23 +78,31 @@ def _in_thread(slack: SlackEmulator, channel: str, text: str) -> list[str]:
 
 
 def _drafts(slack: SlackEmulator, channel: str) -> list[dict[str, Any]]:
-    return [m for (c, _), m in slack.messages.items() if c == channel and DRAFT in m["text"]]
+    """The draft messages in `channel` (not the published postmortem, which starts with 📕)."""
+    return [m for (c, _), m in slack.messages.items() if c == channel and m["text"].startswith(DRAFT)]
 
 
-def _review_submission(reviewers: list[str]) -> dict[str, Any]:
-    """Alice's "Ask for review" modal, submitted with these reviewers."""
-    state = {BlockId.PM_REVIEWERS: {"value": {"type": "multi_users_select", "selected_users": reviewers}}}
+def _submission(callback: CallbackId, state: dict[str, Any], ref: PostmortemRef | None = None) -> dict[str, Any]:
+    """Alice submitting a modal about postmortem #1 with these inputs."""
     view = {
-        "id": "V0REVIEW",
+        "id": f"V0{callback.upper()}",
         "type": "modal",
-        "callback_id": CallbackId.POSTMORTEM_REVIEW,
-        "private_metadata": PostmortemRef(number=1).dump(),
+        "callback_id": callback,
+        "private_metadata": (ref or PostmortemRef(number=1)).dump(),
         "hash": "",
         "state": {"values": state},
     }
     return {"type": "view_submission", "user": {"id": ALICE}, "team": {"id": "T0TEAM"}, "api_app_id": "A0APP"} | {
         "view": view
     }
+
+
+def _review_submission(reviewers: list[str]) -> dict[str, Any]:
+    """Alice's "Ask for review" modal, submitted with these reviewers."""
+    state: dict[str, Any] = {
+        BlockId.PM_REVIEWERS: {"value": {"type": "multi_users_select", "selected_users": reviewers}}
+    }
+    return _submission(CallbackId.POSTMORTEM_REVIEW, state)
 
 
 def _approval(slack: SlackEmulator, channel: str) -> dict[str, Any]:
@@ -199,6 +210,51 @@ async def test_an_approval_cut_off_by_kill_9_is_replied_once_and_the_draft_redra
     await _all_done(database_url)
     assert len(_in_thread(slack, channel, "approved the postmortem")) == 1
     assert _posted(slack) == posted + 1
+
+
+@pytest.mark.parametrize("flushed", [False, True], ids=["redis-kept", "redis-flushed"])
+async def test_a_publication_cut_off_by_kill_9_is_announced_once_by_the_next_process(
+    processes: Start,
+    slack: SlackEmulator,
+    session: aiohttp.ClientSession,
+    database_url: str,
+    redis: Redis,
+    keys: Keys,
+    flushed: bool,
+) -> None:
+    """Killed while Slack held its answer to the published postmortem's post (and, flushed, Redis lost every
+    key meanwhile): the next process posts the summary in INCIDENTS_CHANNEL, does not post the postmortem
+    again, and re-renders the draft."""
+    first = await processes("first")
+    channel = await _with_draft(session, first, slack)
+    for key, text in ((SectionKey.SUMMARY, "Checkout failed"), (SectionKey.ROOT_CAUSE, "A config push")):
+        ref, state = PostmortemRef(number=1, section=key), steps.text_state(modals.part_ids(1)[0], text)
+        await interact_with(session, first, _submission(CallbackId.POSTMORTEM_SECTION, state, ref))
+    item = steps.text_state(BlockId.PM_ITEM_TEXT, "Validate config")
+    item |= steps.option_state(BlockId.PM_ITEM_KIND, "prevent")
+    item |= {BlockId.PM_ITEM_OWNER: {"value": {"type": "users_select", "selected_user": BOB}}}
+    await interact_with(session, first, _submission(CallbackId.POSTMORTEM_ITEM, item))
+    await _all_done(database_url)
+    posted = _posted(slack)
+    held = slack.hold("chat.postMessage")
+    assert await interact_with(session, first, _submission(CallbackId.POSTMORTEM_PUBLISH, {})) == ""
+    await slack.wait_for("chat.postMessage", count=posted + 1)  # the postmortem is in the channel; answer held
+    await first.kill()
+    held.set()
+    if flushed:
+        await redis.delete(*[key async for key in redis.scan_iter(match=f"{keys.prefix}*")])
+    await processes("second")
+    incidents = next(c.id for c in slack.channels.values() if c.name == INCIDENTS)
+    await _until(slack, lambda: len(_published(slack, incidents)) == 1)
+    await _all_done(database_url)
+    assert (len(_published(slack, channel)), len(_published(slack, incidents))) == (1, 1)
+    assert [m["text"].rsplit(": ", 1)[-1] for m in _drafts(slack, channel)] == ["published"]
+
+
+def _published(slack: SlackEmulator, channel: str) -> list[str]:
+    """The published postmortem's posts (or its summaries) in `channel`."""
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == channel]
+    return [str(c.args["text"]) for c in posts if "📕" in str(c.args["text"])]
 
 
 async def test_review_requests_slack_refuses_with_5xx_go_out_once(start_bot: Callable[..., Awaitable[Bot]]) -> None:
