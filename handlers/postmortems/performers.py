@@ -4,7 +4,8 @@ reminders and the digest.
 Each post carries a metadata tag. A retry (the effect's process died after Slack took the post, before it was
 marked done) looks for its tag before posting again: in the channel, the draft's thread, or the DM. The draft
 is looked for whenever its message is not recorded yet (any of its effects may find the one another posted),
-and a message queued `once` (a reminder whose timer fired again after a crash) every time it runs.
+and a message queued `once` (a reminder) whenever it may have been queued before (its timer fired again
+after a crash, or Redis cannot say).
 """
 
 from dataclasses import replace
@@ -56,7 +57,8 @@ def register(pms: Postmortems) -> None:
 
     async def perform_message(effect: QueuedEffect) -> None:
         body = effect.body
-        await _post_once(pms.services, str(body["channel"]), str(body["text"]), (_TAG, str(body["once"])), True)
+        look = bool(body.get("again", True)) or effect.attempts > 1
+        await _post_once(pms.services, str(body["channel"]), str(body["text"]), (_TAG, str(body["once"])), look)
 
     queue = pms.services.effects
     queue.register(effects.DRAFT, perform_draft)

@@ -26,6 +26,7 @@ LEASE = timedelta(seconds=60)
 WEEK = timedelta(days=7)
 HOUR = time(9, 0, tzinfo=UTC)  # reminders go out at 09:00 UTC on their day
 _MAX_PER_TICK = 200
+_REMEMBERED = timedelta(days=2)  # how long a reminder is known to have been queued (past a late re-fire)
 
 _ITEM_KINDS = {ReminderKind.ITEM_SOON, ReminderKind.ITEM_DUE, ReminderKind.ITEM_OVERDUE}
 _WHEN = {
@@ -124,8 +125,10 @@ class Reminders:
         await self._pms.timers.complete(timer.id)
 
     async def _send(self, channel: str, text: str, once: str) -> None:
-        """Queue the message durably; its own queue key, so a second copy waits for the first and finds it."""
-        await self._pms.services.effects.queue(f"reminder:{once}", [effects.message(channel, text, once)])
+        """Queue the message durably, under its own queue key, so that a second copy waits for the first. Only a
+        reminder queued before (its timer fired again) looks for its earlier copy: most cost no history call."""
+        again = not await self._pms.services.seen.first_time("postmortem-reminder", once, _REMEMBERED)
+        await self._pms.services.effects.queue(f"reminder:{once}", [effects.message(channel, text, once, again)])
 
     async def _item(self, body: ReminderBody, once: str) -> None:
         item = await self._pms.store.item(body.item)
