@@ -1,11 +1,10 @@
 """Carrying out the postmortem's queued Slack effects, each once: the draft, thread replies, review requests,
-reminders and the digest.
+the published post and its announcement, reminders and the digest.
 
 Each post carries a metadata tag. A retry (the effect's process died after Slack took the post, before it was
 marked done) looks for its tag before posting again: in the channel, the draft's thread, or the DM. The draft
 is looked for whenever its message is not recorded yet (any of its effects may find the one another posted),
-and a message queued `once` (a reminder) whenever it may have been queued before (its timer fired again
-after a crash, or Redis cannot say).
+and a message queued `once` (a reminder) whenever it was queued before (its timer fired again after a crash).
 """
 
 from dataclasses import replace

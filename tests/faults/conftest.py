@@ -33,6 +33,7 @@ async def processes(
         "INCIDENTS_CHANNEL": incidents,
         "RUNBOOKS_DIR": str(tmp_path),
         "REPAIR_INTERVAL": "0.2",
+        "REMINDER_INTERVAL": "0.2",
         "SLACK_EFFECT_LEASE": "1",
         "SETUP_HOLD": "1",
         "LOG_LEVEL": "warning",

@@ -15,13 +15,13 @@ from redis.asyncio import Redis
 
 from bot.server import REMINDERS
 from domain.postmortem import SectionKey
-from handlers.postmortems import modals
+from handlers.postmortems import FAMILY, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind
 from handlers.slack import ActionId, BlockId, CallbackId
 from sandbox.slack_api import SlackEmulator
 from storage import Keys, create_engine
 from storage.effects import EffectStore
-from storage.timers import Timer
+from storage.timers import Timer, TimerStore
 from tests.bot import postmortem_steps as steps
 from tests.bot.harness import ALICE, BOB, CAROL, Bot
 from tests.faults.conftest import INCIDENTS, Start
@@ -151,6 +151,14 @@ async def _with_draft(session: aiohttp.ClientSession, bot: BotProcess, slack: Sl
     return channel
 
 
+async def _add_item(session: aiohttp.ClientSession, bot: BotProcess) -> None:
+    """Action item 1 of incident #1, Bob's."""
+    item = steps.text_state(BlockId.PM_ITEM_TEXT, "Validate config")
+    item |= steps.option_state(BlockId.PM_ITEM_KIND, "prevent")
+    item |= {BlockId.PM_ITEM_OWNER: {"value": {"type": "users_select", "selected_user": BOB}}}
+    await interact_with(session, bot, _submission(CallbackId.POSTMORTEM_ITEM, item))
+
+
 async def test_a_draft_cut_off_by_kill_9_is_found_and_pinned_by_the_next_process(
     processes: Start, slack: SlackEmulator, session: aiohttp.ClientSession, database_url: str
 ) -> None:
@@ -230,10 +238,7 @@ async def test_a_publication_cut_off_by_kill_9_is_announced_once_by_the_next_pro
     for key, text in ((SectionKey.SUMMARY, "Checkout failed"), (SectionKey.ROOT_CAUSE, "A config push")):
         ref, state = PostmortemRef(number=1, section=key), steps.text_state(modals.part_ids(1)[0], text)
         await interact_with(session, first, _submission(CallbackId.POSTMORTEM_SECTION, state, ref))
-    item = steps.text_state(BlockId.PM_ITEM_TEXT, "Validate config")
-    item |= steps.option_state(BlockId.PM_ITEM_KIND, "prevent")
-    item |= {BlockId.PM_ITEM_OWNER: {"value": {"type": "users_select", "selected_user": BOB}}}
-    await interact_with(session, first, _submission(CallbackId.POSTMORTEM_ITEM, item))
+    await _add_item(session, first)
     await _all_done(database_url)
     posted = _posted(slack)
     held = slack.hold("chat.postMessage")
@@ -266,6 +271,31 @@ async def test_review_requests_slack_refuses_with_5xx_go_out_once(start_bot: Cal
     await bot.interact(_review_submission([BOB]))
     assert _dms(bot.slack) == Counter({BOB: 1})
     assert (await bot.api(f"/api/postmortems/{number}"))["state"] == "in_review"
+
+
+async def test_a_reminder_cut_off_by_kill_9_is_sent_once_by_the_next_process(
+    processes: Start,
+    slack: SlackEmulator,
+    session: aiohttp.ClientSession,
+    database_url: str,
+    redis: Redis,
+    keys: Keys,
+) -> None:
+    """Killed while Slack held its answer to a reminder DM (its timer already completed): the next process
+    finds the DM and does not send it again."""
+    first = await processes("first")
+    await _with_draft(session, first, slack)
+    await _add_item(session, first)
+    await _all_done(database_url)
+    held = slack.hold("chat.postMessage")
+    body = ReminderBody(kind=ReminderKind.ITEM_DUE, number=1, item=1)  # its day has come
+    await TimerStore(redis, keys, family=FAMILY).schedule(body.timer_id(), datetime.now(UTC), body.dump())
+    await _until(slack, lambda: _dms(slack)[BOB] == 1)  # the DM is stored; its answer is held
+    await first.kill()
+    held.set()
+    await processes("second")
+    await _all_done(database_url)
+    assert _dms(slack) == Counter({BOB: 1})
 
 
 async def _item_due(bot: Bot) -> Timer:
