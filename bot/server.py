@@ -40,11 +40,12 @@ from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import AlertWorker, webhook
+from handlers.alerts import effects as alert_effects
 from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
 from handlers.incidents.flows import refresh_card, resume_setups
-from handlers.incidents.timeline import move_timeline, repair_timelines
+from handlers.incidents.timeline import backfill_journal, move_timeline, repair_timelines
 from handlers.metrics import CLOCKS_FAMILY, METRICS, Clocks, Metrics, Recorder, UpdateReminders
 from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
@@ -158,6 +159,7 @@ async def _resources(
         clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
+    alert_effects.register(services)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
     pms = Postmortems(
         services,
@@ -296,8 +298,18 @@ async def repair(app: web.Application) -> None:
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Run `repair` every `interval`."""
-    async with _every(interval, lambda: repair(app), "repair"):
+    """Run `repair` every `interval`; the first round that finds storage up also backfills SQL from
+    timelines written before SQL kept every entry (an upgrade's leftovers)."""
+    backfilled = False
+
+    async def work() -> None:
+        nonlocal backfilled
+        if not backfilled:
+            await backfill_journal(app[SERVICES])
+            backfilled = True
+        await repair(app)
+
+    async with _every(interval, work, "repair"):
         yield
 
 

@@ -103,6 +103,12 @@ class Workspace:
         self._store(channel, message)
         return str(message["ts"])
 
+    def delete_message(self, channel: str, ts: str) -> None:
+        """A workspace admin deletes a message (the bot's, say): it is gone from history, pins and updates."""
+        del self.messages[(channel, ts)]
+        if channel in self.channels and ts in self.channels[channel].pins:
+            self.channels[channel].pins.remove(ts)
+
     def new_trigger(self, user: str) -> str:
         """A trigger_id for an interaction of `user`: a view opened with it is shown to them."""
         trigger = f"{next(self._ids)}.{time.time_ns() % 10**9}.{'%032x' % (time.time_ns() & (2**128 - 1))}"

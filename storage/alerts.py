@@ -223,6 +223,10 @@ class AlertStore:
             added, _ = await pipe.execute()
         return bool(added)
 
+    async def marked_for_incident(self, number: int, kind: str, token: str) -> bool:
+        """Whether `first_for_incident` has seen (kind, token) for the incident."""
+        return bool(await self._redis.sismember(self._keys.incident_set(number, kind), token))
+
     async def reset_for_incident(self, number: int, kind: str) -> None:
         await self._redis.delete(self._keys.incident_set(number, kind))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Index, String, Text, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,10 +23,14 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 
 
 class EffectRow(SQLModel, table=True):
-    """One queued effect. Schema: migration 0005."""
+    """One queued effect. Schema: migrations 0005 and 0009."""
 
     __tablename__ = "slack_effects"
-    __table_args__ = (Index("ix_slack_effects_due", "status", "not_before"), {"sqlite_autoincrement": True})
+    __table_args__ = (
+        Index("ix_slack_effects_due", "status", "not_before"),
+        Index("ix_slack_effects_once", "key", "once", unique=True),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_type=String)
@@ -34,6 +39,7 @@ class EffectRow(SQLModel, table=True):
     attempts: int
     not_before: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    once: str | None = Field(default=None, sa_type=String)
 
 
 @dataclass(frozen=True)
@@ -42,16 +48,31 @@ class QueuedEffect:
     key: str
     body: dict[str, object]
     attempts: int  # including the current one, once claimed
+    created_at: datetime
 
 
 class EffectStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
-    async def add(self, key: str, bodies: Sequence[dict[str, object]], now: datetime) -> list[int]:
-        """Queue effects under `key`, in order; their ids."""
-        async with self._sessions.begin() as session:
-            return await stage_effects(session, key, bodies, now)
+    async def add(
+        self,
+        key: str,
+        bodies: Sequence[dict[str, object]],
+        now: datetime,
+        hold: timedelta = timedelta(0),
+        once: str | None = None,
+    ) -> list[int]:
+        """Queue effects under `key`, in order; their ids. With `hold`, other processes leave them alone that
+        long (the caller means to carry them out itself, when its pacing allows). With `once`, effects queued
+        under `key` with that token before are not queued again (nothing is, and the ids are [])."""
+        try:
+            async with self._sessions.begin() as session:
+                return await stage_effects(session, key, bodies, now, hold, once)
+        except IntegrityError:
+            if once is None:
+                raise
+            return []
 
     async def claim(self, effect_id: int, now: datetime, lease: timedelta) -> QueuedEffect | None:
         """Lease a pending effect that is due; None if it is done, failed or held by another process."""
@@ -94,17 +115,24 @@ class EffectStore:
 
 
 async def stage_effects(
-    session: AsyncSession, key: str, bodies: Sequence[dict[str, object]], now: datetime
+    session: AsyncSession,
+    key: str,
+    bodies: Sequence[dict[str, object]],
+    now: datetime,
+    hold: timedelta = timedelta(0),
+    once: str | None = None,
 ) -> list[int]:
-    """Queue effects in the caller's transaction (a change's effects go with the change)."""
+    """Queue effects in the caller's transaction (a change's effects go with the change); a token already
+    used under `key` fails the transaction (IntegrityError)."""
     ids: list[int] = []
-    for body in bodies:
-        values = {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0}
-        statement = insert(EffectRow).values(**values, not_before=utc(now), created_at=utc(now))
+    for position, body in enumerate(bodies):
+        token = None if once is None else f"{once}:{position}"
+        values = {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0, "once": token}
+        statement = insert(EffectRow).values(**values, not_before=utc(now + hold), created_at=utc(now))
         ids.append(int((await session.exec(statement.returning(col(EffectRow.id)))).scalar_one()))
     return ids
 
 
 def _effect(row: EffectRow) -> QueuedEffect:
     assert row.id is not None
-    return QueuedEffect(row.id, row.key, json.loads(row.body), row.attempts)
+    return QueuedEffect(row.id, row.key, json.loads(row.body), row.attempts, row.created_at)

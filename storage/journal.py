@@ -114,13 +114,18 @@ class TimelineJournal:
                     update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(mine)).values(moved=True)
                 )
 
-    async def moved_counts(self, numbers: Sequence[int] | None = None) -> dict[int, int]:
-        """How many entries each incident has moved to Redis: its stream holds at least that many."""
-        statement = (
-            select(TimelineOutboxRow.number, func.count())
-            .where(col(TimelineOutboxRow.moved).is_(True))
-            .group_by(col(TimelineOutboxRow.number))
-        )
+    async def keep_moved(self, number: int, entries: Sequence[TimelineEntry]) -> None:
+        """Keep entries that are in the incident's Redis stream already (written there before SQL kept
+        every entry): marked moved, so nothing appends them to the stream again."""
+        async with self._sessions.begin() as session:
+            await stage(session, number, entries, moved=True)
+
+    async def moved_counts(self, numbers: Sequence[int] | None = None, moved_only: bool = True) -> dict[int, int]:
+        """How many entries each incident has moved to Redis: its stream holds at least that many. Without
+        `moved_only`, how many it has in all."""
+        statement = select(TimelineOutboxRow.number, func.count()).group_by(col(TimelineOutboxRow.number))
+        if moved_only:
+            statement = statement.where(col(TimelineOutboxRow.moved).is_(True))
         if numbers is not None:
             statement = statement.where(col(TimelineOutboxRow.number).in_(numbers))
         async with self._sessions() as session:
@@ -133,10 +138,17 @@ class TimelineJournal:
         return [_journal_entry(row) for row in rows]
 
 
-async def stage(session: AsyncSession, number: int, entries: Sequence[TimelineEntry], once: str | None = None) -> None:
+async def stage(
+    session: AsyncSession,
+    number: int,
+    entries: Sequence[TimelineEntry],
+    once: str | None = None,
+    moved: bool = False,
+) -> None:
     """Write timeline entries in the caller's transaction (a change's entries go with the change)."""
     rows = [
         {"number": number, "at": utc(e.at), "kind": e.kind.value, "actor": e.actor, "text": e.text, "once": once}
+        | {"moved": moved}
         for e in entries
     ]
     if rows:

@@ -17,6 +17,14 @@ class Keys:
         """The incident's timeline: a Redis Stream, one entry per event."""
         return f"{self.prefix}incident:{{{number}}}:timeline"
 
+    def timeline_pattern(self) -> str:
+        """A SCAN pattern matching every incident's timeline stream (and only those)."""
+        return f"{self.prefix}incident:{{*}}:timeline"
+
+    def timeline_number(self, key: str) -> int:
+        """The incident number of a key `timeline_pattern` matched."""
+        return int(key.removeprefix(f"{self.prefix}incident:{{").split("}", 1)[0])
+
     def timeline_once(self, number: int) -> str:
         """A SET of tokens (e.g. a pinned message's ts) already appended to the incident's timeline."""
         return f"{self.prefix}incident:{{{number}}}:timeline-once"

@@ -89,6 +89,13 @@ class TimelineStore:
             counts = await pipe.execute()
         return {number: int(count) for number, count in zip(numbers, counts, strict=True)}
 
+    async def numbers(self) -> list[int]:
+        """The incidents whose stream exists, by a SCAN of the prefix (for the one-off backfill into SQL)."""
+        found = set()
+        async for key in self._redis.scan_iter(match=self._keys.timeline_pattern(), count=1000):
+            found.add(self._keys.timeline_number(text(key)))
+        return sorted(found)
+
     async def restore(self, number: int, entries: list[tuple[str, TimelineEntry]]) -> int:
         """Append entries the stream lost, each with its once-token (so a later move skips it); how many."""
         keys = [self._keys.timeline_once(number), self._keys.timeline(number)]

@@ -22,11 +22,14 @@ from handlers.incidents.messages import short_title
 from handlers.services import Services
 from handlers.slack import Message, incident_key
 from handlers.slack.blocks import clip, escape
+from handlers.slack.effects import Body, Later
 from storage.alerts import InboxEntry
 
 log = structlog.get_logger()
 
 _RUNBOOKS = "runbooks"
+_GROUP_TAG = "firebreak_alert_group"
+GROUP_KIND = "alert_group"
 _ALL_RESOLVED = "all-resolved"
 
 
@@ -52,7 +55,7 @@ async def process(services: Services, entry: InboxEntry) -> None:
         state = known.after(notification, services.alert_policy)
         await services.alerts.remember(notification.group_key, state)
         if decision is Route.NOTIFY:
-            _post_group(services, notification.group_key)
+            await _post_group(services, notification.group_key)
             return
         incident = await _incident_for(services, decision, latest, state, notification)
         with bound_contextvars(incident=incident.number):
@@ -77,7 +80,8 @@ async def declare_from_group(services: Services, group_key: str, user: str) -> I
         drill=is_drill_group(group_key),
     )
     if created:
-        services.outbox.submit(_key(incident), lambda: _open_and_mark(services, incident.number, group_key))
+        services.outbox.submit(_key(incident), lambda: _open(services, incident.number))
+        await services.effects.refresh(group_queue(group_key), group_refresh(group_key))  # "declared as #n"
     return incident
 
 
@@ -124,9 +128,10 @@ async def _follow(services: Services, incident: Incident, entry: InboxEntry, sta
     for alert in fired:
         if await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name):
             await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
-    services.outbox.refresh(_key(incident), lambda: flows.refresh_card(services, number))
-    if state.summary.all_resolved and await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice"):
-        await _all_resolved(services, incident)
+    await services.effects.refresh(_key(incident), card_refresh(number))
+    if state.summary.all_resolved and not await services.alerts.marked_for_incident(number, _ALL_RESOLVED, "notice"):
+        await _all_resolved(services, incident, once=f"all-resolved:{entry.id}")  # this notification's, once
+        await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice")
 
 
 async def _runbook(
@@ -145,13 +150,13 @@ async def _runbook(
         return
     text = f"Runbook for {alertname}: {', '.join(noted)}"
     entry = _safe(TimelineEntry(services.clock(), EntryKind.RUNBOOK, None, text))
-    if not (await timeline.record(services, incident.number, [(entry, f"runbook:{alertname}")]))[0]:
-        return  # posted before (Redis lost the marker that says so; SQL did not)
-    await services.effects.queue(_key(incident), [post(incident.number, "\n\n".join(texts))])
-    log.info("runbook_posted", alertname=alertname, runbook=noted)
+    once = f"runbook:{alertname}"  # the post first: a death before the entry is written posts it once all the same
+    await services.effects.queue(_key(incident), [post(incident.number, "\n\n".join(texts))], once=once)
+    if (await timeline.record(services, incident.number, [(entry, once)]))[0]:
+        log.info("runbook_posted", alertname=alertname, runbook=noted)
 
 
-async def _all_resolved(services: Services, incident: Incident) -> None:
+async def _all_resolved(services: Services, incident: Incident, once: str) -> None:
     if incident.severity in services.alert_policy.auto_resolve:
         try:
             transition = await flows.act(services, incident, Resolve(None, "All alerts resolved."))
@@ -161,43 +166,66 @@ async def _all_resolved(services: Services, incident: Incident) -> None:
         log.info("incident_auto_resolved")
         return
     body = post(incident.number, "All alerts resolved", messages.all_alerts_resolved(incident))
-    await services.effects.queue(_key(incident), [body])
+    await services.effects.queue(_key(incident), [body], once=once)
     log.info("alerts_all_resolved")
 
 
-def _post_group(services: Services, group_key: str) -> None:
-    """Post the group once in the alerts channel and keep that message current (coalesced)."""
+async def _post_group(services: Services, group_key: str) -> None:
+    """Post the group once in the alerts channel and keep that message current (stored, coalesced)."""
     if services.alert_groups(is_drill_group(group_key)) is None:
         log.warning("alerts_channel_unset", hint="set ALERTS_CHANNEL (DRILL_CHANNEL for drills) to see alert groups")
         return
-    services.outbox.refresh(f"group:{group_key}", lambda: _render_group(services, group_key))
+    await services.effects.refresh(group_queue(group_key), group_refresh(group_key))
 
 
-async def _render_group(services: Services, group_key: str) -> None:
+async def render_group(services: Services, group_key: str) -> None:
+    """The group's message in the alerts channel, as it stands: its alerts, or the incident declared from it.
+
+    The first post is tagged with the group: with no message noted (a process died before noting it, or Redis
+    lost the note), the channel's recent history is searched for it before posting."""
     channel = services.alert_groups(is_drill_group(group_key))
-    assert channel is not None
-    state = await services.alerts.state(group_key)
-    message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
+    if channel is None:
+        return
     ts = await services.alerts.message(group_key)
+    latest = await services.incidents.latest_from_source(group_key)
+    if latest is not None and latest.status.is_open:  # declared from its "Declare incident" button
+        if ts is None:
+            return
+        if latest.channel_id is None:
+            raise Later(f"incident #{latest.number} has no channel yet")
+        title = short_title(latest)
+        declared = messages.alert_group_declared(title, latest.number, latest.channel_id)
+        await services.slack.update(Message(channel, ts), title, declared)
+        return
+    state = await services.alerts.state(group_key)
+    text = messages.group_text(state.title)
+    message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
+    tag = (_GROUP_TAG, group_key)
+    if ts is None and (found := await flows.find_posted(services, channel, tag)):
+        ts = found.ts
+        await services.alerts.set_message(group_key, ts)
     if ts is None:
-        posted = await services.slack.post(channel, messages.group_text(state.title), message)
+        posted = await services.slack.post(channel, text, message, tag=tag)
         await services.alerts.set_message(group_key, posted.ts)
     else:
-        await services.slack.update(Message(channel, ts), messages.group_text(state.title), message)
+        await services.slack.update(Message(channel, ts), text, message)
+
+
+def group_queue(group_key: str) -> str:
+    """The effect queue of an alert group's message (one message per group: its updates go in order)."""
+    return f"group:{group_key}"
+
+
+def group_refresh(group_key: str) -> Body:
+    return {"kind": GROUP_KIND, "group": group_key}
+
+
+def card_refresh(number: int) -> Body:
+    return {"kind": "card", "number": number}
 
 
 async def _open(services: Services, number: int) -> None:
     await flows.open_channel(services, await services.incidents.get(number))
-
-
-async def _open_and_mark(services: Services, number: int, group_key: str) -> None:
-    incident = await flows.open_channel(services, await services.incidents.get(number))
-    ts = await services.alerts.message(group_key)
-    channel = services.alert_groups(incident.drill)
-    if ts is not None and channel is not None:
-        title = short_title(incident)
-        done = messages.alert_group_declared(title, number, incident.channel_id)
-        await services.slack.update(Message(channel, ts), title, done)
 
 
 def _safe(entry: TimelineEntry) -> TimelineEntry:

@@ -70,13 +70,13 @@ def runbook_list(names: Sequence[str], command: str) -> str:
 
 
 def no_such_runbook(name: str, names: Sequence[str]) -> str:
-    return f"There is no runbook `{name}`. Runbooks: {', '.join(names) or 'none yet'}."
+    return f"There is no runbook `{escape(clip(name, 100))}`. Runbooks: {', '.join(names) or 'none yet'}."
 
 
 def dead_lettered(group_key: str, attempts: int, error: str) -> str:
     """The alerts-channel notice for a notification the worker gave up on."""
     return (
-        f":rotating_light: An Alertmanager notification for group `{group_key}` could not be stored after "
-        f"{attempts} attempts ({error}). It is kept in the dead-letter stream: run `firebreak alerts retry-dead` "
-        "to queue it again. The group's next repeat is admitted meanwhile."
+        f":rotating_light: An Alertmanager notification for group `{escape(clip(group_key, 500))}` could not "
+        f"be stored after {attempts} attempts ({error}). It is kept in the dead-letter stream: run "
+        "`firebreak alerts retry-dead` to queue it again. The group's next repeat is admitted meanwhile."
     )

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.alerts import flows as alert_flows
 from handlers.alerts import messages
+from handlers.incidents.effects import post
 from handlers.services import Services
 from storage.alerts import InboxEntry, InboxReader
 
@@ -172,7 +173,16 @@ class AlertWorker:
         channel = self._services.alerts_channel
         if channel is not None:
             text = messages.dead_lettered(group, attempts, type(error).__name__)
-            self._services.outbox.submit(f"group:{group}", lambda: _post(self._services, channel, text))
+            await self._tell(channel, group, text, once=f"dead-letter:{entry.id}")
+
+    async def _tell(self, channel: str, group: str, text: str, once: str) -> None:
+        """Post the notice durably; with the database refusing (the likely reason for the dead letter), at
+        once from memory, since a notice that waits for the database helps nobody."""
+        queue = alert_flows.group_queue(group)
+        try:
+            await self._services.effects.queue(queue, [post(None, text, channel=channel)], once=once)
+        except SQLAlchemyError:
+            self._services.outbox.submit(queue, lambda: _post(self._services, channel, text))
 
 
 async def _post(services: Services, channel: str, text: str) -> None:

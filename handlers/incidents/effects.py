@@ -19,8 +19,8 @@ from storage.effects import QueuedEffect
 _TAG = "firebreak_effect"
 
 
-def post(number: int, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
-    """A post in the incident's channel (or in `channel`), once that channel exists."""
+def post(number: int | None, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
+    """A post in the incident's channel, once that channel exists, or in `channel` (`number` may be None)."""
     body: Body = {"kind": "post", "number": number, "text": text, "channel": channel}
     return body | ({"blocks": [dict(block) for block in blocks]} if blocks else {})
 

@@ -33,7 +33,7 @@ from handlers.incidents import messages
 from handlers.incidents.effects import bodies
 from handlers.incidents.timeline import move_soon, record
 from handlers.services import Services
-from handlers.slack import FetchedMessage, Message, describe_failure, incident_key
+from handlers.slack import FetchedMessage, Message, describe_failure, error_code, incident_key
 from handlers.slack.blocks import Block
 from storage import ConcurrentUpdate
 
@@ -215,7 +215,7 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     assert incident.channel_id is not None
     if incident.card_ts is None:
         tag = ("firebreak_card", str(incident.number))
-        card = None if fresh else await _find(services, incident.channel_id, tag)  # a dead setup's, unnoted
+        card = None if fresh else await find_posted(services, incident.channel_id, tag)  # a dead setup's, unnoted
         if card is None:
             blocks = await _card(services, incident)
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
@@ -224,14 +224,14 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     announce_in = services.announcements(incident.drill)
     if incident.announcement_ts is None and announce_in:
         tag = ("firebreak_announcement", str(incident.number))
-        posted = None if fresh else await _find(services, announce_in, tag)
+        posted = None if fresh else await find_posted(services, announce_in, tag)
         if posted is None:
             posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
 
 
-async def _find(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
+async def find_posted(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
     """A message an earlier attempt posted with `tag`; None if there is none (or the history is unreadable)."""
     try:
         return await services.slack.find_tagged(channel, tag)
@@ -282,11 +282,19 @@ def perform_later(services: Services, transition: Transition) -> None:
 
 
 async def refresh_card(services: Services, number: int) -> None:
-    """Re-render the card from the incident's current state, so the latest state always wins."""
+    """Re-render the card from the incident's current state, so the latest state always wins. A card that is
+    gone (someone deleted it) is posted and pinned again; one that is still there is never posted twice."""
     incident = await services.incidents.get(number)
     if incident.channel_id and incident.card_ts:
         message = Message(incident.channel_id, incident.card_ts)
-        await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
+        try:
+            await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
+        except SlackApiError as error:
+            if error_code(error) != "message_not_found":
+                raise
+            log.warning("incident_card_gone", incident=number, card_ts=incident.card_ts)
+            await _save_refs(services, incident, card_ts=None)  # the setup posts a new one (or the sweep will)
+            await open_channel(services, incident)
 
 
 async def _card(services: Services, incident: Incident) -> list[Block]:
@@ -301,7 +309,7 @@ def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
 
 
-async def _save_refs(services: Services, incident: Incident, **refs: str) -> Incident:
+async def _save_refs(services: Services, incident: Incident, **refs: str | None) -> Incident:
     """Store Slack references (channel, card, announcement); these merge cleanly into a newer revision."""
     for _ in range(_SAVE_ATTEMPTS):
         try:

@@ -6,8 +6,9 @@ while Redis is down, reads come from SQL.
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 from redis.exceptions import RedisError
@@ -17,7 +18,9 @@ from handlers.services import Services
 
 log = structlog.get_logger()
 
+T = TypeVar("T")
 _REBUILD_HOLD = timedelta(seconds=30)
+_BACKFILL_HOLD = timedelta(minutes=10)
 
 Written = tuple[TimelineEntry, str | None]  # an entry and its once-token (None: always written)
 
@@ -77,23 +80,52 @@ async def repair_timelines(services: Services) -> int:
     return len(short)
 
 
+async def backfill_journal(services: Services) -> int:
+    """Keep in SQL the entries that only Redis has: those written before SQL kept every entry (migration 0004
+    deleted an entry once it was in Redis). Run once per start, one process at a time; idempotent (each stream
+    is compared entry by entry with SQL). Returns how many entries were kept now."""
+    if not await services.seen.claim("backfill", "journal", _BACKFILL_HOLD):
+        return 0
+    try:
+        numbers = await services.timeline.numbers()
+        lengths = await services.timeline.lengths(numbers)
+        kept = await services.incidents.journal.moved_counts(numbers, moved_only=False)
+        added = 0
+        for number in [n for n in numbers if lengths[n] > kept.get(n, 0)]:
+            in_sql = [item.entry for item in await services.incidents.journal.entries(number)]
+            missing = _not_in(await services.timeline.read(number), in_sql, lambda entry: entry)
+            await services.incidents.journal.keep_moved(number, missing)
+            added += len(missing)
+        if added:
+            log.warning("timeline_backfilled_into_sql", entries=added)
+        return added
+    finally:
+        await services.seen.release("backfill", "journal")
+
+
 async def _rebuild(services: Services, number: int, live: list[TimelineEntry]) -> None:
     """Append what the stream lost (compared entry by entry with SQL); one process at a time."""
     if not await services.seen.claim("rebuild", str(number), _REBUILD_HOLD):
         return
     try:
-        have = Counter(live)
-        missing: list[tuple[str, TimelineEntry]] = []
-        for item in await services.incidents.journal.entries(number):
-            if have[item.entry] > 0:
-                have[item.entry] -= 1
-            else:
-                missing.append((item.token, item.entry))
-        restored = await services.timeline.restore(number, missing)
+        lost = _not_in(await services.incidents.journal.entries(number), live, lambda item: item.entry)
+        restored = await services.timeline.restore(number, [(item.token, item.entry) for item in lost])
         if restored:
             log.warning("timeline_rebuilt", incident=number, entries=restored)
     finally:
         await services.seen.release("rebuild", str(number))
+
+
+def _not_in(items: Sequence[T], present: Sequence[TimelineEntry], entry: Callable[[T], TimelineEntry]) -> list[T]:
+    """The items whose entries `present` lacks, compared as multisets (an entry twice needs two there)."""
+    have = Counter(present)
+    lacking = []
+    for item in items:
+        if have[entry(item)] > 0:
+            have[entry(item)] -= 1
+        else:
+            lacking.append(item)
+    return lacking
 
 
 def _at(entry: TimelineEntry) -> datetime:

@@ -76,8 +76,8 @@ class PageDelivery:
         progress = await seen.begin("paged", key)
         if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
             return None  # the journal knows it even when Redis lost the marker
-        if person.webhook and progress is Progress.NEW:
-            await self._call_webhook(person.webhook, incident, page_id, user, position)
+        if person.webhook:  # a page taken over from a dead process queues it again: its token makes that a no-op
+            await self._call_webhook(person.webhook, incident, page_id, user, position, once=f"page:{key}")
         try:
             dm = await slack.open_dm(user)
             if progress is Progress.STARTED and await self._was_sent(dm, tag):
@@ -104,7 +104,9 @@ class PageDelivery:
             log.warning("page_history_unreadable", failure=describe_failure(error))
             return False
 
-    async def _call_webhook(self, url: str, incident: Incident, page_id: str, user: str, position: Position) -> None:
+    async def _call_webhook(
+        self, url: str, incident: Incident, page_id: str, user: str, position: Position, once: str
+    ) -> None:
         """Queue the page for an SMS/phone gateway (durably: a restart during its retries loses nothing)."""
         if self.http is None or self.links is None:
             log.warning("page_webhook_skipped", reason="no HTTP client or PAGE_ACK_SECRET")
@@ -116,7 +118,7 @@ class PageDelivery:
             "acknowledge_url": self.links.url(page_id, user, position, self.services.clock()),
         }
         body = {"kind": WEBHOOK, "url": url, "payload": payload, "number": incident.number, "user": user}
-        await self.services.effects.queue(f"webhook:{user}", [body])
+        await self.services.effects.queue(f"webhook:{user}", [body], once=once)
 
     async def record(self, incident: Incident, kind: EntryKind, text: str, once: str | None = None) -> None:
         await timeline.record(self.services, incident.number, [(self._entry(kind, text), once)])

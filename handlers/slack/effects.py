@@ -4,7 +4,12 @@ Each capability registers a performer per effect kind. `queue` stores effects (o
 its change) and `run` carries one out: claimed (leased) in SQL, performed, then marked done. A Slack failure
 is retried with backoff; after `max_attempts` the effect is given up and its kind's `on_give_up` (if any)
 says so where people will see it. A performer is told the attempt number, so a retry after a crash can look
-for what the first attempt may have posted before posting again.
+for what the first attempt may have posted before posting again. An effect that cannot run yet (`Later`:
+its channel is not set up) waits, with a growing pause, for at most `wait_limit`, then is given up too.
+
+`refresh` queues a re-render (a card, an alert group's message): stored first, then paced and coalesced by
+the outbox, so a storm of changes costs one stored effect and one Slack call per pacing interval, and a
+process that dies with refreshes waiting leaves them to the next process.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +29,8 @@ Body = dict[str, object]
 Performer = Callable[[QueuedEffect], Awaitable[None]]
 GiveUp = Callable[[QueuedEffect, str], Awaitable[None]]
 
+_LONGEST_WAIT = timedelta(minutes=1)
+
 
 class Later(Exception):
     """The effect cannot run yet (e.g. its incident's channel is not set up): try it again soon."""
@@ -41,16 +48,37 @@ class EffectQueue:
     lease: timedelta = timedelta(seconds=60)
     max_attempts: int = 6
     backoff: timedelta = timedelta(seconds=2)
+    wait_limit: timedelta = timedelta(hours=1)
     _performers: dict[str, tuple[Performer, GiveUp | None]] = field(default_factory=dict)
+    _refreshing: set[tuple[str, str]] = field(default_factory=set)  # (key, kind) stored, not yet started here
 
     def register(self, kind: str, performer: Performer, on_give_up: GiveUp | None = None) -> None:
         self._performers[kind] = (performer, on_give_up)
 
-    async def queue(self, key: str, bodies: Sequence[Body]) -> None:
-        """Store effects under `key` and start them in the background (in order, behind the key's others)."""
-        ids = await self.store.add(key, bodies, self._now())
+    async def queue(self, key: str, bodies: Sequence[Body], once: str | None = None) -> None:
+        """Store effects under `key` and start them in the background (in order, behind the key's others).
+
+        `once`: a token for a retried step; effects queued under `key` with it before are not queued again."""
+        ids = await self.store.add(key, bodies, self._now(), once=once)
         for effect_id in ids:
             self.outbox.submit(key, self._job(effect_id))
+
+    async def refresh(self, key: str, body: Body) -> None:
+        """Re-render soon: `body` (latest wins) is stored, then run when the outbox's pacing allows.
+
+        A refresh of the same kind and key that is stored and not yet started covers this one. Other
+        processes leave it alone for the lease (this one means to run it), then any repair sweep may. A key
+        has one refreshing kind: the outbox coalesces refreshes by key."""
+        wanted = (key, str(body["kind"]))
+        if wanted in self._refreshing:
+            return
+        self._refreshing.add(wanted)
+        try:
+            [effect_id] = await self.store.add(key, [body | {"latest_wins": True}], self._now(), hold=self.lease)
+        except BaseException:
+            self._refreshing.discard(wanted)
+            raise
+        self.outbox.refresh(key, self._refresh_job(wanted, effect_id, self._now() + self.lease))
 
     async def run(self, effect_id: int, due: datetime | None = None) -> str | None:
         """Carry out one effect if it is due and nobody holds it; `method: error` if Slack refused it.
@@ -63,8 +91,8 @@ class EffectQueue:
         performer, on_give_up = self._performers[str(effect.body["kind"])]
         try:
             await performer(effect)
-        except Later:
-            await self._retry(effect, self.backoff)
+        except Later as waiting:
+            await self._wait(effect, str(waiting), on_give_up)
             return None
         except (SlackApiError, EffectFailed) as error:
             failure = describe_failure(error) if isinstance(error, SlackApiError) else str(error)
@@ -90,27 +118,55 @@ class EffectQueue:
         return failures
 
     async def resume(self) -> int:
-        """Hand every due effect (left by a dead process, or waiting out a retry) to the outbox."""
+        """Hand every due effect (left by a dead process, or waiting out a retry) to the outbox; refreshes
+        go through its pacing, only the newest of each kind and key."""
         due = await self.store.due(self._now())
+        refreshes = {(e.key, str(e.body["kind"])): e for e in due if e.body.get("latest_wins")}
         for effect in due:
-            self.outbox.submit(effect.key, self._job(effect.id))
+            wanted = (effect.key, str(effect.body["kind"]))
+            if not effect.body.get("latest_wins"):
+                self.outbox.submit(effect.key, self._job(effect.id))
+            elif refreshes[wanted] is not effect:
+                await self.store.done(effect.id)  # the newest one renders what this would have
+            else:
+                self._refreshing.add(wanted)
+                self.outbox.refresh(effect.key, self._refresh_job(wanted, effect.id))
         return len(due)
+
+    async def _wait(self, effect: QueuedEffect, reason: str, on_give_up: GiveUp | None) -> None:
+        """Not runnable yet: try again after a pause growing to a minute, for at most `wait_limit`."""
+        if self._now() - effect.created_at < self.wait_limit:
+            await self._retry(effect, min(self.backoff * 2 ** min(effect.attempts - 1, 10), _LONGEST_WAIT))
+            return
+        await self._give_up(effect, reason, on_give_up)
+
+    async def _give_up(self, effect: QueuedEffect, failure: str, on_give_up: GiveUp | None) -> None:
+        log.error("slack_effect_given_up", effect=effect.id, attempts=effect.attempts, failure=failure)
+        await self.store.give_up(effect.id)
+        if on_give_up is not None:
+            await on_give_up(effect, failure)
 
     async def _failed(self, effect: QueuedEffect, failure: str, on_give_up: GiveUp | None) -> None:
         if effect.attempts < self.max_attempts:
             log.warning("slack_effect_retried", effect=effect.id, attempt=effect.attempts, failure=failure)
             await self._retry(effect, self.backoff * 2 ** (effect.attempts - 1))
             return
-        log.error("slack_effect_given_up", effect=effect.id, attempts=effect.attempts, failure=failure)
-        await self.store.give_up(effect.id)
-        if on_give_up is not None:
-            await on_give_up(effect, failure)
+        await self._give_up(effect, failure, on_give_up)
 
     async def _retry(self, effect: QueuedEffect, delay: timedelta) -> None:
         """Try again after `delay`: this process does if it lives, else the repair sweep of any process."""
         due = self._now() + delay
         await self.store.retry(effect.id, due)
         self.outbox.later(effect.key, delay.total_seconds(), self._job(effect.id, due))
+
+    def _refresh_job(
+        self, wanted: tuple[str, str], effect_id: int, due: datetime | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            self._refreshing.discard(wanted)  # a change from now on needs a render of its own
+            await self.run(effect_id, due)
+
+        return job
 
     def _job(self, effect_id: int, due: datetime | None = None) -> Callable[[], Awaitable[None]]:
         async def job() -> None:

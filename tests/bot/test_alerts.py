@@ -88,6 +88,8 @@ async def test_declare_button_turns_a_group_into_an_incident(bot: Bot) -> None:
     incident = await bot.api("/api/incidents/1")
     assert (incident["declared_by"], incident["severity"], incident["title"]) == (BOB, 3, "Disk space low on /var")
     assert await _kinds(bot, 1) == ["alert_firing", "alert_firing", "alert_firing", "declared"]
+    [group_message] = [m for (c, _), m in bot.slack.messages.items() if c == bot.alerts_channel]
+    assert "declared as incident #1" in json.dumps(group_message["blocks"])
     await bot.fixture("04-firing-group-one-resolved")
     assert (await _kinds(bot, 1))[-1] == "alert_resolved"
     await bot.fixture("05-resolved-group-of-3")

@@ -207,3 +207,25 @@ async def test_runbook_command_lists_and_shows(bot: Bot) -> None:
     assert "• On the node:" in shown
     unknown = await bot.command("runbook nope")
     assert unknown.startswith("⚠️ There is no runbook `nope`. Runbooks: checkout-high-error-rate")
+
+
+async def test_a_deleted_card_is_posted_and_pinned_again_once(bot: Bot) -> None:
+    """Someone deletes the card: the next change posts a new card and pins it; later changes update that one."""
+    incident = await bot.declare()
+    channel, first_card = incident["channel_id"], bot.slack.calls_to("pins.add")[0].args["timestamp"]
+    bot.slack.delete_message(channel, first_card)
+    await bot.command("status investigating", channel=channel)
+    await bot.command("sev 1", channel=channel)
+    cards = [
+        c
+        for c in bot.slack.calls_to("chat.postMessage")
+        if c.ok and c.args["channel"] == channel and c.args.get("blocks")
+    ]
+    pins = [c.args["timestamp"] for c in bot.slack.calls_to("pins.add") if c.ok]
+    assert len(cards) == 2  # the first card and the one that replaced it: no third
+    second_card = pins[-1]
+    assert (len(pins), second_card != first_card) == (2, True)
+    assert bot.slack.channels[channel].pins == [second_card]
+    card = bot.slack.messages[(channel, second_card)]
+    assert "SEV-1" in json.dumps(card["blocks"])
+    assert "investigating" in json.dumps(card["blocks"])

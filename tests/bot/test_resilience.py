@@ -55,10 +55,10 @@ async def test_next_action_resumes_a_failed_setup(bot: Bot) -> None:
 async def test_failed_card_update_is_reported_but_state_is_kept(bot: Bot) -> None:
     """If chat.update fails, the acknowledgement is still stored and the user hears about the card."""
     channel = (await bot.declare())["channel_id"]
-    bot.slack.fail("chat.update", "message_not_found")
+    bot.slack.fail("chat.update", "cant_update_message")
     assert (await bot.command("ack", channel=channel)).startswith("✓ #1")
     assert (await bot.api("/api/incidents/1"))["status"] == "acknowledged"
-    assert "chat.update: message_not_found" in bot.slack.calls_to("response_url")[-1].args["text"]
+    assert "chat.update: cant_update_message" in bot.slack.calls_to("response_url")[-1].args["text"]
 
 
 async def test_archived_channel_name_gets_a_new_channel(bot: Bot) -> None:

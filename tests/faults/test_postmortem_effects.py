@@ -163,7 +163,7 @@ async def test_a_draft_cut_off_by_kill_9_is_found_and_pinned_by_the_next_process
     processes: Start, slack: SlackEmulator, session: aiohttp.ClientSession, database_url: str
 ) -> None:
     """Killed after Slack stored the draft and before the bot heard so: the next process pins that draft."""
-    first = await processes("first")
+    first = await processes("first", REMINDER_INTERVAL="0.2")
     channel = await _resolved(session, first, slack)
     posted = _posted(slack)
     held = slack.hold("chat.postMessage")
@@ -171,7 +171,7 @@ async def test_a_draft_cut_off_by_kill_9_is_found_and_pinned_by_the_next_process
     await slack.wait_for("chat.postMessage", count=posted + 1)  # the draft is in the channel; its answer is held
     await first.kill()
     held.set()
-    await processes("second")
+    await processes("second", REMINDER_INTERVAL="0.2")
     pins = await slack.wait_for("pins.add", count=2, timeout=15)
     await _all_done(database_url)
     [draft] = _drafts(slack, channel)
@@ -183,7 +183,7 @@ async def test_review_requests_cut_off_by_kill_9_go_out_once_each(
 ) -> None:
     """Killed while Slack held its answer to Bob's review request (Carol's not sent yet): after a restart Bob
     has his request once, Carol hers, and the draft shows both reviewers."""
-    first = await processes("first")
+    first = await processes("first", REMINDER_INTERVAL="0.2")
     channel = await _with_draft(session, first, slack)
     posted = _posted(slack)
     held = slack.hold("chat.postMessage")
@@ -191,7 +191,7 @@ async def test_review_requests_cut_off_by_kill_9_go_out_once_each(
     await slack.wait_for("chat.postMessage", count=posted + 1)  # Bob's DM is stored; its answer is held
     await first.kill()
     held.set()
-    await processes("second")
+    await processes("second", REMINDER_INTERVAL="0.2")
     await _until(slack, lambda: _draft_shows(slack, channel, f"reviewers <@{BOB}>, <@{CAROL}>"))
     await _all_done(database_url)
     assert _dms(slack) == Counter({BOB: 1, CAROL: 1})
@@ -203,7 +203,7 @@ async def test_an_approval_cut_off_by_kill_9_is_replied_once_and_the_draft_redra
 ) -> None:
     """Killed while Slack held its answer to the approval's reply in the draft's thread: after a restart the
     reply is there once and the draft shows the approval."""
-    first = await processes("first")
+    first = await processes("first", REMINDER_INTERVAL="0.2")
     channel = await _with_draft(session, first, slack)
     await interact_with(session, first, _review_submission([BOB]))
     await _until(slack, lambda: _draft_shows(slack, channel, f"reviewers <@{BOB}>"))
@@ -213,7 +213,7 @@ async def test_an_approval_cut_off_by_kill_9_is_replied_once_and_the_draft_redra
     await slack.wait_for("chat.postMessage", count=posted + 1)  # the reply is in the thread; its answer is held
     await first.kill()
     held.set()
-    await processes("second")
+    await processes("second", REMINDER_INTERVAL="0.2")
     await _until(slack, lambda: _draft_shows(slack, channel, f"<@{BOB}> ✅"))
     await _all_done(database_url)
     assert len(_in_thread(slack, channel, "approved the postmortem")) == 1
@@ -233,7 +233,7 @@ async def test_a_publication_cut_off_by_kill_9_is_announced_once_by_the_next_pro
     """Killed while Slack held its answer to the published postmortem's post (and, flushed, Redis lost every
     key meanwhile): the next process posts the summary in INCIDENTS_CHANNEL, does not post the postmortem
     again, and re-renders the draft."""
-    first = await processes("first")
+    first = await processes("first", REMINDER_INTERVAL="0.2")
     channel = await _with_draft(session, first, slack)
     for key, text in ((SectionKey.SUMMARY, "Checkout failed"), (SectionKey.ROOT_CAUSE, "A config push")):
         ref, state = PostmortemRef(number=1, section=key), steps.text_state(modals.part_ids(1)[0], text)
@@ -248,7 +248,7 @@ async def test_a_publication_cut_off_by_kill_9_is_announced_once_by_the_next_pro
     held.set()
     if flushed:
         await redis.delete(*[key async for key in redis.scan_iter(match=f"{keys.prefix}*")])
-    await processes("second")
+    await processes("second", REMINDER_INTERVAL="0.2")
     incidents = next(c.id for c in slack.channels.values() if c.name == INCIDENTS)
     await _until(slack, lambda: len(_published(slack, incidents)) == 1)
     await _all_done(database_url)
@@ -283,7 +283,7 @@ async def test_a_reminder_cut_off_by_kill_9_is_sent_once_by_the_next_process(
 ) -> None:
     """Killed while Slack held its answer to a reminder DM (its timer already completed): the next process
     finds the DM and does not send it again."""
-    first = await processes("first")
+    first = await processes("first", REMINDER_INTERVAL="0.2")
     await _with_draft(session, first, slack)
     await _add_item(session, first)
     await _all_done(database_url)
@@ -293,7 +293,7 @@ async def test_a_reminder_cut_off_by_kill_9_is_sent_once_by_the_next_process(
     await _until(slack, lambda: _dms(slack)[BOB] == 1)  # the DM is stored; its answer is held
     await first.kill()
     held.set()
-    await processes("second")
+    await processes("second", REMINDER_INTERVAL="0.2")
     await _all_done(database_url)
     assert _dms(slack) == Counter({BOB: 1})
 

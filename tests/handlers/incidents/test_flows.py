@@ -8,7 +8,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain import Acknowledge, Incident, Severity
+from domain import Acknowledge, Incident, Severity, TimelineEntry
 from domain.timeline import EntryKind
 from handlers import Services
 from handlers.incidents import flows, timeline
@@ -80,3 +80,26 @@ async def test_a_declaration_repeated_after_its_paging_failed_pages(
     assert not created
     assert incident.number == first.number
     assert paged == [0, incident.number]
+
+
+async def test_timelines_written_before_sql_kept_every_entry_are_backfilled_once(
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore, engine: AsyncEngine
+) -> None:
+    """An upgrade from before migration 0005: entries only Redis has are kept in SQL (marked moved), once."""
+    working = services(incident_store, redis, keys, timeline_store, engine)
+    incident, _ = await flows.declare_incident(working, title="Checkout", severity=Severity.SEV1, declared_by="U1")
+    await timeline.move_timeline(working)
+    old = [
+        TimelineEntry(NOW, EntryKind.NOTE, "U2", "Rolled back"),
+        TimelineEntry(NOW, EntryKind.NOTE, "U2", "Rolled back"),
+    ]
+    for entry in old:  # as the old bot left them: in the stream, deleted from SQL
+        await timeline_store.append(incident.number, entry)
+    assert await timeline.backfill_journal(working) == 2
+    assert await timeline.backfill_journal(working) == 0
+    in_sql = [item.entry for item in await incident_store.journal.entries(incident.number)]
+    assert sorted(e.kind for e in in_sql) == [EntryKind.DECLARED, EntryKind.NOTE, EntryKind.NOTE]
+    assert await timeline.move_timeline(working) == 0  # kept as moved: the stream gets nothing twice
+    assert len(await timeline_store.read(incident.number)) == 3
+    await timeline_store.delete(incident.number)  # Redis lost it now: SQL has every entry to rebuild from
+    assert len(await timeline.read_timeline(working, incident.number)) == 3
