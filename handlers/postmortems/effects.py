@@ -39,10 +39,9 @@ def review_request(number: int, reviewer: str, asker: str) -> Body:
     return {"kind": REVIEW, "number": number, "reviewer": reviewer, "asker": asker}
 
 
-def message(channel: str, text: str, once: str, again: bool = True) -> Body:
-    """A message (a DM when `channel` is a user) posted once per `once`, however often it is queued; `again`:
-    it may have been queued before, so an earlier copy is looked for before posting."""
-    return {"kind": MESSAGE, "channel": channel, "text": text, "once": once, "again": again}
+def message(channel: str, text: str, once: str) -> Body:
+    """A message (a DM when `channel` is a user) tagged with `once`, the token it is queued once by."""
+    return {"kind": MESSAGE, "channel": channel, "text": text, "once": once}
 
 
 def staged(services: Services, number: int, bodies: Sequence[Body]) -> list[Effects]:

@@ -3,8 +3,7 @@ the published post and its announcement, reminders and the digest.
 
 Each post carries a metadata tag. A retry (the effect's process died after Slack took the post, before it was
 marked done) looks for its tag before posting again: in the channel, the draft's thread, or the DM. The draft
-is looked for whenever its message is not recorded yet (any of its effects may find the one another posted),
-and a message queued `once` (a reminder) whenever it was queued before (its timer fired again after a crash).
+is looked for whenever its message is not recorded yet (any of its effects may find the one another posted).
 """
 
 from dataclasses import replace
@@ -55,8 +54,7 @@ def register(pms: Postmortems) -> None:
         await flows.announce_published(pms, int(str(effect.body["number"])), look=effect.attempts > 1)
 
     async def perform_message(effect: QueuedEffect) -> None:
-        body = effect.body
-        look = bool(body.get("again", True)) or effect.attempts > 1
+        body, look = effect.body, effect.attempts > 1
         await _post_once(pms.services, str(body["channel"]), str(body["text"]), (_TAG, str(body["once"])), look)
 
     queue = pms.services.effects

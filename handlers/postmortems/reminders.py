@@ -6,8 +6,8 @@ when it fires, so a done item or a published postmortem is reminded of no more. 
 in `Services`, so tests move time by hand.
 
 A firing timer queues its DM (or the digest) as a durable effect before it is completed, so a process that
-dies in between loses nothing; the timer then fires again, and the message, queued `once` per reminder and
-day, is looked for before it is posted again. A Slack failure is retried by the effect queue.
+dies in between loses nothing; the timer then fires again, and queues nothing more (the effect is queued
+`once` per reminder and day). A Slack failure is retried by the effect queue.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,7 +26,6 @@ LEASE = timedelta(seconds=60)
 WEEK = timedelta(days=7)
 HOUR = time(9, 0, tzinfo=UTC)  # reminders go out at 09:00 UTC on their day
 _MAX_PER_TICK = 200
-_REMEMBERED = timedelta(days=2)  # how long a reminder is known to have been queued (past a late re-fire)
 
 _ITEM_KINDS = {ReminderKind.ITEM_SOON, ReminderKind.ITEM_DUE, ReminderKind.ITEM_OVERDUE}
 _WHEN = {
@@ -125,10 +124,10 @@ class Reminders:
         await self._pms.timers.complete(timer.id)
 
     async def _send(self, channel: str, text: str, once: str) -> None:
-        """Queue the message durably, under its own queue key, so that a second copy waits for the first. Only a
-        reminder queued before (its timer fired again) looks for its earlier copy: most cost no history call."""
-        again = not await self._pms.services.seen.first_time("postmortem-reminder", once, _REMEMBERED)
-        await self._pms.services.effects.queue(f"reminder:{once}", [effects.message(channel, text, once, again)])
+        """Queue the message durably, once per reminder and day: a timer that fires again (its process died
+        before completing it) queues nothing more."""
+        body = effects.message(channel, text, once)
+        await self._pms.services.effects.queue(f"reminders:{channel}", [body], once=once)
 
     async def _item(self, body: ReminderBody, once: str) -> None:
         item = await self._pms.store.item(body.item)

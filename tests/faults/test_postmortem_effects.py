@@ -322,7 +322,7 @@ async def test_a_reminder_whose_timer_fires_again_after_a_crash_is_sent_once(
     start_bot: Callable[..., Awaitable[Bot]],
 ) -> None:
     """A process that queued the reminder and died before completing its timer: the timer fires again on
-    another process (its lease ran out), and Bob still has the reminder once (the second copy looks first)."""
+    another process (its lease ran out), and Bob still has the reminder once: the second firing queues nothing."""
     bot = await start_bot()
     timer = await _item_due(bot)
     reminders, read = bot.http.app[REMINDERS], len(bot.slack.calls_to("conversations.history"))
@@ -331,5 +331,6 @@ async def test_a_reminder_whose_timer_fires_again_after_a_crash_is_sent_once(
     assert len(bot.slack.calls_to("conversations.history")) == read  # a first firing reads no history
     await reminders.fire(timer)  # the same reminder, fired again the same day
     await bot.settle()
+    assert len(bot.slack.calls_to("conversations.history")) == read
     dms = [c.args["text"] for c in bot.slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == BOB]
     assert [text.split(": ")[0] for text in dms] == ["⏰ Action item 1 of incident #1 is due today"]
