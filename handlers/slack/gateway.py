@@ -140,12 +140,9 @@ class SlackGateway:
         )
         return Message(channel=str(response["channel"]), ts=str(response["ts"]))
 
-    async def has_tagged(
-        self, channel: str, tag: tuple[str, str], within: int = 50, thread_ts: str | None = None
-    ) -> bool:
-        """Whether one of the newest `within` messages in `channel` (or, with `thread_ts`, one of the first
-        `within` of that thread) was posted with `tag`."""
-        return await self.find_tagged(channel, tag, within, thread_ts) is not None
+    async def has_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> bool:
+        """Whether one of the newest `within` messages in `channel` was posted with `tag`."""
+        return await self.find_tagged(channel, tag, within) is not None
 
     async def find_tagged(
         self, channel: str, tag: tuple[str, str], within: int = 50, thread_ts: str | None = None
