@@ -117,9 +117,9 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         read_oncall(bad)
 
 
-def _check_config(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`firebreak check-config` in its own process with exactly `env`."""
-    code = "from bot.cli import main; raise SystemExit(main(['check-config']))"
+def _check_config(env: dict[str, str], cwd: Path, command: str = "check-config") -> subprocess.CompletedProcess[str]:
+    """`firebreak check-config` (or another command) in its own process with exactly `env`."""
+    code = f"from bot.cli import main; raise SystemExit(main([{command!r}]))"
     return subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -145,8 +145,10 @@ def test_check_config_command(tmp_path: Path, config: str, code: int, output: st
     assert "Traceback" not in result.stderr
 
 
-def test_check_config_reports_every_error_at_once(tmp_path: Path) -> None:
-    """Bad settings, a bad on-call file and a bad runbook: `firebreak check-config` prints each problem, exit 2."""
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_check_config_reports_every_error_at_once(tmp_path: Path, command: str) -> None:
+    """Bad settings, a bad on-call file and a bad runbook: `firebreak check-config` prints each problem, exit 2;
+    `firebreak run` refuses to start the same way."""
     oncall = tmp_path / "oncall.yaml"
     oncall.write_text(
         "rotations:\n  x:\n    members: [nobody]\n    shift: 1y\n    handoff: '2026-01-05T09:00'\n"
@@ -164,7 +166,7 @@ def test_check_config_reports_every_error_at_once(tmp_path: Path) -> None:
         "BUSINESS_TIMEZONE": "Mars/Olympus",
         "RESPONSE_TARGET_SEV1": "soon",
     }
-    result = _check_config(env, tmp_path)
+    result = _check_config(env, tmp_path, command)
     lines = result.stderr.splitlines()
     assert result.returncode == 2
     assert [line for line in lines if not line.startswith("firebreak: ")] == []
