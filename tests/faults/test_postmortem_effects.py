@@ -1,5 +1,6 @@
-"""The postmortem's Slack effects after `kill -9` and a Slack answering 5xx: the draft, the review requests,
-the replies in its thread and the reminders each go out exactly once."""
+"""The postmortem's Slack effects after `kill -9` (and Redis lost) and a Slack answering 5xx: the draft, the
+review requests, the replies in its thread, the published post and its summary, and the reminders each go out
+exactly once."""
 
 import asyncio
 import json
