@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,7 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 ADMISSION = web.AppKey("admission", Admission)
+_PRUNE_EVERY = 3600.0  # seconds between prunings of old Slack effects
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 REMINDERS = web.AppKey("reminders", Reminders)
@@ -298,16 +300,21 @@ async def repair(app: web.Application) -> None:
 
 
 async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Run `repair` every `interval`; the first round that finds storage up also backfills SQL from
-    timelines written before SQL kept every entry (an upgrade's leftovers)."""
-    backfilled = False
+    """Run `repair` every `interval`; after it, until one succeeds, the backfill of SQL from timelines written
+    before SQL kept every entry (an upgrade's leftovers; a failure is logged and tried again next round); and
+    hourly, the pruning of old Slack effects."""
+    backfilled, pruned_at = False, float("-inf")
 
     async def work() -> None:
-        nonlocal backfilled
+        nonlocal backfilled, pruned_at
+        await repair(app)
         if not backfilled:
             await backfill_journal(app[SERVICES])
             backfilled = True
-        await repair(app)
+        if time.monotonic() - pruned_at > _PRUNE_EVERY:
+            pruned = await app[SERVICES].effects.prune()
+            pruned_at = time.monotonic()
+            log.debug("slack_effects_pruned", effects=pruned)
 
     async with _every(interval, work, "repair"):
         yield

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, Text, insert, update
+from sqlalchemy import Index, String, Text, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
@@ -29,6 +29,7 @@ class EffectRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_slack_effects_due", "status", "not_before"),
         Index("ix_slack_effects_once", "key", "once", unique=True),
+        Index("ix_slack_effects_created", "status", "created_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -92,8 +93,21 @@ class EffectStore:
     async def retry(self, effect_id: int, at: datetime) -> None:
         await self._set(effect_id, not_before=utc(at))
 
+    async def wait(self, effect_id: int, at: datetime) -> None:
+        """Try again at `at`, not counting this claim as an attempt (the effect could not run yet)."""
+        await self._set(effect_id, not_before=utc(at), attempts=col(EffectRow.attempts) - 1)
+
     async def give_up(self, effect_id: int) -> None:
         await self._set(effect_id, status=FAILED)
+
+    async def prune(self, before: datetime) -> int:
+        """Forget effects done or given up before `before` (their once-tokens with them); how many."""
+        statement = delete(EffectRow).where(
+            col(EffectRow.status).in_([DONE, FAILED]), col(EffectRow.created_at) < utc(before)
+        )
+        async with self._sessions.begin() as session:
+            result = await session.exec(statement)
+        return int(result.rowcount or 0)
 
     async def due(self, now: datetime, limit: int = 200, key: str | None = None) -> list[QueuedEffect]:
         """Pending effects nobody holds (of one queue key, or all), oldest first."""

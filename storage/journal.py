@@ -20,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.timeline import EntryKind, TimelineEntry
 from storage.columns import UTCDateTime, utc
 
+_IN_CHUNK = 1000
+
 
 class TimelineOutboxRow(SQLModel, table=True):
     """One timeline entry. Schema: migrations 0004 and 0005 (the table kept its first name)."""
@@ -114,11 +116,19 @@ class TimelineJournal:
                     update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(mine)).values(moved=True)
                 )
 
-    async def keep_moved(self, number: int, entries: Sequence[TimelineEntry]) -> None:
-        """Keep entries that are in the incident's Redis stream already (written there before SQL kept
-        every entry): marked moved, so nothing appends them to the stream again."""
-        async with self._sessions.begin() as session:
-            await stage(session, number, entries, moved=True)
+    async def keep_moved(self, number: int, entries: Sequence[tuple[str, TimelineEntry]]) -> int:
+        """Keep entries that are in the incident's Redis stream already (written there before SQL kept every
+        entry), each with its stream id as once-token (two backfills keep it once), marked moved so nothing
+        appends them to the stream again. How many were kept now."""
+        kept = 0
+        for stream_id, entry in entries:
+            try:
+                async with self._sessions.begin() as session:
+                    await stage(session, number, [entry], f"redis:{stream_id}", moved=True)
+                kept += 1
+            except IntegrityError:
+                pass  # kept by another backfill
+        return kept
 
     async def moved_counts(self, numbers: Sequence[int] | None = None, moved_only: bool = True) -> dict[int, int]:
         """How many entries each incident has moved to Redis: its stream holds at least that many. Without
@@ -126,8 +136,15 @@ class TimelineJournal:
         statement = select(TimelineOutboxRow.number, func.count()).group_by(col(TimelineOutboxRow.number))
         if moved_only:
             statement = statement.where(col(TimelineOutboxRow.moved).is_(True))
-        if numbers is not None:
-            statement = statement.where(col(TimelineOutboxRow.number).in_(numbers))
+        if numbers is None:
+            return await self._counts(statement)
+        counts: dict[int, int] = {}
+        for start in range(0, len(numbers), _IN_CHUNK):  # within every driver's limit on bound parameters
+            chunk = numbers[start : start + _IN_CHUNK]
+            counts |= await self._counts(statement.where(col(TimelineOutboxRow.number).in_(chunk)))
+        return counts
+
+    async def _counts(self, statement: Any) -> dict[int, int]:
         async with self._sessions() as session:
             rows = (await session.exec(statement)).all()
         return {int(number): int(count) for number, count in rows}

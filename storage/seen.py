@@ -46,5 +46,9 @@ class SeenStore:
         """Take a short exclusive claim (released by `release` or after `hold`)."""
         return bool(await self._redis.set(self._keys.seen(scope, token), 1, nx=True, ex=hold))
 
+    async def holds(self, scope: str, token: str) -> bool:
+        """Whether a marker or claim on (scope, token) is there now."""
+        return bool(await self._redis.exists(self._keys.seen(scope, token)))
+
     async def release(self, scope: str, token: str) -> None:
         await self._redis.delete(self._keys.seen(scope, token))

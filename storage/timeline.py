@@ -70,16 +70,22 @@ class TimelineStore:
 
     async def read(self, number: int) -> list[TimelineEntry]:
         """Every entry, oldest first by `at`; entries with equal times stay in the order they were appended."""
-        entries: list[TimelineEntry] = []
+        return sorted((entry for _, entry in await self.read_with_ids(number)), key=lambda entry: entry.at)
+
+    async def read_with_ids(self, number: int) -> list[tuple[str, TimelineEntry]]:
+        """Every entry with its stream id, in the order they were appended."""
+        entries: list[tuple[str, TimelineEntry]] = []
         start = "-"
         while True:
             page = await self._redis.xrange(self._keys.timeline(number), min=start, count=_PAGE) or []
-            entries.extend(_entry(fields) for _, fields in page if fields is not None)
+            entries.extend(
+                (text(entry_id), _entry(fields)) for entry_id, fields in page if fields is not None and entry_id
+            )
             last_id = page[-1][0] if page else None
             if len(page) < _PAGE or last_id is None:
                 break
             start = f"({text(last_id)}"
-        return sorted(entries, key=lambda entry: entry.at)
+        return entries
 
     async def lengths(self, numbers: list[int]) -> dict[int, int]:
         """How many entries each incident's stream holds (0 for a stream that is gone)."""

@@ -5,6 +5,7 @@ then hands the Slack work to the outbox. Every step is idempotent, so a redelive
 that died mid-way) changes nothing twice.
 """
 
+import hashlib
 from dataclasses import replace
 
 import structlog
@@ -65,7 +66,8 @@ async def process(services: Services, entry: InboxEntry) -> None:
 async def declare_from_group(services: Services, group_key: str, user: str) -> Incident:
     """The "Declare incident" button of a below-threshold group: declare it, with the group's alerts."""
     latest = await services.incidents.latest_from_source(group_key)
-    if latest is not None and latest.status.is_open:
+    if latest is not None and latest.status.is_open:  # declared already (a click again, perhaps after a failure)
+        await services.effects.refresh(group_queue(group_key), group_refresh(group_key))
         return latest
     state = await services.alerts.state(group_key)
     incident, created = await flows.declare_incident(
@@ -125,12 +127,13 @@ async def _follow(services: Services, incident: Incident, entry: InboxEntry, sta
     fired = [a for a in notification.alerts if a.status is AlertStatus.FIRING and a.token in entry.new_tokens]
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
-    for alert in fired:
-        if await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name):
+    for alert in fired:  # each step is queued (once) before it is marked, so a failure in between retries it
+        if not await services.alerts.marked_for_incident(number, _RUNBOOKS, alert.name):
             await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
+            await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name)
     await services.effects.refresh(_key(incident), card_refresh(number))
     if state.summary.all_resolved and not await services.alerts.marked_for_incident(number, _ALL_RESOLVED, "notice"):
-        await _all_resolved(services, incident, once=f"all-resolved:{entry.id}")  # this notification's, once
+        await _all_resolved(services, incident, once=_all_resolved_token(state))
         await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice")
 
 
@@ -200,7 +203,7 @@ async def render_group(services: Services, group_key: str) -> None:
     state = await services.alerts.state(group_key)
     text = messages.group_text(state.title)
     message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
-    tag = (_GROUP_TAG, group_key)
+    tag = (_GROUP_TAG, _group_id(group_key))
     if ts is None and (found := await flows.find_posted(services, channel, tag)):
         ts = found.ts
         await services.alerts.set_message(group_key, ts)
@@ -212,8 +215,13 @@ async def render_group(services: Services, group_key: str) -> None:
 
 
 def group_queue(group_key: str) -> str:
-    """The effect queue of an alert group's message (one message per group: its updates go in order)."""
-    return f"group:{group_key}"
+    """The effect queue of an alert group's message (one message per group: its updates go in order), by a
+    digest: a group key can be kilobytes long."""
+    return f"group:{_group_id(group_key)}"
+
+
+def _group_id(group_key: str) -> str:
+    return hashlib.sha256(group_key.encode()).hexdigest()[:24]
 
 
 def group_refresh(group_key: str) -> Body:
@@ -231,6 +239,13 @@ async def _open(services: Services, number: int) -> None:
 def _safe(entry: TimelineEntry) -> TimelineEntry:
     """A timeline entry built from alert labels and annotations, made mrkdwn-safe like every stored text."""
     return replace(entry, text=escape(clip(entry.text, 1000)))
+
+
+def _all_resolved_token(state: GroupState) -> str:
+    """The once-token of one all-resolved notice: the same for every notification (or worker) that finds these
+    alert states all resolved, a new one once any alert fires again."""
+    states = "\n".join(sorted(record.token for record in state.records))
+    return f"all-resolved:{hashlib.sha256(states.encode()).hexdigest()[:24]}"
 
 
 def _declare_key(group_key: str, latest: Incident | None) -> str:

@@ -165,15 +165,14 @@ class AlertWorker:
 
     async def _bury(self, entry: InboxEntry, error: Exception, attempts: int) -> None:
         reason = f"{type(error).__name__}: {error}"[:500]
+        group, channel = entry.notification.group_key, self._services.alerts_channel
+        if channel is not None:  # told first (once): a death before the burial buries it again, told once
+            text = messages.dead_lettered(group, attempts, type(error).__name__)
+            await self._tell(channel, group, text, once=f"dead-letter:{entry.id}")
         await self._services.alerts.bury(entry, reason)
-        group = entry.notification.group_key
         log.error("alert_dead_lettered", entry=entry.id, attempts=attempts, error=reason, error_id=uuid4().hex[:8])
         if self._on_dead_letter is not None:
             self._on_dead_letter()
-        channel = self._services.alerts_channel
-        if channel is not None:
-            text = messages.dead_lettered(group, attempts, type(error).__name__)
-            await self._tell(channel, group, text, once=f"dead-letter:{entry.id}")
 
     async def _tell(self, channel: str, group: str, text: str, once: str) -> None:
         """Post the notice durably; with the database refusing (the likely reason for the dead letter), at

@@ -61,7 +61,10 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
         await services.slack.invite(channel, [str(effect.body["user"])])
 
     async def perform_card(effect: QueuedEffect) -> None:
-        await refresh_card(services, int(str(effect.body["number"])))
+        number = int(str(effect.body["number"]))
+        await refresh_card(services, number)
+        if (await services.incidents.get(number)).card_ts is None:
+            await _channel(services, number)  # no card yet (posted again elsewhere, or its setup is under way): Later
 
     services.effects.register("post", perform_post)
     services.effects.register("invite", perform_invite)

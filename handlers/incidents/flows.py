@@ -283,9 +283,12 @@ def perform_later(services: Services, transition: Transition) -> None:
 
 async def refresh_card(services: Services, number: int) -> None:
     """Re-render the card from the incident's current state, so the latest state always wins. A card that is
-    gone (someone deleted it) is posted and pinned again; one that is still there is never posted twice."""
+    gone (someone deleted it) is posted and pinned again; one that is still there is never posted twice.
+    Raises if Slack refuses; the card effect also waits while a setup elsewhere posts the card."""
     incident = await services.incidents.get(number)
-    if incident.channel_id and incident.card_ts:
+    if incident.channel_id and incident.card_ts is None:  # a card that is gone, not yet posted again
+        await _set_up_again(services, incident)
+    elif incident.channel_id and incident.card_ts:
         message = Message(incident.channel_id, incident.card_ts)
         try:
             await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
@@ -293,8 +296,25 @@ async def refresh_card(services: Services, number: int) -> None:
             if error_code(error) != "message_not_found":
                 raise
             log.warning("incident_card_gone", incident=number, card_ts=incident.card_ts)
-            await _save_refs(services, incident, card_ts=None)  # the setup posts a new one (or the sweep will)
-            await open_channel(services, incident)
+            await _set_up_again(services, await _forget_card(services, number, incident.card_ts))
+
+
+async def _forget_card(services: Services, number: int, gone: str) -> Incident:
+    """Note that the card `gone` is gone, unless a newer card is noted meanwhile (another process posted it)."""
+    for _ in range(_SAVE_ATTEMPTS):
+        incident = await services.incidents.get(number)
+        if incident.card_ts != gone:
+            return incident
+        try:
+            return await services.incidents.save(replace(incident, card_ts=None))
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate(f"incident #{number} kept changing; giving up")
+
+
+async def _set_up_again(services: Services, incident: Incident) -> None:
+    """Post the card again (a setup under way elsewhere posts it instead; Slack refusing it raises)."""
+    await open_channel(services, incident)
 
 
 async def _card(services: Services, incident: Incident) -> list[Block]:

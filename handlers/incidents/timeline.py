@@ -20,7 +20,7 @@ log = structlog.get_logger()
 
 T = TypeVar("T")
 _REBUILD_HOLD = timedelta(seconds=30)
-_BACKFILL_HOLD = timedelta(minutes=10)
+_BACKFILL_DONE = timedelta(days=3650)  # the marker that the backfill ran: it need not run again
 
 Written = tuple[TimelineEntry, str | None]  # an entry and its once-token (None: always written)
 
@@ -82,25 +82,22 @@ async def repair_timelines(services: Services) -> int:
 
 async def backfill_journal(services: Services) -> int:
     """Keep in SQL the entries that only Redis has: those written before SQL kept every entry (migration 0004
-    deleted an entry once it was in Redis). Run once per start, one process at a time; idempotent (each stream
-    is compared entry by entry with SQL). Returns how many entries were kept now."""
-    if not await services.seen.claim("backfill", "journal", _BACKFILL_HOLD):
+    deleted an entry once it was in Redis). Done once per deployment (a marker says so); safe to run in several
+    processes at once (each entry is kept once, by its stream id). Returns how many entries were kept now."""
+    if await services.seen.holds("backfill", "journal"):
         return 0
-    try:
-        numbers = await services.timeline.numbers()
-        lengths = await services.timeline.lengths(numbers)
-        kept = await services.incidents.journal.moved_counts(numbers, moved_only=False)
-        added = 0
-        for number in [n for n in numbers if lengths[n] > kept.get(n, 0)]:
-            in_sql = [item.entry for item in await services.incidents.journal.entries(number)]
-            missing = _not_in(await services.timeline.read(number), in_sql, lambda entry: entry)
-            await services.incidents.journal.keep_moved(number, missing)
-            added += len(missing)
-        if added:
-            log.warning("timeline_backfilled_into_sql", entries=added)
-        return added
-    finally:
-        await services.seen.release("backfill", "journal")
+    numbers = await services.timeline.numbers()
+    lengths = await services.timeline.lengths(numbers)
+    kept = await services.incidents.journal.moved_counts(numbers, moved_only=False)
+    added = 0
+    for number in [n for n in numbers if lengths[n] > kept.get(n, 0)]:
+        live = await services.timeline.read_with_ids(number)  # the stream first: its entries were in SQL before it
+        in_sql = [item.entry for item in await services.incidents.journal.entries(number)]
+        added += await services.incidents.journal.keep_moved(number, _not_in(live, in_sql, lambda item: item[1]))
+    await services.seen.claim("backfill", "journal", _BACKFILL_DONE)
+    if added:
+        log.warning("timeline_backfilled_into_sql", entries=added)
+    return added
 
 
 async def _rebuild(services: Services, number: int, live: list[TimelineEntry]) -> None:

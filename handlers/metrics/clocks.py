@@ -6,7 +6,6 @@ for, so a timer armed before a severity change is recognised as stale and droppe
 the claim is atomic, and a stage's message is guarded by a marker, so a warning or breach is told once.
 """
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,16 +14,16 @@ from typing import Protocol
 import structlog
 from pydantic import BaseModel
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError
 from structlog.contextvars import bound_contextvars
 
 from domain import EntryKind, Event, Incident, IncidentNotFound, PostUpdate, Severity, TimelineEntry
 from domain.metrics import ClockKind, ClockState, Stage, clock
-from handlers.incidents.flows import refresh_card
+from handlers.incidents import timeline
+from handlers.incidents.effects import post
 from handlers.metrics import messages
 from handlers.metrics.recorder import Recorder
 from handlers.services import Services
-from handlers.slack import describe_failure
+from handlers.slack import incident_key
 from storage.metrics import MetricsStore
 from storage.timers import Timer, TimerStore
 
@@ -55,6 +54,7 @@ class ClockTimer(BaseModel):
     severity: int
     clock: ClockKind | None = None
     stage: Stage | None = None
+    due: datetime | None = None  # a reminder's: its post's once-token
 
     @staticmethod
     def id(number: int, what: ClockKind | TimerKind) -> str:
@@ -132,8 +132,9 @@ class Clocks:
         if after is None:
             await self.timers.cancel(timer_id)
             return
-        body = ClockTimer(kind=TimerKind.REMINDER, number=incident.number, severity=incident.severity)
-        await self.timers.schedule(timer_id, self.services.clock() + after, body.model_dump(mode="json"))
+        due = self.services.clock() + after
+        body = ClockTimer(kind=TimerKind.REMINDER, number=incident.number, severity=incident.severity, due=due)
+        await self.timers.schedule(timer_id, due, body.model_dump(mode="json"))
 
     async def rearm_missing(self) -> int:
         """Arm the clocks of open incidents that have none recorded (a process died between storing and arming)."""
@@ -175,62 +176,50 @@ class Clocks:
         if state.stopped_at is not None:
             return
         if now < state.due:
-            await self._once(incident, f"warning:{kind}:{incident.severity}", self._warn(incident, state, now))
+            await self._warn(incident, state, now)
             await self.arm(incident)  # next: the breach
             return
-        await self._once(incident, f"breach:{kind}:{incident.severity}", self._breach(incident, state))
+        await self._breach(incident, state)
 
-    def _warn(self, incident: Incident, state: ClockState, now: datetime) -> Callable[[], Awaitable[None]]:
-        async def warn() -> None:
-            log.info("target_warning", target=state.kind.value)
-            await self._post(incident, messages.warning(incident, state, now))
-            await self._refresh(incident)
+    async def _warn(self, incident: Incident, state: ClockState, now: datetime) -> None:
+        """The 80 % warning in the channel and on the card; queued once however often its timer fires."""
+        once = f"warning:{state.kind}:{incident.severity}"
+        await self._post(incident, messages.warning(incident, state, now), once)
+        log.info("target_warning", target=state.kind.value)
 
-        return warn
-
-    def _breach(self, incident: Incident, state: ClockState) -> Callable[[], Awaitable[None]]:
-        async def breach() -> None:
+    async def _breach(self, incident: Incident, state: ClockState) -> None:
+        """The breach on the timeline (SQL), in the channel and on the card, each once however often its timer
+        fires (it fires again if this process dies midway); then, at most once, the next step is paged."""
+        once = f"breach:{state.kind}:{incident.severity}"
+        entry = TimelineEntry(self.services.clock(), EntryKind.TARGET_BREACHED, None, messages.breach_entry(state))
+        [first] = await timeline.record(self.services, incident.number, [(entry, once)])
+        if first:
             log.warning("target_breached", target=state.kind.value)
             if not incident.drill:
                 self.recorder.breached(state.kind, incident.severity)
-            entry = TimelineEntry(self.services.clock(), EntryKind.TARGET_BREACHED, None, messages.breach_entry(state))
-            await self.services.timeline.append(incident.number, entry, once=f"breach:{state.kind}:{incident.severity}")
-            await self._post(incident, messages.breach(incident, state))
-            await self._refresh(incident)
-            paged = state.kind is ClockKind.RESPONSE and incident.severity in _PAGED_ON_BREACH
-            if paged and self.escalate is not None:
-                await self.escalate(incident)
-
-        return breach
+        await self._post(incident, messages.breach(incident, state), once)
+        paged = state.kind is ClockKind.RESPONSE and incident.severity in _PAGED_ON_BREACH
+        if paged and self.escalate is not None and await self._first(incident, f"escalated:{once}"):
+            await self.escalate(incident)
 
     async def _remind(self, incident: Incident, body: ClockTimer) -> None:
         every = self.reminders.every.get(incident.severity)
         if incident.resolved_at is not None or every is None:
             return
-        if await self.services.seen.first_time("reminder", f"{incident.number}:{self.services.clock().isoformat()}"):
-            blocks = messages.reminder(incident, self.services.command)
-            if incident.channel_id:
-                await self._try(
-                    self.services.slack.post(
-                        incident.channel_id, messages.reminder_text(incident, self.services.command), blocks
-                    )
-                )
-            log.info("update_reminder_posted")
+        once = f"reminder:{body.due.isoformat()}" if body.due else None  # its timer firing again posts nothing
+        command = self.services.command
+        reminder = post(
+            incident.number, messages.reminder_text(incident, command), messages.reminder(incident, command)
+        )
+        await self.services.effects.queue(incident_key(incident.number), [reminder], once=once)
+        log.info("update_reminder_posted")
         await self.remind_in(incident, every)
 
-    async def _once(self, incident: Incident, what: str, work: Callable[[], Awaitable[None]]) -> None:
-        if await self.services.seen.first_time("metrics", f"{incident.number}:{what}"):
-            await work()
+    async def _first(self, incident: Incident, what: str) -> bool:
+        return await self.services.seen.first_time("metrics", f"{incident.number}:{what}")
 
-    async def _post(self, incident: Incident, text: str) -> None:
-        if incident.channel_id:
-            await self._try(self.services.slack.post(incident.channel_id, text))
-
-    async def _refresh(self, incident: Incident) -> None:
-        await self._try(refresh_card(self.services, incident.number))
-
-    async def _try(self, call: Awaitable[object]) -> None:
-        try:
-            await call
-        except SlackApiError as error:
-            log.warning("slack_call_failed", failure=describe_failure(error))
+    async def _post(self, incident: Incident, text: str, once: str) -> None:
+        """Post in the incident's channel and show it on the card: durable, once per `once`."""
+        key = incident_key(incident.number)
+        await self.services.effects.queue(key, [post(incident.number, text)], once=once)
+        await self.services.effects.refresh(key, {"kind": "card", "number": incident.number})

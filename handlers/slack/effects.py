@@ -78,28 +78,32 @@ class EffectQueue:
         except BaseException:
             self._refreshing.discard(wanted)
             raise
-        self.outbox.refresh(key, self._refresh_job(wanted, effect_id, self._now() + self.lease))
+        self.outbox.refresh(key, self._refresh_job(wanted, effect_id, body, self._now() + self.lease))
 
     async def run(self, effect_id: int, due: datetime | None = None) -> str | None:
         """Carry out one effect if it is due and nobody holds it; `method: error` if Slack refused it.
 
         `due`: the retry this process set for it, whose wait it has just sat out."""
+        return (await self._run(effect_id, due))[1]
+
+    async def _run(self, effect_id: int, due: datetime | None = None) -> tuple[bool, str | None]:
+        """`run`, and whether this process claimed the effect (False: done, given up or held elsewhere)."""
         now = self._now() if due is None else max(self._now(), due)
         effect = await self.store.claim(effect_id, now, self.lease)
         if effect is None:
-            return None
+            return False, None
         performer, on_give_up = self._performers[str(effect.body["kind"])]
         try:
             await performer(effect)
         except Later as waiting:
             await self._wait(effect, str(waiting), on_give_up)
-            return None
+            return True, None
         except (SlackApiError, EffectFailed) as error:
             failure = describe_failure(error) if isinstance(error, SlackApiError) else str(error)
             await self._failed(effect, failure, on_give_up)
-            return failure
+            return True, failure
         await self.store.done(effect.id)
-        return None
+        return True, None
 
     async def run_due(self, key: str | None = None) -> list[str]:
         """Carry out every due effect (of one key, or all) now, in order; the failures.
@@ -130,13 +134,23 @@ class EffectQueue:
                 await self.store.done(effect.id)  # the newest one renders what this would have
             else:
                 self._refreshing.add(wanted)
-                self.outbox.refresh(effect.key, self._refresh_job(wanted, effect.id))
+                self.outbox.refresh(effect.key, self._refresh_job(wanted, effect.id, effect.body))
         return len(due)
 
+    async def prune(self, keep: timedelta = timedelta(days=14)) -> int:
+        """Forget effects done or given up over `keep` ago (longer than any redelivery their once-tokens
+        guard against: Alertmanager's repeats are admitted afresh after 7 days); how many."""
+        return await self.store.prune(self._now() - keep)
+
     async def _wait(self, effect: QueuedEffect, reason: str, on_give_up: GiveUp | None) -> None:
-        """Not runnable yet: try again after a pause growing to a minute, for at most `wait_limit`."""
-        if self._now() - effect.created_at < self.wait_limit:
-            await self._retry(effect, min(self.backoff * 2 ** min(effect.attempts - 1, 10), _LONGEST_WAIT))
+        """Not runnable yet: try again after a pause growing with its age to a minute, for at most `wait_limit`.
+        Waiting is not a failed attempt: the effect keeps its Slack retries for when it can run."""
+        age = self._now() - effect.created_at
+        if age < self.wait_limit:
+            pause = min(max(self.backoff, age / 4), _LONGEST_WAIT)
+            due = self._now() + pause
+            await self.store.wait(effect.id, due)
+            self.outbox.later(effect.key, pause.total_seconds(), self._job(effect.id, due))
             return
         await self._give_up(effect, reason, on_give_up)
 
@@ -160,11 +174,15 @@ class EffectQueue:
         self.outbox.later(effect.key, delay.total_seconds(), self._job(effect.id, due))
 
     def _refresh_job(
-        self, wanted: tuple[str, str], effect_id: int, due: datetime | None = None
+        self, wanted: tuple[str, str], effect_id: int, body: Body, due: datetime | None = None
     ) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
             self._refreshing.discard(wanted)  # a change from now on needs a render of its own
-            await self.run(effect_id, due)
+            claimed, _ = await self._run(effect_id, due)
+            if not claimed:  # another process took it (its hold ran out while this one waited for its turn),
+                # perhaps before changes this one let it cover: render once more, now
+                [again] = await self.store.add(wanted[0], [body | {"latest_wins": True}], self._now())
+                await self.run(again)
 
         return job
 

@@ -244,3 +244,16 @@ async def test_storm_card_updates_are_coalesced(start_bot: Any) -> None:
     await bot.slack.wait_for("chat.update")
     assert len([e for e in await _kinds(bot, 1) if e == "alert_firing"]) == 50
     assert len(bot.slack.calls_to("chat.update")) == 1
+
+
+async def test_a_group_with_a_very_long_key_is_posted_and_updated(bot: Bot) -> None:
+    """Alertmanager's group keys hold every grouping label: a 4 KB one still gets its alerts-channel message."""
+    firing = _payload("03-firing-group-of-3")
+    firing["groupKey"] = '{}:{alertname="NodeDiskSpaceLow", team="' + "storage-" * 500 + '"}'
+    assert (await bot.alert(json.dumps(firing))).status == 200
+    resolved = _resolved(firing)
+    assert (await bot.alert(json.dumps(resolved))).status == 200
+    posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == bot.alerts_channel]
+    assert len(posts) == 1
+    final = bot.slack.messages[(bot.alerts_channel, str(bot.slack.calls_to("chat.update")[-1].args["ts"]))]
+    assert "resolved" in json.dumps(final["blocks"])

@@ -1,6 +1,7 @@
 """An incident's whole life through /incident, card buttons and the modal, over the real HTTP endpoint."""
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from handlers.slack import ActionId, BlockId, CallbackId
@@ -229,3 +230,19 @@ async def test_a_deleted_card_is_posted_and_pinned_again_once(bot: Bot) -> None:
     card = bot.slack.messages[(channel, second_card)]
     assert "SEV-1" in json.dumps(card["blocks"])
     assert "investigating" in json.dumps(card["blocks"])
+
+
+async def test_a_card_slack_refused_to_post_again_is_retried_until_it_is_there(
+    start_bot: Callable[..., Awaitable[Bot]],
+) -> None:
+    """The card is gone and Slack refuses its new post once: the refresh is retried and the card comes back."""
+    bot = await start_bot(slack_effect_backoff=0.01)
+    incident = await bot.declare()
+    channel = incident["channel_id"]
+    bot.slack.delete_message(channel, bot.slack.calls_to("pins.add")[0].args["timestamp"])
+    bot.slack.fail("chat.postMessage", "fatal_error")
+    await bot.command("status investigating", channel=channel)
+    cards = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == channel]
+    assert len(cards) == 2
+    assert bot.slack.channels[channel].pins == [bot.slack.calls_to("pins.add")[-1].args["timestamp"]]
+    assert (await bot.api("/api/incidents/1"))["status"] == "investigating"

@@ -1,22 +1,28 @@
-"""PostgreSQL unreachable and read-only (a failover): alert notifications wait, are retried, dead-lettered and
-re-admitted; nothing is declared twice."""
+"""PostgreSQL unreachable, read-only (a failover) or refusing one write: alert notifications wait, are retried,
+dead-lettered and re-admitted; nothing is declared twice; a runbook or a page webhook refused once is sent once."""
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
 import pytest
 import sqlalchemy
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from psycopg import sql
 from redis.asyncio import Redis
 
 from bot.cli import retry_dead
 from bot.settings import Settings
+from handlers.paging import PAGER
 from storage import Keys
 from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
 from tests.faults.proxy import Proxy
+from tests.faults.scenario import PRIMARY, page_dms, with_webhook
 from tests.fixtures import ALERTMANAGER as ALERTS
 
 FIRING = "01-firing-single-critical"
@@ -120,3 +126,80 @@ def _declaration(bot: Bot) -> str:
         "trigger_id": "trigger-sql-down",
     }
     return urlencode(form)
+
+
+@pytest.fixture
+def refused_once(database_url: str) -> Iterator[Callable[[str], None]]:
+    """`refused_once(pattern)`: the database refuses the first queued Slack effect whose once-token is LIKE
+    `pattern`, as a failing disk or a failover would, then takes every write again. (A sequence counts the
+    refusals: unlike a table, it is not rolled back with the refused transaction.)"""
+    url = sqlalchemy.make_url(database_url).render_as_string(hide_password=False).replace("+psycopg", "")
+
+    def refuse(pattern: str) -> None:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CREATE SEQUENCE refusals")
+            connection.execute(
+                sql.SQL(
+                    "CREATE FUNCTION refuse_once() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.once LIKE {} AND nextval('refusals') = 1 THEN RAISE EXCEPTION 'disk I/O'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                ).format(sql.Literal(pattern))
+            )
+            connection.execute(
+                "CREATE TRIGGER refuse_once BEFORE INSERT ON slack_effects FOR EACH ROW EXECUTE FUNCTION refuse_once()"
+            )
+
+    yield refuse
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TRIGGER IF EXISTS refuse_once ON slack_effects")
+        connection.execute("DROP FUNCTION IF EXISTS refuse_once()")
+        connection.execute("DROP SEQUENCE IF EXISTS refusals")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_runbook_the_database_refused_once_is_posted_when_the_notification_is_retried(
+    start_bot: Callable[..., Awaitable[Bot]], refused_once: Callable[[str], None]
+) -> None:
+    """The runbook's post could not be queued: the notification is retried, and the runbook posted once."""
+    bot = await start_bot(alert_retry_backoff=0.01)
+    refused_once("runbook:%")
+    assert (await bot.fixture(FIRING)).status == 200
+    channel = (await bot.api("/api/incidents/1"))["channel_id"]
+    posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == channel]
+    assert len([c for c in posts if "Runbook for" in str(c.args["text"])]) == 1
+    kinds = [event["kind"] for event in (await bot.api("/api/incidents/1/timeline"))["events"]]
+    assert kinds.count("runbook") == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_page_webhook_the_database_refused_once_is_sent_when_the_page_is_taken_again(
+    start_bot: Callable[..., Awaitable[Bot]], refused_once: Callable[[str], None]
+) -> None:
+    """The gateway webhook could not be queued mid-page: the page's timer is taken again after its lease and
+    the gateway gets the page, once; the DM went out once."""
+    received: list[dict[str, Any]] = []
+
+    async def gateway(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/sms", gateway)
+    async with TestServer(app, host="127.0.0.1") as server:
+        bot = await start_bot(
+            oncall=with_webhook(str(server.make_url("/sms"))),
+            pager_interval=3600,
+            page_ack_secret="test-page-ack-secret",
+            public_url="https://bot.example",
+        )
+        refused_once("page:%")
+        await bot.declare("Checkout is down sev1")
+        with pytest.raises(sqlalchemy.exc.DBAPIError):
+            await bot.http.app[PAGER].tick()
+        bot.clock.advance(timedelta(seconds=31))  # past the timer's lease: the page is taken again
+        await bot.http.app[PAGER].tick()
+        await bot.settle()
+        await bot.http.app[PAGER].tick()
+        await bot.settle()
+    assert [r["user"] for r in received] == [PRIMARY]
+    assert page_dms(bot) == Counter({PRIMARY: 1})

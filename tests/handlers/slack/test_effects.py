@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.slack import SlackOutbox
-from handlers.slack.effects import EffectQueue, Later
+from handlers.slack.effects import EffectFailed, EffectQueue, Later
 from storage.effects import EffectStore, QueuedEffect
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -20,8 +20,11 @@ class Clock:
         return self.now
 
 
-def _queue(engine: AsyncEngine, clock: Clock, outbox: SlackOutbox | None = None) -> EffectQueue:
-    return EffectQueue(EffectStore(engine), outbox or SlackOutbox(card_interval=0), clock, backoff=timedelta(0))
+def _queue(
+    engine: AsyncEngine, clock: Clock, outbox: SlackOutbox | None = None, backoff: timedelta = timedelta(0)
+) -> EffectQueue:
+    """A queue on the test's database; with a long `backoff`, no retry runs by itself: the test runs each."""
+    return EffectQueue(EffectStore(engine), outbox or SlackOutbox(card_interval=0), clock, backoff=backoff)
 
 
 async def test_effects_queued_again_with_their_once_token_are_not_queued_twice(engine: AsyncEngine) -> None:
@@ -42,7 +45,7 @@ async def test_effects_queued_again_with_their_once_token_are_not_queued_twice(e
 async def test_an_effect_that_cannot_run_yet_is_given_up_after_the_wait_limit(engine: AsyncEngine) -> None:
     """Waiting for a channel that never comes ends: given up after `wait_limit`, and its kind is told."""
     clock, given_up = Clock(), []
-    queue = _queue(engine, clock)
+    queue = _queue(engine, clock, backoff=timedelta(hours=1))
 
     async def never_ready(effect: QueuedEffect) -> None:
         raise Later("no channel yet")
@@ -54,10 +57,10 @@ async def test_an_effect_that_cannot_run_yet_is_given_up_after_the_wait_limit(en
     [effect_id] = await queue.store.add("incident:1", [{"kind": "post"}], NOW)
     for minutes in (0, 30, 59):
         clock.now = NOW + timedelta(minutes=minutes)
-        await queue.run(effect_id, clock.now + timedelta(minutes=1))
+        await queue.run(effect_id, clock.now + timedelta(hours=1))
     assert given_up == []
     clock.now = NOW + timedelta(minutes=61)
-    await queue.run(effect_id, clock.now + timedelta(minutes=1))
+    await queue.run(effect_id, clock.now + timedelta(hours=1))
     assert given_up == ["no channel yet"]
     assert await queue.store.due(clock.now + timedelta(days=1)) == []
 
@@ -88,3 +91,70 @@ async def test_refreshes_are_stored_coalesced_and_left_to_another_process_when_t
     await survivor.outbox.drain()
     assert rendered == [1, 1]
     assert await survivor.resume() == 0
+
+
+async def test_a_refresh_another_process_took_over_is_rendered_again_with_what_came_since(
+    engine: AsyncEngine,
+) -> None:
+    """This process waited past its hold; another one rendered the stored refresh; a change this process then
+    let that refresh cover is rendered all the same."""
+    clock, state, rendered = Clock(), {"version": 1}, []
+
+    async def render(effect: QueuedEffect) -> None:
+        rendered.append(state["version"])
+
+    slow, other = _queue(engine, clock, SlackOutbox(card_interval=0.2)), _queue(engine, clock)
+    for queue in (slow, other):
+        queue.register("card", render)
+    await slow.refresh("incident:1", {"kind": "card", "number": 1})
+    await slow.outbox.drain()
+    state["version"] = 2
+    await slow.refresh("incident:1", {"kind": "card", "number": 1})  # waits 0.2 s for its turn
+    clock.now += slow.lease  # the hold is over: the other process's sweep takes it
+    assert await other.resume() == 1
+    await other.outbox.drain()
+    state["version"] = 3
+    await slow.refresh("incident:1", {"kind": "card", "number": 1})  # covered, this process thinks
+    await slow.outbox.drain()
+    assert rendered == [1, 2, 3]
+
+
+async def test_waiting_for_a_channel_does_not_use_up_the_slack_retries(engine: AsyncEngine) -> None:
+    """An effect that waited many rounds for its channel still gets every retry when Slack then refuses it."""
+    clock, calls = Clock(), []
+    queue = _queue(engine, clock, backoff=timedelta(hours=1))
+
+    async def perform(effect: QueuedEffect) -> None:
+        calls.append(effect.attempts)
+        if len(calls) <= 10:
+            raise Later("no channel yet")
+        raise EffectFailed("Slack: ratelimited")
+
+    queue.register("post", perform)
+    [effect_id] = await queue.store.add("incident:1", [{"kind": "post"}], NOW)
+    for _ in range(10 + queue.max_attempts):  # each round past any wait or backoff it set
+        clock.now += timedelta(minutes=1)
+        await queue.run(effect_id, clock.now + timedelta(days=365))
+    await queue.outbox.close()
+    assert calls[:10] == [1] * 10  # the waits were not counted
+    assert calls[10:] == list(range(1, queue.max_attempts + 1))
+    assert await queue.store.due(clock.now + timedelta(days=1)) == []  # given up only after all of them
+
+
+async def test_old_done_effects_are_pruned_and_pending_ones_kept(engine: AsyncEngine) -> None:
+    """Pruning forgets effects done or given up over two weeks ago; pending ones and recent ones stay."""
+    clock = Clock()
+    queue = _queue(engine, clock)
+
+    async def perform(effect: QueuedEffect) -> None:
+        pass
+
+    queue.register("post", perform)
+    [old_done] = await queue.store.add("incident:1", [{"kind": "post"}], NOW - timedelta(days=15))
+    await queue.store.add("incident:1", [{"kind": "post"}], NOW - timedelta(days=15))  # old, still pending
+    [recent] = await queue.store.add("incident:1", [{"kind": "post"}], NOW - timedelta(days=1))
+    for effect_id in (old_done, recent):
+        await queue.run(effect_id)
+    assert await queue.prune() == 1
+    assert len(await queue.store.due(NOW)) == 1
+    assert await queue.prune() == 0
