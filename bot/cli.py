@@ -18,7 +18,7 @@ from bot.embedded_redis import EmbeddedRedis
 from bot.export import postmortem_command
 from bot.logging import configure_logging
 from bot.server import build_server
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, check_settings
 from domain import IncidentError
 from domain.metrics import Window
 from domain.paging_config import ConfigError, OnCall
@@ -27,6 +27,7 @@ from storage import Keys, create_engine, migrate
 from storage.alerts import AlertStore
 from storage.metrics import MetricsStore
 from storage.paging_config_file import read_oncall
+from storage.runbook_files import runbook_problems
 
 EXIT_BAD_CONFIG = 2
 
@@ -34,16 +35,13 @@ EXIT_BAD_CONFIG = 2
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     try:
-        settings = load_settings()
-    except SettingsError as error:
+        settings, problems = check_settings()
+    except SettingsError as error:  # not even the defaults of the bad settings would do
         print(f"firebreak: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    try:
-        oncall = load_oncall(settings)
-        if oncall is not None:
-            check_paging_settings(settings, oncall)
-    except ConfigError as error:
-        for line in error.errors:
+    oncall, more = check_config(settings)
+    if problems or more:  # every problem at once: the settings', the on-call file's, the runbooks'
+        for line in problems + more:
             print(f"firebreak: {line}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     if args.command == "check-config":
@@ -161,15 +159,25 @@ def _report_valid(settings: Settings, oncall: OnCall | None) -> None:
         print(f"firebreak: {', '.join(doors)}: {how}")
 
 
-def check_paging_settings(settings: Settings, oncall: OnCall) -> None:
-    """Acknowledge links go out only with their own secret and a public address; ConfigError names what is missing."""
+def check_config(settings: Settings) -> tuple[OnCall | None, list[str]]:
+    """The on-call config, and every problem of it, of the settings paging needs and of the runbooks."""
+    oncall, problems = None, []
+    try:
+        oncall = load_oncall(settings)
+    except ConfigError as error:
+        problems += error.errors
+    if oncall is not None:
+        problems += paging_setting_problems(settings, oncall)
+    return oncall, problems + runbook_problems(settings.runbooks_dir)
+
+
+def paging_setting_problems(settings: Settings, oncall: OnCall) -> list[str]:
+    """Acknowledge links go out only with their own secret and a public address: one line per missing one."""
     if not oncall.webhooks:
-        return
+        return []
     needed = {"PAGE_ACK_SECRET": settings.page_ack_secret, "PUBLIC_URL": settings.public_url}
-    missing = [name for name, value in needed.items() if value is None]
-    if missing:
-        why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
-        raise ConfigError([f"{name} is not set: {why}" for name in missing])
+    why = f"{settings.oncall_config} configures a notify_webhook, whose acknowledge links need it"
+    return [f"{name} is not set: {why}" for name, value in needed.items() if value is None]
 
 
 def _serve(settings: Settings, oncall: OnCall | None) -> int:

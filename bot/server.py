@@ -52,6 +52,7 @@ from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
+from handlers.postmortems import register_effects as register_postmortem_effects
 from handlers.postmortems.flows import announce_pending
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
 from handlers.slack.effects import EffectQueue
@@ -171,6 +172,7 @@ async def _resources(
         settings.postmortem_policy,
         settings.postmortem_digest,
     )
+    register_postmortem_effects(pms)
     app[POSTMORTEMS], app[REMINDERS] = pms, Reminders(pms)
     app[METRICS] = metrics = Metrics(services, clocks.store, clocks, recorder)
     socket_mode = await _start_slack(app, settings, client, services, pager, metrics)

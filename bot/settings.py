@@ -365,10 +365,25 @@ def _item_due_days(value: str) -> dict[Priority, int]:
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning validation errors into one line per bad setting."""
+    settings, problems = check_settings(**overrides)
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def check_settings(**overrides: object) -> tuple[Settings, list[str]]:
+    """The settings and one line per bad setting; each bad one is at its default, so that what depends on the
+    others (the on-call file, the runbooks) can still be checked."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides), []  # type: ignore[arg-type]
     except ValidationError as error:
-        raise SettingsError("\n".join(_describe(e) for e in error.errors())) from None
+        problems = [_describe(e) for e in error.errors()]
+        bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]} & set(Settings.model_fields)
+        defaults = {name: Settings.model_fields[name].get_default(call_default_factory=True) for name in bad}
+    try:
+        return Settings(**(overrides | defaults)), problems  # type: ignore[arg-type]
+    except ValidationError:
+        raise SettingsError("\n".join(problems)) from None
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -33,7 +33,8 @@ from domain.postmortem import (
 )
 from domain.timeline import EntryKind, TimelineEntry
 from storage.columns import UTCDateTime
-from storage.incidents import ConcurrentUpdate, save_in
+from storage.effects import stage_effects
+from storage.incidents import ConcurrentUpdate, Effects, save_in
 
 
 class PostmortemRow(SQLModel, table=True):
@@ -130,11 +131,13 @@ class PostmortemStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
-    async def add(self, postmortem: Postmortem) -> tuple[Postmortem, bool]:
-        """Store a new draft; if the incident has one already, return that one (False)."""
+    async def add(self, postmortem: Postmortem, effects: Sequence[Effects] = ()) -> tuple[Postmortem, bool]:
+        """Store a new draft (and its Slack `effects`); if the incident has one already, return that one (False)
+        and queue nothing."""
         try:
             async with self._sessions.begin() as session:
                 await session.exec(insert(PostmortemRow).values(**_values(postmortem), version=1))
+                await _stage(session, effects)
         except IntegrityError:
             existing = await self.get(postmortem.number)
             if existing is None:
@@ -166,24 +169,35 @@ class PostmortemStore:
             rows = (await session.exec(statement)).all()
         return [_postmortem(row, ()) for row in rows]
 
-    async def save(self, postmortem: Postmortem) -> Postmortem:
-        """Write the postmortem's own fields if it is still at `postmortem.version`, else ConcurrentUpdate."""
+    async def save(self, postmortem: Postmortem, effects: Sequence[Effects] = ()) -> Postmortem:
+        """Write the postmortem's own fields (and queue the change's Slack `effects`) if it is still at
+        `postmortem.version`, else ConcurrentUpdate."""
         async with self._sessions.begin() as session:
             await _save_in(session, postmortem)
+            await _stage(session, effects)
         stored = await self.get(postmortem.number)
         assert stored is not None
         return stored
 
     async def save_section(
-        self, number: int, key: SectionKey, text: str, base_version: int, actor: str, at: datetime
+        self,
+        number: int,
+        key: SectionKey,
+        text: str,
+        base_version: int,
+        actor: str,
+        at: datetime,
+        effects: Sequence[Effects] = (),
     ) -> Section:
-        """Save one section if it is still at `base_version` (0: never saved), else raise EditConflict."""
+        """Save one section (with its Slack `effects`) if it is still at `base_version` (0: never saved), else
+        raise EditConflict."""
         values = {"text": text, "version": base_version + 1, "edited_by": actor, "edited_at": at}
         saved = Section(key, text, base_version + 1, actor, at)
         if base_version == 0:
             try:
                 async with self._sessions.begin() as session:
                     await session.exec(insert(SectionRow).values(number=number, key=key.value, **values))
+                    await _stage(session, effects)
                 return saved
             except IntegrityError:
                 pass  # someone saved it first
@@ -200,15 +214,17 @@ class PostmortemStore:
             )
             async with self._sessions.begin() as session:
                 if (await session.exec(statement)).scalar_one_or_none() is not None:
+                    await _stage(session, effects)
                     return saved
         async with self._sessions() as session:
             current = await session.get(SectionRow, (number, key.value))
         raise EditConflict(_section(current) if current else Section(key))
 
-    async def add_item(self, item: ActionItem) -> ActionItem:
+    async def add_item(self, item: ActionItem, effects: Sequence[Effects] = ()) -> ActionItem:
         values = _item_values(item)
         async with self._sessions.begin() as session:
             row = (await session.exec(insert(ActionItemRow).values(**values).returning(ActionItemRow))).scalar_one()
+            await _stage(session, effects)
         return _item(row)
 
     async def item(self, item_id: int) -> ActionItem | None:
@@ -216,7 +232,10 @@ class PostmortemStore:
             row = await session.get(ActionItemRow, item_id)
         return None if row is None else _item(row)
 
-    async def set_item_status(self, item_id: int, status: ItemStatus) -> ActionItem | None:
+    async def set_item_status(
+        self, item_id: int, status: ItemStatus, effects: Sequence[Effects] = ()
+    ) -> ActionItem | None:
+        """Set an item's status (queueing `effects` with it); None, and nothing queued, if there is no such item."""
         statement = (
             update(ActionItemRow)
             .where(col(ActionItemRow.id) == item_id)
@@ -225,6 +244,8 @@ class PostmortemStore:
         )
         async with self._sessions.begin() as session:
             row = (await session.exec(statement)).scalar_one_or_none()
+            if isinstance(row, ActionItemRow):
+                await _stage(session, effects)
         return _item(row) if isinstance(row, ActionItemRow) else None
 
     async def items(self, number: int | None = None, status: ItemStatus | None = None) -> list[ActionItem]:
@@ -238,8 +259,8 @@ class PostmortemStore:
             rows = (await session.exec(statement)).all()
         return [_item(row) for row in rows]
 
-    async def publish(self, publication: Publication) -> Postmortem:
-        """In one transaction: the postmortem's new state, its revision, and the incident closed."""
+    async def publish(self, publication: Publication, effects: Sequence[Effects] = ()) -> Postmortem:
+        """In one transaction: the postmortem's new state, its revision, the incident closed, and `effects`."""
         pm = publication.postmortem
         revision = {
             "number": pm.number,
@@ -255,6 +276,7 @@ class PostmortemStore:
             closing = publication.closing
             if closing is not None and await save_in(session, closing, publication.entries) is None:
                 raise ConcurrentUpdate(f"Incident #{pm.number} changed while its postmortem was published.")
+            await _stage(session, effects)
         stored = await self.get(pm.number)
         assert stored is not None
         return stored
@@ -265,6 +287,11 @@ class PostmortemStore:
         async with self._sessions() as session:
             rows = (await session.exec(statement)).all()
         return [Revision(r.number, r.revision, r.published_at, r.published_by, r.document, r.markdown) for r in rows]
+
+
+async def _stage(session: AsyncSession, effects: Sequence[Effects]) -> None:
+    for key, bodies, now in effects:
+        await stage_effects(session, key, bodies, now)
 
 
 async def _save_in(session: AsyncSession, postmortem: Postmortem) -> None:

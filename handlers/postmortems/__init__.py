@@ -8,7 +8,7 @@ of their own, and the JSON/Markdown API.
 from slack_bolt.async_app import AsyncApp
 
 from handlers.command import CommandRouter
-from handlers.postmortems import api, commands, drafting, reviewing
+from handlers.postmortems import api, commands, drafting, performers, reviewing
 from handlers.postmortems.flows import POSTMORTEMS, Postmortems
 from handlers.postmortems.reminders import Reminders
 
@@ -22,4 +22,9 @@ def register(app: AsyncApp, router: CommandRouter, pms: Postmortems, reminders: 
     reviewing.register(app, pms, reminders)
 
 
-__all__ = ["FAMILY", "POSTMORTEMS", "Postmortems", "Reminders", "api", "register"]
+def register_effects(pms: Postmortems) -> None:
+    """Teach the effect queue the postmortem's Slack effects (every process, with or without Bolt)."""
+    performers.register(pms)
+
+
+__all__ = ["FAMILY", "POSTMORTEMS", "Postmortems", "Reminders", "api", "register", "register_effects"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from domain.postmortem import ItemStatus, State, is_overdue
 from handlers.command import ActionsRequest, CommandRouter, Decision, PostmortemRequest, PostmortemsRequest
 from handlers.incidents import flows as incident_flows
-from handlers.postmortems import flows, messages
+from handlers.postmortems import effects, flows, messages
 from handlers.postmortems.flows import Postmortems
 from handlers.postmortems.reminders import Reminders
 from handlers.slack import SlashCommand
@@ -20,23 +20,14 @@ def register(router: CommandRouter, pms: Postmortems, reminders: Reminders) -> N
         incident = await incident_flows.find_incident(pms.services, request.target, command.channel_id)
         if request.owner is not None:
             owner = request.owner
-            pm = await flows.update(pms, incident.number, lambda p: replace(p, owner=owner))
+            number = incident.number
+            pm = await flows.update(pms, number, lambda p: replace(p, owner=owner), [effects.draft(number)])
             await reminders.schedule_postmortem(pm)
-
-            async def refresh() -> list[str]:
-                await flows.show_draft(pms, pm.number)
-                return []
-
-            return Decision(messages.owner_reply(pm.number, owner), pm.number, refresh)
-        pm, created = await flows.start(pms, incident)
+            return Decision(messages.owner_reply(pm.number, owner), pm.number)
+        pm, created = await flows.start(pms, incident)  # the draft is queued, to go out after the answer
         if created:
             await reminders.schedule_postmortem(pm)
-
-        async def show() -> list[str]:
-            await flows.show_draft(pms, pm.number)
-            return []
-
-        return Decision(messages.started_reply(pm.number, created), pm.number, show)
+        return Decision(messages.started_reply(pm.number, created), pm.number)
 
     async def actions(command: SlashCommand, request: ActionsRequest) -> Decision:
         items = await pms.store.items(status=ItemStatus.OPEN)

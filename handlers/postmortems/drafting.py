@@ -50,7 +50,6 @@ def register(app: AsyncApp, pms: Postmortems, reminders: Reminders) -> None:
             return
         if created:
             await reminders.schedule_postmortem(pm)
-        await flows.show_draft(pms, pm.number)
         await tell(respond, messages.started_reply(pm.number, created))
 
     async def handle_postmortem_edit_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -116,7 +115,6 @@ def _register_whys(app: AsyncApp, pms: Postmortems) -> None:
             await ack()
         else:
             await ack(response_action="update", view=modals.whys_modal(pm.number, pm.whys, question))
-        await flows.show_draft(pms, pm.number)
 
     app.action(ActionId.POSTMORTEM_WHYS)(handle_postmortem_whys_button)
     app.view(CallbackId.POSTMORTEM_WHYS)(handle_postmortem_whys_submission)
@@ -137,7 +135,6 @@ async def _save_section(pms: Postmortems, payload: ViewSubmission, ack: AsyncAck
         await ack(response_action="errors", errors={modals.part_ids(1)[0]: str(error)})
         return
     await ack()
-    await flows.show_draft(pms, ref.number)
 
 
 def _register_adding(app: AsyncApp, pms: Postmortems) -> None:
@@ -204,6 +201,5 @@ async def add_message(pms: Postmortems, ref: PostmortemRef, actor: str) -> str:
         return messages.refused("That message is gone.")
     quoted = messages.quoted_message(message.text, message.user, message.at)
     await flows.append_to_section(pms, ref.number, ref.section, quoted, actor)
-    await flows.show_draft(pms, ref.number)
     log.info("postmortem_message_added", incident=ref.number, section=ref.section.value, message_ts=ref.message_ts)
     return messages.added_message(ref.number, ref.section)

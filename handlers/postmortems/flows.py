@@ -1,7 +1,9 @@
 """Postmortem use-cases: start, the draft message, sections, the 5 whys, reviews, publishing.
 
-Each deciding step stores in SQL first (so a reply to Slack means it is stored); the Slack half (the draft
-message, DMs, the published post) comes after and can be repeated: the draft is re-rendered from storage.
+Each deciding step stores in SQL first (so a reply to Slack means it is stored), with the Slack effects that
+follow from it queued in the same transaction (the draft re-rendered from storage, review requests, replies
+in its thread, the published post and its announcement); they are carried out after the reply, each once
+(`performers.py`). The sweep finishes the announcements the queue gave up.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,18 +14,32 @@ import structlog
 from aiohttp import web
 from structlog.contextvars import bound_contextvars
 
-from domain import Close, EntryKind, Incident, InvalidTransition, InvalidValue, Record, Status, TimelineEntry, apply
+from domain import (
+    Close,
+    EntryKind,
+    Incident,
+    InvalidTransition,
+    InvalidValue,
+    Record,
+    RefreshCard,
+    Status,
+    TimelineEntry,
+    apply,
+)
 from domain import postmortem as model
 from domain.postmortem import Postmortem, Section, SectionKey
 from domain.postmortem_markdown import Document, render
+from handlers.incidents import effects as incident_effects
 from handlers.incidents import flows as incident_flows
 from handlers.incidents import timeline as timeline_flows
-from handlers.postmortems import messages
+from handlers.postmortems import effects, messages
 from handlers.postmortems.export import document_json
 from handlers.services import Services
-from handlers.slack import Message
+from handlers.slack import incident_key
 from handlers.slack.blocks import Block
+from handlers.slack.effects import Body
 from storage import ConcurrentUpdate, Progress
+from storage.incidents import Effects
 from storage.postmortems import PostmortemStore, Publication
 from storage.timers import TimerStore
 
@@ -67,67 +83,40 @@ async def load(pms: Postmortems, number: int) -> Postmortem:
 
 
 async def start(pms: Postmortems, incident: Incident) -> tuple[Postmortem, bool]:
-    """The incident's draft, stored once: starting twice finds the same draft (False)."""
-    existing = await pms.store.get(incident.number)
-    if existing is not None:
-        return existing, False
-    draft = model.start(incident, pms.policy, pms.services.clock())
-    pm, created = await pms.store.add(draft)
+    """The incident's draft, stored once with its message queued; starting twice finds the same draft (False)
+    and shows it again."""
+    number = incident.number
+    pm, created = await pms.store.get(number), False
+    if pm is None:
+        draft = model.start(incident, pms.policy, pms.services.clock())
+        pm, created = await pms.store.add(draft, effects.staged(pms.services, number, [effects.draft(number)]))
     if created:
-        log.info("postmortem_started", incident=incident.number, required=pm.required)
+        effects.carry_out(pms.services, number)
+        log.info("postmortem_started", incident=number, required=pm.required)
+    else:
+        await show_draft(pms, number)
     return pm, created
 
 
 async def show_draft(pms: Postmortems, number: int) -> None:
-    """Post and pin the draft message once, or update it in place from what is stored now."""
-    pm = await load(pms, number)
-    if pm.message_ts and pm.channel_id:
-        await _render_draft(pms, pm, Message(pm.channel_id, pm.message_ts))
-        return
-    if not await pms.services.seen.claim("postmortem-draft", str(number), _POSTING_HOLD):
-        return  # someone else is posting it right now; their post will show the latest state
-    try:
-        await _post_draft(pms, number)
-    finally:
-        await pms.services.seen.release("postmortem-draft", str(number))
+    """Post and pin the draft message once, or update it in place from what is stored when it runs (queued)."""
+    await pms.services.effects.queue(effects.postmortem_key(number), [effects.draft(number)])
 
 
-async def _post_draft(pms: Postmortems, number: int) -> None:
-    pm = await load(pms, number)  # again, under the claim: another process may have posted it meanwhile
-    if pm.message_ts and pm.channel_id:
-        await _render_draft(pms, pm, Message(pm.channel_id, pm.message_ts))
-        return
-    incident = await pms.services.incidents.get(number)
-    if incident.channel_id is None:
-        return
-    text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
-    posted = await pms.services.slack.post(incident.channel_id, text, blocks)
-    await pms.services.slack.pin(posted)
-    await update(pms, number, lambda p: replace(p, channel_id=posted.channel, message_ts=posted.ts))
-
-
-async def _render_draft(pms: Postmortems, pm: Postmortem, message: Message) -> None:
-    incident = await pms.services.incidents.get(pm.number)
-    text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
-    await pms.services.slack.update(message, text, blocks)
-
-
-async def _draft_blocks(pms: Postmortems, pm: Postmortem, incident: Incident) -> list[dict[str, object]]:
-    items = await pms.store.items(pm.number)
-    target = pms.services.targets.of(incident.severity)
-    durations = Document(incident, pm, tuple(items), (), target).durations
-    lines = model.timeline_lines(await timeline_flows.read_timeline(pms.services, pm.number), pm.timeline)
-    return messages.draft(pm, incident, items, durations, [line for line in lines if line.key and not line.excluded])
-
-
-async def update(pms: Postmortems, number: int, change: Callable[[Postmortem], Postmortem]) -> Postmortem:
-    """Apply a pure change to the postmortem's own fields and store it; retried when it changed meanwhile."""
+async def update(
+    pms: Postmortems, number: int, change: Callable[[Postmortem], Postmortem], then: Sequence[Body] = ()
+) -> Postmortem:
+    """Apply a pure change to the postmortem's own fields and store it, with the Slack effects `then` that
+    follow from it (carried out after the commit); retried when it changed meanwhile."""
     for _ in range(_ATTEMPTS):
         pm = await load(pms, number)
         try:
-            return await pms.store.save(change(pm))
+            saved = await pms.store.save(change(pm), effects.staged(pms.services, number, then))
         except ConcurrentUpdate:
             continue
+        if then:
+            effects.carry_out(pms.services, number)
+        return saved
     raise ConcurrentUpdate(f"the postmortem of #{number} kept changing; giving up")
 
 
@@ -135,7 +124,9 @@ async def save_section(pms: Postmortems, number: int, key: SectionKey, text: str
     """Save one section if nobody saved it since version `base`; else EditConflict naming who did."""
     await load(pms, number)
     clean = model.check_text(key, text)
-    section = await pms.store.save_section(number, key, clean, base, actor, pms.services.clock())
+    redraw = effects.staged(pms.services, number, [effects.draft(number)])
+    section = await pms.store.save_section(number, key, clean, base, actor, pms.services.clock(), redraw)
+    effects.carry_out(pms.services, number)
     with bound_contextvars(incident=number):
         log.info("postmortem_section_saved", section=key.value, version=section.version)
     return section
@@ -163,7 +154,7 @@ async def answer_why(pms: Postmortems, number: int, answer: str, asked_at: int) 
             return pm  # a repeated submission, or the chain is complete
         return replace(pm, whys=(*pm.whys, answer.strip()))
 
-    return await update(pms, number, add)
+    return await update(pms, number, add, [effects.draft(number)])
 
 
 async def edit_timeline(pms: Postmortems, number: int, actor: str, edits: TimelineChange) -> Postmortem:
@@ -178,7 +169,7 @@ async def edit_timeline(pms: Postmortems, number: int, actor: str, edits: Timeli
     def change(pm: Postmortem) -> Postmortem:
         return model.edit_timeline(pm, actor, edits.key, edits.excluded, impact, added)
 
-    return await update(pms, number, change)
+    return await update(pms, number, change, [effects.draft(number)])
 
 
 async def document(pms: Postmortems, number: int, pm: Postmortem | None = None) -> Document:
@@ -204,14 +195,30 @@ async def publish(pms: Postmortems, number: int, actor: str) -> Postmortem:
         publication = Publication(
             next_pm, closing, entries, document_json(doc), render(doc), actor, pms.services.clock()
         )
+        then = [effects.announcement(number), effects.draft(number)]
+        queued = [*effects.staged(pms.services, number, then), _card(pms.services, closing or incident)]
         try:
-            published = await pms.store.publish(publication)
+            published = await pms.store.publish(publication, queued)
         except ConcurrentUpdate:
             continue
+        effects.carry_out(pms.services, number)
+        _refresh_card_later(pms.services, closing or incident)
         await timeline_flows.move_soon(pms.services, number)
         log.info("postmortem_published", incident=number, revision=published.revisions)
         return published
     raise ConcurrentUpdate(f"the postmortem of #{number} kept changing; giving up")
+
+
+def _card(services: Services, incident: Incident) -> Effects:
+    """The incident card's re-render, queued with the publication that closes the incident."""
+    return incident_key(incident.number), incident_effects.bodies(services, incident, [RefreshCard()]), services.clock()
+
+
+def _refresh_card_later(services: Services, incident: Incident) -> None:
+    async def refresh() -> None:
+        await incident_flows.perform(services, incident)
+
+    services.outbox.submit(incident_key(incident.number), refresh)
 
 
 def _close(incident: Incident, actor: str, pms: Postmortems) -> tuple[Incident | None, list[TimelineEntry]]:
@@ -224,9 +231,10 @@ def _close(incident: Incident, actor: str, pms: Postmortems) -> tuple[Incident |
     return transition.incident, [e.entry for e in transition.effects if isinstance(e, Record)]
 
 
-async def announce_published(pms: Postmortems, number: int) -> None:
-    """After publishing: the final postmortem in the channel and a summary in INCIDENTS_CHANNEL, each once per
-    revision (a retry after a failure or a crash finds what went out by its tag), then the draft and the card."""
+async def announce_published(pms: Postmortems, number: int, look: bool = True) -> None:
+    """After publishing (a queued effect): the final postmortem in the channel and a summary in
+    INCIDENTS_CHANNEL, each once per revision. A retry (`look`) after a failure or a crash finds what went out
+    by its tag, even when Redis lost the marker that says so."""
     services = pms.services
     pm = await load(pms, number)
     incident = await services.incidents.get(number)
@@ -235,33 +243,33 @@ async def announce_published(pms: Postmortems, number: int) -> None:
         token = f"{number}:{pm.revisions}"
         if incident.channel_id:
             text, blocks = messages.published_text(incident, pm), messages.published(incident, pm, items)
-            await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks)
+            await _post_once(pms, incident.channel_id, f"{token}:channel", text, blocks, look)
         if announce_in := services.announcements(incident.drill):
             summary = messages.published_summary(incident, pm)
-            await _post_once(pms, announce_in, f"{token}:announcement", summary, None)
+            await _post_once(pms, announce_in, f"{token}:announcement", summary, None, look)
         revision = pm.revisions
         await update(pms, number, lambda p: replace(p, announced=max(p.announced, revision)))
         log.info("postmortem_announced", incident=number, revision=revision)
-    await show_draft(pms, number)
-    await incident_flows.refresh_card(services, number)
 
 
-async def _post_once(pms: Postmortems, channel: str, token: str, text: str, blocks: list[Block] | None) -> None:
+async def _post_once(
+    pms: Postmortems, channel: str, token: str, text: str, blocks: list[Block] | None, look: bool
+) -> None:
     """Post a message at most once: a marker says started/done, and the message carries `token` as metadata so
-    that work a dead process left "started" looks in the channel before posting again."""
+    that work a dead process left "started" (or a retry, `look`) looks in the channel before posting again."""
     seen, slack = pms.services.seen, pms.services.slack
     tag = ("firebreak_postmortem", token)
     progress = await seen.begin("postmortem-post", token)
     if progress is Progress.DONE:
         return
-    if progress is Progress.NEW or not await slack.has_tagged(channel, tag):
+    if (progress is Progress.NEW and not look) or not await slack.has_tagged(channel, tag):
         await slack.post(channel, text, blocks, tag=tag)
     await seen.finish("postmortem-post", token)
 
 
 async def announce_pending(pms: Postmortems, older_than: timedelta = _POSTING_HOLD) -> int:
-    """Finish the posts of publications that failed or whose process died (those published a while ago, so as
-    not to race the listener still posting); how many were finished."""
+    """Finish the posts of publications whose queued announcement was given up (those published a while ago, so
+    as not to race the queue still posting); how many were finished."""
     finished = 0
     for pm in await pms.store.unannounced():
         revisions = await pms.store.revisions(pm.number)
@@ -269,18 +277,3 @@ async def announce_pending(pms: Postmortems, older_than: timedelta = _POSTING_HO
             await announce_published(pms, pm.number)
             finished += 1
     return finished
-
-
-async def post_in_thread(pms: Postmortems, pm: Postmortem, text: str) -> None:
-    if pm.channel_id and pm.message_ts:
-        await pms.services.slack.post(pm.channel_id, text, thread_ts=pm.message_ts)
-
-
-async def send_review_requests(pms: Postmortems, pm: Postmortem, reviewers: Sequence[str], asker: str) -> None:
-    """DM each reviewer a link to the draft."""
-    incident = await pms.services.incidents.get(pm.number)
-    link = ""
-    if pm.channel_id and pm.message_ts:
-        link = await pms.services.slack.permalink(Message(pm.channel_id, pm.message_ts))
-    for reviewer in reviewers:
-        await pms.services.slack.post(reviewer, messages.review_request(incident, asker, link))

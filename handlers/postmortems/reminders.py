@@ -4,18 +4,20 @@ An action item's owner gets a DM the day before it is due, on its due date, and 
 a required postmortem's owner the same about the postmortem's due date. Each reminder looks at what is stored
 when it fires, so a done item or a published postmortem is reminded of no more. Times come from the clock
 in `Services`, so tests move time by hand.
+
+A firing timer queues its DM (or the digest) as a durable effect before it is completed, so a process that
+dies in between loses nothing; the timer then fires again, and queues nothing more (the effect is queued
+`once` per reminder and day). A Slack failure is retried by the effect queue.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
-from slack_sdk.errors import SlackApiError
 
 from domain.postmortem import ActionItem, ItemStatus, Postmortem, State, is_overdue
-from handlers.postmortems import messages
+from handlers.postmortems import effects, messages
 from handlers.postmortems.flows import Postmortems
 from handlers.postmortems.values import ReminderBody, ReminderKind
-from handlers.slack import describe_failure
 from storage.timers import Timer
 
 log = structlog.get_logger()
@@ -112,31 +114,35 @@ class Reminders:
 
     async def fire(self, timer: Timer) -> None:
         body = ReminderBody.load(timer.body)
-        try:
-            if body.kind is ReminderKind.DIGEST:
-                await self._digest(body)
-            elif body.kind in _ITEM_KINDS:
-                await self._item(body)
-            else:
-                await self._postmortem(body)
-        except SlackApiError as error:  # a refused DM must not make the timer fire again and again
-            log.warning("postmortem_reminder_failed", failure=describe_failure(error), reminder=timer.id)
+        once = f"{timer.id}@{self._pms.services.clock().date().isoformat()}"  # this reminder, today
+        if body.kind is ReminderKind.DIGEST:
+            await self._digest(body, once)
+        elif body.kind in _ITEM_KINDS:
+            await self._item(body, once)
+        else:
+            await self._postmortem(body, once)
         await self._pms.timers.complete(timer.id)
 
-    async def _item(self, body: ReminderBody) -> None:
+    async def _send(self, channel: str, text: str, once: str) -> None:
+        """Queue the message durably, once per reminder and day: a timer that fires again (its process died
+        before completing it) queues nothing more."""
+        body = effects.message(channel, text, once)
+        await self._pms.services.effects.queue(f"reminders:{channel}", [body], once=once)
+
+    async def _item(self, body: ReminderBody, once: str) -> None:
         item = await self._pms.store.item(body.item)
         if item is None or item.status is not ItemStatus.OPEN or item.owner is None:
             return
-        await self._pms.services.slack.post(item.owner, messages.item_reminder(item, _WHEN[body.kind]))
+        await self._send(item.owner, messages.item_reminder(item, _WHEN[body.kind]), once)
         log.info("action_item_reminded", item=item.id, reminder=body.kind.value)
         if body.kind is not ReminderKind.ITEM_SOON:
             await self._again(body, ReminderKind.ITEM_OVERDUE, at_nine(item.due) + WEEK)
 
-    async def _postmortem(self, body: ReminderBody) -> None:
+    async def _postmortem(self, body: ReminderBody, once: str) -> None:
         pm = await self._pms.store.get(body.number)
         if pm is None or pm.state is State.PUBLISHED or pm.owner is None or pm.due is None:
             return
-        await self._pms.services.slack.post(pm.owner, messages.postmortem_reminder(pm, _WHEN[body.kind]))
+        await self._send(pm.owner, messages.postmortem_reminder(pm, _WHEN[body.kind]), once)
         log.info("postmortem_reminded", incident=pm.number, reminder=body.kind.value)
         if body.kind is not ReminderKind.POSTMORTEM_SOON:
             await self._again(body, ReminderKind.POSTMORTEM_OVERDUE, at_nine(pm.due) + WEEK)
@@ -148,12 +154,12 @@ class Reminders:
         following = ReminderBody(kind=kind, number=body.number, item=body.item)
         await self._pms.timers.schedule(following.timer_id(), when, following.dump())
 
-    async def _digest(self, body: ReminderBody) -> None:
+    async def _digest(self, body: ReminderBody, once: str) -> None:
         pms, now = self._pms, self._pms.services.clock()
         channel = pms.services.incidents_channel
         if pms.digest and channel:
             items = [i for i in await pms.store.items(status=ItemStatus.OPEN) if i.overdue(now.date())]
             overdue = [p for p in await pms.store.all() if is_overdue(p, now.date())]
-            await pms.services.slack.post(channel, messages.digest(items, overdue))
+            await self._send(channel, messages.digest(items, overdue), once)
             log.info("postmortem_digest_posted", items=len(items), postmortems=len(overdue))
         await pms.timers.schedule(body.timer_id(), next_monday(now), body.dump())

@@ -22,7 +22,7 @@ from domain.postmortem import (
     request_changes,
     timeline_lines,
 )
-from handlers.postmortems import flows, messages, modals
+from handlers.postmortems import effects, flows, messages, modals
 from handlers.postmortems.drafting import ref_of, tell
 from handlers.postmortems.flows import Postmortems
 from handlers.postmortems.reminders import Reminders
@@ -91,11 +91,11 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
         except InvalidValue as error:
             await ack(response_action="errors", errors={BlockId.PM_ITEM_TICKET: str(error)})
             return
-        stored = await pms.store.add_item(item)
+        stored = await pms.store.add_item(item, effects.staged(pms.services, ref.number, [effects.draft(ref.number)]))
         await ack()
         log.info("action_item_added", incident=ref.number, item=stored.id)
+        effects.carry_out(pms.services, ref.number)
         await reminders.schedule_item(stored)
-        await flows.show_draft(pms, ref.number)
 
     async def handle_timeline_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         payload = ViewSubmission.model_validate(body)
@@ -114,7 +114,6 @@ def _register_submissions(app: AsyncApp, pms: Postmortems, reminders: Reminders)
             await ack(response_action="errors", errors={BlockId.PM_ADD_TEXT: str(error)})
             return
         await ack()
-        await flows.show_draft(pms, ref.number)
 
     app.view(CallbackId.POSTMORTEM_TIMELINE)(handle_timeline_submission)
     app.view(CallbackId.POSTMORTEM_ITEM)(handle_action_item_submission)
@@ -126,34 +125,34 @@ def _register_review_submissions(app: AsyncApp, pms: Postmortems) -> None:
         payload = ViewSubmission.model_validate(body)
         ref = PostmortemRef.load(payload.view.private_metadata)
         reviewers = payload.view.users(BlockId.PM_REVIEWERS)
-        try:
-            pm = await flows.update(pms, ref.number, lambda p: ask_review(p, reviewers))
+        asks = [effects.review_request(ref.number, reviewer, payload.user.id) for reviewer in reviewers]
+        try:  # each reviewer's DM and the draft are queued with the change, and go out after the answer
+            await flows.update(pms, ref.number, lambda p: ask_review(p, reviewers), [*asks, effects.draft(ref.number)])
         except IncidentError as error:
             await ack(response_action="errors", errors={BlockId.PM_REVIEWERS: str(error)})
             return
         await ack()
-        await flows.send_review_requests(pms, pm, reviewers, payload.user.id)
-        await flows.show_draft(pms, ref.number)
 
     async def handle_changes_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         payload = ViewSubmission.model_validate(body)
         ref, reviewer = PostmortemRef.load(payload.view.private_metadata), payload.user.id
+        reply = effects.in_thread(
+            ref.number, messages.changes_requested(reviewer, payload.view.input(BlockId.PM_COMMENT))
+        )
         try:
-            pm = await flows.update(pms, ref.number, lambda p: request_changes(p, reviewer))
+            await flows.update(
+                pms, ref.number, lambda p: request_changes(p, reviewer), [reply, effects.draft(ref.number)]
+            )
         except IncidentError as error:
             await ack(response_action="errors", errors={BlockId.PM_COMMENT: str(error)})
             return
         await ack()
-        await flows.post_in_thread(
-            pms, pm, messages.changes_requested(reviewer, payload.view.input(BlockId.PM_COMMENT))
-        )
-        await flows.show_draft(pms, pm.number)
 
     async def handle_publish_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         payload = ViewSubmission.model_validate(body)
         ref = PostmortemRef.load(payload.view.private_metadata)
         try:
-            pm = await flows.publish(pms, ref.number, payload.user.id)
+            await flows.publish(pms, ref.number, payload.user.id)
         except IncidentError as error:
             await ack(response_action="update", view=modals.publish_failed(ref.number, messages.refused(str(error))))
             return
@@ -163,8 +162,7 @@ def _register_review_submissions(app: AsyncApp, pms: Postmortems) -> None:
                 response_action="update", view=modals.publish_failed(ref.number, messages.sql_unavailable(ref.number))
             )
             return
-        await ack()
-        await flows.announce_published(pms, pm.number)
+        await ack()  # the published post and its announcement are queued with the publication
 
     app.view(CallbackId.POSTMORTEM_REVIEW)(handle_review_submission)
     app.view(CallbackId.POSTMORTEM_CHANGES)(handle_changes_submission)
@@ -197,13 +195,14 @@ def _register_item_buttons(app: AsyncApp, pms: Postmortems) -> None:
             payload = BlockActions.model_validate(body)
             ref = ref_of(payload)
             await ack()
-            item = await pms.store.set_item_status(ref.item or 0, status)
+            redraw = effects.staged(pms.services, ref.number, [effects.draft(ref.number)])
+            item = await pms.store.set_item_status(ref.item or 0, status, redraw)
             if item is None:
                 await tell(respond, messages.refused("That action item no longer exists."))
                 return
             log.info("action_item_changed", item=item.id, status=status.value)
+            effects.carry_out(pms.services, ref.number)
             await tell(respond, messages.item_changed(item))
-            await flows.show_draft(pms, item.number)
 
         return handle_action_item_button
 
@@ -211,13 +210,11 @@ def _register_item_buttons(app: AsyncApp, pms: Postmortems) -> None:
         payload = BlockActions.model_validate(body)
         number, reviewer = ref_of(payload).number, payload.user.id
         await ack()
+        reply = effects.in_thread(number, messages.approved(reviewer))
         try:
-            pm = await flows.update(pms, number, lambda p: approve(p, reviewer))
+            await flows.update(pms, number, lambda p: approve(p, reviewer), [reply, effects.draft(number)])
         except IncidentError as error:
             await tell(respond, messages.refused(str(error)))
-            return
-        await flows.post_in_thread(pms, pm, messages.approved(reviewer))
-        await flows.show_draft(pms, number)
 
     app.action(ActionId.ITEM_DONE)(marker(ItemStatus.DONE))
     app.action(ActionId.ITEM_WONT_DO)(marker(ItemStatus.WONT_DO))

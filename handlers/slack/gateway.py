@@ -144,9 +144,19 @@ class SlackGateway:
         """Whether one of the newest `within` messages in `channel` was posted with `tag`."""
         return await self.find_tagged(channel, tag, within) is not None
 
-    async def find_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> Message | None:
-        """The newest of the last `within` messages in `channel` posted with `tag`, if any."""
-        response = await self._client.conversations_history(channel=channel, limit=within, include_all_metadata=True)
+    async def find_tagged(
+        self, channel: str, tag: tuple[str, str], within: int = 50, thread_ts: str | None = None
+    ) -> Message | None:
+        """The newest of the last `within` messages in `channel` (or the first of the thread at `thread_ts`)
+        posted with `tag`, if any."""
+        if thread_ts is None:
+            response = await self._client.conversations_history(
+                channel=channel, limit=within, include_all_metadata=True
+            )
+        else:
+            response = await self._client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=within, include_all_metadata=True
+            )
         wanted = {"event_type": tag[0], "event_payload": {"key": tag[1]}}
         messages: list[dict[str, object]] = response.get("messages", [])
         found = next((message for message in messages if message.get("metadata") == wanted), None)

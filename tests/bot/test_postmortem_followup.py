@@ -83,6 +83,7 @@ async def _at(bot: Bot, moment: datetime) -> int:
     """Move the bot's clock and let the reminder loop's work run once; how many reminders fired."""
     bot.clock.now = moment
     fired: int = await bot.http.app[REMINDERS].tick()
+    await bot.settle()  # the reminders' DMs are queued effects
     return fired
 
 

@@ -4,7 +4,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -185,22 +185,36 @@ async def test_cli_exports_what_the_api_serves(bot: Bot, database_url: str, redi
     assert (await _cli(env, "postmortem", "export", "99"))[0] == 1
 
 
-async def test_posts_slack_refused_are_finished_later_and_only_once(bot: Bot) -> None:
-    """Slack refusing the published postmortem's post leaves it stored; the follow-up sweep posts it and the
-    announcement later, each exactly once."""
+def _published_posts(bot: Bot, where: str) -> list[str]:
+    calls = bot.slack.calls_to("chat.postMessage")
+    return [c.args["text"] for c in calls if c.ok and c.args["channel"] == where and "📕" in c.args["text"]]
+
+
+async def test_posts_slack_refused_are_retried_and_go_out_once(start_bot: Callable[..., Awaitable[Bot]]) -> None:
+    """Slack refusing the published postmortem's post leaves it stored; the queued announcement is retried and
+    posts it and the summary, each exactly once (nothing is left for the sweep)."""
+    bot = await start_bot(slack_effect_backoff=0.01)
     number, channel = await _ready(bot)
     bot.slack.fail("chat.postMessage", "channel_not_found")
     assert await steps.publish(bot, number) == ""
     assert (await bot.api(f"/api/incidents/{number}"))["status"] == "closed"
+    assert (len(_published_posts(bot, channel)), len(_published_posts(bot, bot.incidents_channel))) == (1, 1)
+    bot.clock.advance(timedelta(minutes=1))
+    assert await announce_pending(bot.http.app[POSTMORTEMS]) == 0
+
+
+async def test_posts_the_queue_gave_up_are_finished_by_the_sweep_once(
+    start_bot: Callable[..., Awaitable[Bot]],
+) -> None:
+    """When the queue gives the announcement up, the follow-up sweep posts it and the summary later (not while
+    it is recent), each exactly once."""
+    bot = await start_bot(slack_effect_attempts=1)
+    number, channel = await _ready(bot)
+    bot.slack.fail("chat.postMessage", "channel_not_found")
+    assert await steps.publish(bot, number) == ""
     pms = bot.http.app[POSTMORTEMS]
-    assert await announce_pending(pms) == 0  # too recent: the listener may still be posting
+    assert await announce_pending(pms) == 0  # too recent: the queue may still be posting
     bot.clock.advance(timedelta(minutes=1))
     assert await announce_pending(pms) == 1
     assert await announce_pending(pms) == 0
-
-    def published_posts(where: str) -> list[str]:
-        calls = bot.slack.calls_to("chat.postMessage")
-        return [c.args["text"] for c in calls if c.ok and c.args["channel"] == where and "📕" in c.args["text"]]
-
-    assert len(published_posts(channel)) == 1
-    assert len(published_posts(bot.incidents_channel)) == 1
+    assert (len(_published_posts(bot, channel)), len(_published_posts(bot, bot.incidents_channel))) == (1, 1)

@@ -117,6 +117,14 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         read_oncall(bad)
 
 
+def _check_config(env: dict[str, str], cwd: Path, command: str = "check-config") -> subprocess.CompletedProcess[str]:
+    """`firebreak check-config` (or another command) in its own process with exactly `env`."""
+    code = f"from bot.cli import main; raise SystemExit(main([{command!r}]))"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 @pytest.mark.parametrize(
     ("config", "code", "output"),
     [
@@ -131,15 +139,45 @@ def test_check_config_command(tmp_path: Path, config: str, code: int, output: st
     if config == "broken":
         path.write_text('rotations:\n  x:\n    members: [U1AAA]\n    shift: 1y\n    handoff: "2026-01-05T09:00"\n')
     env = {"PATH": "/usr/bin:/bin", "ONCALL_CONFIG": str(path), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main(['check-config']))"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _check_config(env, tmp_path)
     assert result.returncode == code
     assert output in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_check_config_reports_every_error_at_once(tmp_path: Path, command: str) -> None:
+    """Bad settings, a bad on-call file and a bad runbook: `firebreak check-config` prints each problem, exit 2;
+    `firebreak run` refuses to start the same way."""
+    oncall = tmp_path / "oncall.yaml"
+    oncall.write_text(
+        "rotations:\n  x:\n    members: [nobody]\n    shift: 1y\n    handoff: '2026-01-05T09:00'\n"
+        "default_escalation_policy: missing\n"
+    )
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "broken.md").write_text("no front matter")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "ONCALL_CONFIG": str(oncall),
+        "RUNBOOKS_DIR": str(runbooks),
+        "PORT": "70000",
+        "BUSINESS_TIMEZONE": "Mars/Olympus",
+        "RESPONSE_TARGET_SEV1": "soon",
+    }
+    result = _check_config(env, tmp_path, command)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2
+    assert [line for line in lines if not line.startswith("firebreak: ")] == []
+    expected = [
+        "invalid setting PORT:",
+        "invalid setting BUSINESS_TIMEZONE:",
+        "invalid setting RESPONSE_TARGET_SEV1:",
+        f"{oncall}: rotations.x.members.0: `nobody` is neither a Slack user ID",
+        f"{oncall}: rotations.x.shift: `1y` is not a duration",
+        f"{oncall}: default_escalation_policy: no policy `missing`",
+        "runbook broken: it must start with a `---` front matter block",
+    ]
+    assert [any(part in line for line in lines) for part in expected] == [True] * len(expected), lines
+    assert len(lines) == len(expected)

@@ -6,8 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import uuid4
 
+import aiohttp
+
 from domain.paging_config import OnCall, load_config
-from tests.bot.harness import ALICE, GENERAL, Bot
+from tests.bot.harness import ALICE, GENERAL, Bot, sign
+from tests.processes import BotProcess
 
 PRIMARY, MANAGER = "U0PRIMARY", "U0MANAGER"
 
@@ -43,18 +46,23 @@ def with_webhook(url: str) -> OnCall:
     )
 
 
-async def command(bot: Bot, text: str, user: str = ALICE, channel: str = GENERAL) -> str:
-    """`/incident <text>`, answered: unlike `Bot.command` it does not wait for the worker (Redis may be down)."""
+def _command_form(text: str, user: str, channel: str, response_url: str) -> str:
     form = {
         "command": "/incident",
         "text": text,
         "user_id": user,
         "channel_id": channel,
         "team_id": "T0TEAM",
-        "response_url": bot.response_url(),
+        "response_url": response_url,
         "trigger_id": f"trigger-{uuid4().hex}",
     }
-    response = await bot.post_signed(urlencode(form), "application/x-www-form-urlencoded")
+    return urlencode(form)
+
+
+async def command(bot: Bot, text: str, user: str = ALICE, channel: str = GENERAL) -> str:
+    """`/incident <text>`, answered: unlike `Bot.command` it does not wait for the worker (Redis may be down)."""
+    form = _command_form(text, user, channel, bot.response_url())
+    response = await bot.post_signed(form, "application/x-www-form-urlencoded")
     assert response.status == 200, await response.text()
     raw = await response.text()
     return str(json.loads(raw).get("text", "")) if response.content_type == "application/json" else raw
@@ -71,3 +79,20 @@ def page_dms(bot: Bot) -> Counter[str]:
 async def timeline_kinds(bot: Bot, number: int = 1) -> Counter[str]:
     events: list[dict[str, Any]] = (await bot.api(f"/api/incidents/{number}/timeline"))["events"]
     return Counter(event["kind"] for event in events)
+
+
+async def command_to(session: aiohttp.ClientSession, bot: BotProcess, text: str, channel: str = GENERAL) -> str:
+    """`/incident <text>` from Alice, sent to a bot process; its answer."""
+    return await _send(session, bot, _command_form(text, ALICE, channel, "http://127.0.0.1:9/unused"))
+
+
+async def interact_with(session: aiohttp.ClientSession, bot: BotProcess, payload: dict[str, Any]) -> str:
+    """A click or a modal submission, sent to a bot process; its answer."""
+    return await _send(session, bot, urlencode({"payload": json.dumps(payload)}))
+
+
+async def _send(session: aiohttp.ClientSession, bot: BotProcess, body: str) -> str:
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    async with session.post(f"{bot.url}/slack/events", data=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return await response.text()

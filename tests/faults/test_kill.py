@@ -1,34 +1,13 @@
 """`kill -9` between the reply and the Slack post, and between posting a card and noting it: each is done once."""
 
-from urllib.parse import urlencode
-from uuid import uuid4
-
 import aiohttp
 import pytest
 
 from sandbox.slack_api import SlackEmulator
-from tests.bot.harness import sign
 from tests.faults.conftest import INCIDENTS, Start
-from tests.processes import BotProcess
+from tests.faults.scenario import command_to
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def _command(session: aiohttp.ClientSession, bot: BotProcess, text: str, channel: str = "C0GENERAL") -> str:
-    form = {
-        "command": "/incident",
-        "text": text,
-        "user_id": "U0ALICE",
-        "channel_id": channel,
-        "team_id": "T0TEAM",
-        "response_url": "http://127.0.0.1:9/unused",
-        "trigger_id": f"trigger-{uuid4().hex}",
-    }
-    body = urlencode(form)
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
-    async with session.post(f"{bot.url}/slack/events", data=body, headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return await response.text()
 
 
 def _posts(slack: SlackEmulator, text: str) -> list[str]:
@@ -43,12 +22,12 @@ async def test_an_update_cut_off_by_kill_9_is_posted_once_by_the_next_process(
     """Killed while Slack held the reply to its post: the next process finds that post and sends the rest."""
     first = await processes("first")
     async with aiohttp.ClientSession() as session:
-        await _command(session, first, "declare Checkout is down sev2")
+        await command_to(session, first, "declare Checkout is down sev2")
         [card] = await slack.wait_for("pins.add")
         channel = str(card.args["channel"])
         await slack.wait_for("chat.postMessage", count=2)  # the card and the announcement
         held = slack.hold("chat.postMessage")
-        reply = await _command(session, first, "update Rolled back the deploy", channel=channel)
+        reply = await command_to(session, first, "update Rolled back the deploy", channel=channel)
         assert "#1" in reply
         await slack.wait_for("chat.postMessage", count=3)  # the update is in the channel; its answer is held
         await first.kill()
@@ -66,7 +45,7 @@ async def test_a_card_posted_by_a_killed_setup_is_found_not_posted_again(
     first = await processes("first")
     held = slack.hold("chat.postMessage")
     async with aiohttp.ClientSession() as session:
-        assert "#1" in await _command(session, first, "declare Checkout is down sev2")
+        assert "#1" in await command_to(session, first, "declare Checkout is down sev2")
     [card] = await slack.wait_for("chat.postMessage")
     await first.kill()
     held.set()

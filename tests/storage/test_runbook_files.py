@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from domain.runbooks import InvalidRunbook
-from storage.runbook_files import load_runbooks
+from storage.runbook_files import load_runbooks, runbook_problems
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 
@@ -29,3 +29,12 @@ def test_bad_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "broken.md").write_text("no front matter")
     with pytest.raises(InvalidRunbook, match="runbook broken"):
         load_runbooks(tmp_path)
+
+
+def test_problems_names_every_bad_file(tmp_path: Path) -> None:
+    """`runbook_problems` names each unusable runbook, not only the first; good ones are not mentioned."""
+    (tmp_path / "good.md").write_text("---\nalertnames: [A]\n---\nok")
+    (tmp_path / "broken.md").write_text("no front matter")
+    (tmp_path / "nameless.md").write_text("---\ntitle: T\n---\nbody")
+    problems = runbook_problems(tmp_path)
+    assert [p.split(":")[0] for p in problems] == ["runbook broken", "runbook nameless"]
