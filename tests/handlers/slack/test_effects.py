@@ -1,8 +1,10 @@
 """The durable effect queue against real SQL: once-tokens, waiting effects given up in time, refreshes that
 are stored first, coalesced, and resumed by another process."""
 
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers.slack import SlackOutbox
@@ -20,17 +22,28 @@ class Clock:
         return self.now
 
 
-def _queue(
-    engine: AsyncEngine, clock: Clock, outbox: SlackOutbox | None = None, backoff: timedelta = timedelta(0)
-) -> EffectQueue:
-    """A queue on the test's database; with a long `backoff`, no retry runs by itself: the test runs each."""
-    return EffectQueue(EffectStore(engine), outbox or SlackOutbox(card_interval=0), clock, backoff=backoff)
+Make = Callable[..., EffectQueue]
 
 
-async def test_effects_queued_again_with_their_once_token_are_not_queued_twice(engine: AsyncEngine) -> None:
+@pytest.fixture
+async def make(engine: AsyncEngine) -> AsyncIterator[Make]:
+    """`make(clock, outbox=None, backoff=0)`: a queue on the test's database (with a long `backoff`, no retry
+    runs by itself: the test runs each); their outboxes are closed when the test ends."""
+    made: list[EffectQueue] = []
+
+    def queue(clock: Clock, outbox: SlackOutbox | None = None, backoff: timedelta = timedelta(0)) -> EffectQueue:
+        made.append(EffectQueue(EffectStore(engine), outbox or SlackOutbox(card_interval=0), clock, backoff=backoff))
+        return made[-1]
+
+    yield queue
+    for queue_made in made:
+        await queue_made.outbox.close()
+
+
+async def test_effects_queued_again_with_their_once_token_are_not_queued_twice(make: Make) -> None:
     """A retried step queues its post again: the token makes the second one a no-op; other keys are apart."""
     clock, done = Clock(), []
-    queue = _queue(engine, clock)
+    queue = make(clock)
 
     async def perform(effect: QueuedEffect) -> None:
         done.append((effect.key, effect.body["text"]))
@@ -42,10 +55,10 @@ async def test_effects_queued_again_with_their_once_token_are_not_queued_twice(e
     assert sorted(done) == [("incident:1", "Runbook"), ("incident:2", "Runbook")]
 
 
-async def test_an_effect_that_cannot_run_yet_is_given_up_after_the_wait_limit(engine: AsyncEngine) -> None:
+async def test_an_effect_that_cannot_run_yet_is_given_up_after_the_wait_limit(make: Make) -> None:
     """Waiting for a channel that never comes ends: given up after `wait_limit`, and its kind is told."""
     clock, given_up = Clock(), []
-    queue = _queue(engine, clock, backoff=timedelta(hours=1))
+    queue = make(clock, backoff=timedelta(hours=1))
 
     async def never_ready(effect: QueuedEffect) -> None:
         raise Later("no channel yet")
@@ -66,12 +79,12 @@ async def test_an_effect_that_cannot_run_yet_is_given_up_after_the_wait_limit(en
 
 
 async def test_refreshes_are_stored_coalesced_and_left_to_another_process_when_this_one_dies(
-    engine: AsyncEngine,
+    make: Make,
 ) -> None:
     """Three refreshes while one waits for its turn: one stored effect. The process dies before its turn: once
     the lease is over, another process's resume renders it, once."""
     clock, rendered = Clock(), []
-    dying = _queue(engine, clock, SlackOutbox(card_interval=3600))
+    dying = make(clock, SlackOutbox(card_interval=3600))
 
     async def render(effect: QueuedEffect) -> None:
         rendered.append(effect.body["number"])
@@ -83,7 +96,7 @@ async def test_refreshes_are_stored_coalesced_and_left_to_another_process_when_t
         await dying.refresh("incident:1", {"kind": "card", "number": 1})  # these wait an hour for their turn
     await dying.outbox.close()  # the process dies
     assert rendered == [1]
-    survivor = _queue(engine, clock)
+    survivor = make(clock)
     survivor.register("card", render)
     assert await survivor.resume() == 0  # the dying process said it would do it: left alone for the lease
     clock.now = NOW + survivor.lease
@@ -94,7 +107,7 @@ async def test_refreshes_are_stored_coalesced_and_left_to_another_process_when_t
 
 
 async def test_a_refresh_another_process_took_over_is_rendered_again_with_what_came_since(
-    engine: AsyncEngine,
+    make: Make,
 ) -> None:
     """This process waited past its hold; another one rendered the stored refresh; a change this process then
     let that refresh cover is rendered all the same."""
@@ -103,7 +116,7 @@ async def test_a_refresh_another_process_took_over_is_rendered_again_with_what_c
     async def render(effect: QueuedEffect) -> None:
         rendered.append(state["version"])
 
-    slow, other = _queue(engine, clock, SlackOutbox(card_interval=0.2)), _queue(engine, clock)
+    slow, other = make(clock, SlackOutbox(card_interval=0.2)), make(clock)
     for queue in (slow, other):
         queue.register("card", render)
     await slow.refresh("incident:1", {"kind": "card", "number": 1})
@@ -119,10 +132,10 @@ async def test_a_refresh_another_process_took_over_is_rendered_again_with_what_c
     assert rendered == [1, 2, 3]
 
 
-async def test_waiting_for_a_channel_does_not_use_up_the_slack_retries(engine: AsyncEngine) -> None:
+async def test_waiting_for_a_channel_does_not_use_up_the_slack_retries(make: Make) -> None:
     """An effect that waited many rounds for its channel still gets every retry when Slack then refuses it."""
     clock, calls = Clock(), []
-    queue = _queue(engine, clock, backoff=timedelta(hours=1))
+    queue = make(clock, backoff=timedelta(hours=1))
 
     async def perform(effect: QueuedEffect) -> None:
         calls.append(effect.attempts)
@@ -141,10 +154,10 @@ async def test_waiting_for_a_channel_does_not_use_up_the_slack_retries(engine: A
     assert await queue.store.due(clock.now + timedelta(days=1)) == []  # given up only after all of them
 
 
-async def test_old_done_effects_are_pruned_and_pending_ones_kept(engine: AsyncEngine) -> None:
+async def test_old_done_effects_are_pruned_and_pending_ones_kept(make: Make) -> None:
     """Pruning forgets effects done or given up over two weeks ago; pending ones and recent ones stay."""
     clock = Clock()
-    queue = _queue(engine, clock)
+    queue = make(clock)
 
     async def perform(effect: QueuedEffect) -> None:
         pass
