@@ -75,9 +75,12 @@ class SlackOutbox:
         self._waiting: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False
 
     def submit(self, key: str, job: Job) -> None:
-        """Run `job` after the jobs already submitted under `key`."""
+        """Run `job` after the jobs already submitted under `key` (nothing, once closing)."""
+        if self._closing:
+            return
         self._queues.setdefault(key, []).append(job)
         if key not in self._runners:
             self._idle.clear()
@@ -85,6 +88,8 @@ class SlackOutbox:
 
     def later(self, key: str, delay: float, job: Job) -> None:
         """Submit `job` under `key` after `delay` seconds (gone if the process ends first)."""
+        if self._closing:
+            return
 
         async def wait_then_submit() -> None:
             await self._sleep(delay)
@@ -100,6 +105,8 @@ class SlackOutbox:
 
         A newer job replaces a waiting one, so a key never has more than one refresh waiting.
         """
+        if self._closing:
+            return
         self._refreshes[key] = job
         if key in self._timers or key in self._queued:
             return
@@ -120,11 +127,20 @@ class SlackOutbox:
         """Wait until every submitted job, delayed job and pending refresh has run."""
         await self._idle.wait()
 
-    async def close(self) -> None:
-        tasks = [*self._timers.values(), *self._runners.values(), *self._waiting]
-        for task in tasks:
+    async def close(self, grace: float = 5.0) -> None:
+        """Stop: waiting refreshes and delayed jobs are dropped (durable effects are resumed by the next
+        process); a job under way may finish its Slack call and SQL write for `grace` seconds, then it is
+        cancelled too. (Cancelled mid-transaction, a job could leave its database connection holding a lock.)"""
+        self._closing = True
+        waiting = [*self._timers.values(), *self._waiting]
+        for task in waiting:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        runners = list(self._runners.values())
+        if runners:
+            _, late = await asyncio.wait(runners, timeout=grace)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*waiting, *runners, return_exceptions=True)
 
     async def _refresh_later(self, key: str, delay: float) -> None:
         await self._sleep(delay)
@@ -144,7 +160,7 @@ class SlackOutbox:
 
     async def _run(self, key: str) -> None:
         queue = self._queues[key]
-        while queue:
+        while queue and not self._closing:
             await _guarded(queue.pop(0))
         del self._queues[key], self._runners[key]
         self._settle()

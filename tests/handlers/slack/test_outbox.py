@@ -143,3 +143,45 @@ async def test_submitted_jobs_run_in_order_per_key() -> None:
     outbox.refresh("incident:1", recorder.job("incident:1", 99))
     await outbox.drain()
     assert recorder.rendered == [("incident:1", state) for state in [0, 1, 2, 3, 4, 99]]
+
+
+async def test_closing_lets_the_job_under_way_finish_and_drops_the_rest() -> None:
+    """A job under way (its Slack call, then its SQL write) finishes; the ones behind it, waiting refreshes and
+    work submitted after the close never start: durable effects are resumed by the next process."""
+    outbox, ran, started, release = SlackOutbox(card_interval=3600), [], asyncio.Event(), asyncio.Event()
+
+    async def under_way() -> None:
+        started.set()
+        await release.wait()
+        ran.append("under way")
+
+    def job(name: str) -> Job:
+        async def run() -> None:
+            ran.append(name)
+
+        return run
+
+    outbox.submit("incident:1", under_way)
+    outbox.submit("incident:1", job("behind it"))
+    outbox.refresh("incident:2", job("first refresh"))
+    await started.wait()
+    outbox.refresh("incident:2", job("waiting refresh"))
+    closing = asyncio.create_task(outbox.close())
+    await asyncio.sleep(0)
+    outbox.submit("incident:3", job("after the close"))
+    release.set()
+    await closing
+    assert "under way" in ran and "behind it" not in ran and "after the close" not in ran
+    assert "waiting refresh" not in ran
+
+
+async def test_closing_cancels_a_job_that_outlasts_the_grace() -> None:
+    """A job stuck past the grace period is cancelled, so a stopping process does not hang."""
+    outbox = SlackOutbox()
+
+    async def stuck() -> None:
+        await asyncio.Event().wait()
+
+    outbox.submit("incident:1", stuck)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(outbox.close(grace=0.05), timeout=5)
