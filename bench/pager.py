@@ -24,8 +24,9 @@ from uuid import uuid4
 import aiohttp
 
 from bench.alert_storm import serve
+from bot.appkeys import WORKER
 from bot.logging import configure_logging
-from bot.server import WORKER, build_server
+from bot.server import build_server
 from bot.settings import Settings
 from domain.paging_config import OnCall, load_config
 from handlers import SERVICES

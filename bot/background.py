@@ -6,7 +6,7 @@ id. Either way the loop goes on: a background task that dies silently is worse t
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from uuid import uuid4
 
@@ -57,3 +57,15 @@ class Overlapping:
             log.warning("background_storage_unavailable", loop=self._loop, error=type(error).__name__)
         except Exception:  # a task boundary: log it with an id and go on
             log.exception("background_work_failed", loop=self._loop, error_id=uuid4().hex[:8])
+
+
+@contextlib.asynccontextmanager
+async def running_every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
+    """`every` in the background while the context is open; closing it stops the loop and waits for it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(every(interval, stop, work, loop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

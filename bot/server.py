@@ -1,14 +1,9 @@
 """The aiohttp application we own: Slack events, health, readiness and the JSON API in one process."""
 
 import asyncio
-import contextlib
-import os
-import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import aiohttp
 import structlog
@@ -18,14 +13,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.internals import parse_body
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import loops
 from bot.app import build_bolt_app
-from bot.background import Overlapping, every
+from bot.appkeys import ADMISSION, BOLT, ENGINE, REDIS, REMINDERS, WEBHOOK_CLIENT
 from bot.doors import (
     MOUNTED_MAX_BODY,
     SLACK_MAX_BODY,
@@ -40,20 +35,18 @@ from bot.settings import MANIFEST_HINT, Settings
 from domain import parse_duration
 from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
-from handlers.alerts import AlertWorker, webhook
 from handlers.alerts import effects as alert_effects
+from handlers.alerts import webhook
 from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
-from handlers.incidents.flows import refresh_card, resume_setups
-from handlers.incidents.timeline import backfill_journal, move_timeline, repair_timelines
+from handlers.incidents.flows import refresh_card
 from handlers.metrics import CLOCKS_FAMILY, METRICS, Clocks, Metrics, Recorder, UpdateReminders
 from handlers.metrics import api as metrics_api
 from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
 from handlers.postmortems import register_effects as register_postmortem_effects
-from handlers.postmortems.flows import announce_pending
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
 from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
@@ -71,15 +64,6 @@ from storage.timers import TimerStore
 
 log = structlog.get_logger()
 
-REDIS = web.AppKey("redis", Redis)
-ENGINE = web.AppKey("engine", AsyncEngine)
-BOLT = web.AppKey("bolt", AsyncApp)
-ADMISSION = web.AppKey("admission", Admission)
-_PRUNE_EVERY = 3600.0  # seconds between prunings of old Slack effects
-WORKER = web.AppKey("alert_worker", AlertWorker)
-WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
-REMINDERS = web.AppKey("reminders", Reminders)
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -93,12 +77,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     middlewares = [http_metrics(recorder), body_limit(settings), api_auth(gates["api"], gates["metrics"])]
     app = web.Application(client_max_size=largest, middlewares=middlewares)
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
-    if settings.process_role != "web":  # a web process queues alerts for the workers
-        app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
-    app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
-    app.cleanup_ctx.append(lambda app: _clocks(app, timedelta(seconds=settings.pager_interval)))
-    app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
-    app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
+    loops.install(app, settings)  # after the resources they use: stopped before those close
     app.add_routes([web.get("/healthz", _healthz), web.get("/readyz", _readyz)])
     if settings.process_role == "worker":
         return app
@@ -236,120 +215,6 @@ def _with_clocks(
     services = replace(services, on_change=clocks.on_change)
     clocks.services = services
     return services, clocks
-
-
-async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    """Run the alert worker beside the server; each process is its own consumer."""
-    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
-    worker = AlertWorker(
-        app[SERVICES],
-        consumer,
-        max_attempts=settings.alert_max_attempts,
-        backoff=timedelta(seconds=settings.alert_retry_backoff),
-        on_dead_letter=app[METRICS].recorder.dead_letters.inc,
-    )
-    app[WORKER] = worker
-    task = asyncio.create_task(worker.run())
-    try:
-        yield
-    finally:
-        await worker.stop()
-        await task
-
-
-async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Fire escalation deadlines in the background (every process takes part; each timer fires once)."""
-    pager = app.get(PAGER)
-    if pager is None:
-        yield
-        return
-    with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
-        await pager.handoffs.schedule_all()
-    ticks = Overlapping(pager.tick, "pager")  # a tick waiting on a slow Slack does not hold up the next one
-    async with _every(interval, ticks, "pager"):
-        yield
-    await ticks.close()
-
-
-async def _clocks(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Fire target warnings, breaches and update reminders (every process takes part; each timer fires once)."""
-    async with _every(interval, app[METRICS].clocks.tick, "clocks"):
-        yield
-
-
-async def repair(app: web.Application) -> None:
-    """Finish what a failure left half done: timeline entries still only in SQL, timelines and escalations
-    Redis lost (rebuilt and re-armed from SQL), and incidents stored without a Slack channel, card or
-    announcement (those only while Slack is configured)."""
-    services = app[SERVICES]
-    moved = await move_timeline(services)
-    if moved:
-        log.info("timeline_entries_recovered", entries=moved)
-    await repair_timelines(services)
-    await app[METRICS].store.copy_impact()  # the impact windows postmortems recorded
-    armed = await app[METRICS].clocks.rearm_missing()
-    if armed:
-        log.info("target_clocks_recovered", incidents=armed)
-    if services.pages is not None:
-        rearmed = await services.pages.rearm()
-        if rearmed:
-            log.warning("pages_rearmed", pages=rearmed)
-    resumed = effects = 0
-    if BOLT in app:
-        resumed = await resume_setups(services)
-        effects = await services.effects.resume()
-    log.debug("repair_swept", entries=moved, setups=resumed, effects=effects, clocks=armed)
-
-
-async def _repair(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Run `repair` every `interval`; after it, until one succeeds, the backfill of SQL from timelines written
-    before SQL kept every entry (an upgrade's leftovers; a failure is logged and tried again next round); and
-    hourly, the pruning of old Slack effects."""
-    backfilled, pruned_at = False, float("-inf")
-
-    async def work() -> None:
-        nonlocal backfilled, pruned_at
-        await repair(app)
-        if not backfilled:
-            await backfill_journal(app[SERVICES])
-            backfilled = True
-        if time.monotonic() - pruned_at > _PRUNE_EVERY:
-            pruned = await app[SERVICES].effects.prune()
-            pruned_at = time.monotonic()
-            log.debug("slack_effects_pruned", effects=pruned)
-
-    async with _every(interval, work, "repair"):
-        yield
-
-
-async def _reminders(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Fire postmortem and action-item reminders and the weekly digest (their own timers; each fires once), and
-    finish the posts of publications a failure or a crash left unannounced."""
-    reminders = app[REMINDERS]
-    with contextlib.suppress(RedisError, SQLAlchemyError, OSError):  # storage down: rebuilt on a later start
-        await reminders.arm_digest()
-        await reminders.rebuild()
-
-    async def follow_up() -> None:
-        await reminders.tick()
-        finished = await announce_pending(app[POSTMORTEMS])
-        if finished:
-            log.info("postmortem_announcements_recovered", postmortems=finished)
-
-    async with _every(interval, follow_up, "reminders"):
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
-    """Run `work` now and every `interval` in the background while the context is open."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(every(interval, stop, work, loop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
 
 
 async def _start_slack(

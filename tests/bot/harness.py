@@ -15,7 +15,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.server import WORKER
+from bot.appkeys import WORKER
 from handlers.slack import BlockId
 from sandbox.slack_api import SlackEmulator
 from tests.fixtures import ALERTMANAGER as FIXTURES

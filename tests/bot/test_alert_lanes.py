@@ -7,7 +7,7 @@ from typing import Any
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from bot.server import WORKER
+from bot.appkeys import WORKER
 from handlers import SERVICES
 from handlers.alerts import AlertWorker
 from handlers.alerts import flows as alert_flows

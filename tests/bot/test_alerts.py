@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.server import WORKER
+from bot.appkeys import WORKER
 from handlers.slack import ActionId
 from tests.bot.harness import ALERTMANAGER_TOKEN, BOB, Bot
 from tests.fixtures import ALERTMANAGER as FIXTURES

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.server import REMINDERS
+from bot.appkeys import REMINDERS
 from handlers.slack import ActionId
 from sandbox.blockkit import message_errors
 from storage import Keys

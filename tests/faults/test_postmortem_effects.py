@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.server import REMINDERS
+from bot.appkeys import REMINDERS
 from domain.postmortem import SectionKey
 from handlers.postmortems import FAMILY, modals
 from handlers.postmortems.values import PostmortemRef, ReminderBody, ReminderKind

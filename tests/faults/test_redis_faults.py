@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.server import repair
+from bot.loops import repair
 from handlers.paging import LEASE, PAGER
 from storage import Keys
 from tests.bot.harness import Bot

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy
 from redis.asyncio import Redis
 
-from bot.server import ENGINE
+from bot.appkeys import ENGINE
 from domain.paging_config import load_config
 from storage import Keys
 from storage.replies import text

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from structlog.testing import capture_logs
 
 from bot.app import build_bolt_app
-from bot.server import REMINDERS
+from bot.appkeys import REMINDERS
 from bot.settings import Settings
 from handlers import SERVICES
 from handlers.metrics import METRICS

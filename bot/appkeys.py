@@ -1,0 +1,19 @@
+"""The keys under which the application keeps what `bot.server` opens and `bot.loops` runs on."""
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from handlers.alerts import AlertWorker
+from handlers.postmortems import Reminders
+from handlers.slack import Admission
+
+REDIS = web.AppKey("redis", Redis)
+ENGINE = web.AppKey("engine", AsyncEngine)
+BOLT = web.AppKey("bolt", AsyncApp)
+ADMISSION = web.AppKey("admission", Admission)
+WORKER = web.AppKey("alert_worker", AlertWorker)
+WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
+REMINDERS = web.AppKey("reminders", Reminders)
