@@ -90,12 +90,10 @@ class EffectStore:
     async def done(self, effect_id: int) -> None:
         await self._set(effect_id, status=DONE)
 
-    async def retry(self, effect_id: int, at: datetime) -> None:
-        await self._set(effect_id, not_before=utc(at))
-
-    async def wait(self, effect_id: int, at: datetime) -> None:
-        """Try again at `at`, not counting this claim as an attempt (the effect could not run yet)."""
-        await self._set(effect_id, not_before=utc(at), attempts=col(EffectRow.attempts) - 1)
+    async def retry(self, effect_id: int, at: datetime, counted: bool = True) -> None:
+        """Try again at `at`; not `counted`, the claim that led here is no attempt (it could not run yet)."""
+        attempts = {} if counted else {"attempts": col(EffectRow.attempts) - 1}
+        await self._set(effect_id, not_before=utc(at), **attempts)
 
     async def give_up(self, effect_id: int) -> None:
         await self._set(effect_id, status=FAILED)

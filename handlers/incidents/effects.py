@@ -43,7 +43,7 @@ def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) ->
     return queued
 
 
-def register(services: Services, refresh_card: Callable[[Services, int], Awaitable[None]]) -> None:
+def register(services: Services, refresh_card: Callable[[Services, int], Awaitable[bool]]) -> None:
     """Teach the effect queue this capability's kinds."""
 
     async def perform_post(effect: QueuedEffect) -> None:
@@ -62,9 +62,8 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
 
     async def perform_card(effect: QueuedEffect) -> None:
         number = int(str(effect.body["number"]))
-        await refresh_card(services, number)
-        if (await services.incidents.get(number)).card_ts is None:
-            await _channel(services, number)  # no card yet (posted again elsewhere, or its setup is under way): Later
+        if not await refresh_card(services, number):
+            raise Later(f"incident #{number} has no card yet")  # its setup is under way, here or elsewhere
 
     services.effects.register("post", perform_post)
     services.effects.register("invite", perform_invite)

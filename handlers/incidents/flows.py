@@ -281,22 +281,25 @@ def perform_later(services: Services, transition: Transition) -> None:
     services.outbox.submit(incident_key(transition.incident.number), carry_out)
 
 
-async def refresh_card(services: Services, number: int) -> None:
+async def refresh_card(services: Services, number: int) -> bool:
     """Re-render the card from the incident's current state, so the latest state always wins. A card that is
     gone (someone deleted it) is posted and pinned again; one that is still there is never posted twice.
-    Raises if Slack refuses; the card effect also waits while a setup elsewhere posts the card."""
+    Raises if Slack refuses; False when there is no card to show yet (no channel, or its setup is under way
+    elsewhere)."""
     incident = await services.incidents.get(number)
     if incident.channel_id and incident.card_ts is None:  # a card that is gone, not yet posted again
-        await _set_up_again(services, incident)
-    elif incident.channel_id and incident.card_ts:
-        message = Message(incident.channel_id, incident.card_ts)
-        try:
-            await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
-        except SlackApiError as error:
-            if error_code(error) != "message_not_found":
-                raise
-            log.warning("incident_card_gone", incident=number, card_ts=incident.card_ts)
-            await _set_up_again(services, await _forget_card(services, number, incident.card_ts))
+        return await _set_up_again(services, incident)
+    if not (incident.channel_id and incident.card_ts):
+        return False
+    message = Message(incident.channel_id, incident.card_ts)
+    try:
+        await services.slack.update(message, messages.card_text(incident), await _card(services, incident))
+    except SlackApiError as error:
+        if error_code(error) != "message_not_found":
+            raise
+        log.warning("incident_card_gone", incident=number, card_ts=incident.card_ts)
+        return await _set_up_again(services, await _forget_card(services, number, incident.card_ts))
+    return True
 
 
 async def _forget_card(services: Services, number: int, gone: str) -> Incident:
@@ -312,9 +315,10 @@ async def _forget_card(services: Services, number: int, gone: str) -> Incident:
     raise ConcurrentUpdate(f"incident #{number} kept changing; giving up")
 
 
-async def _set_up_again(services: Services, incident: Incident) -> None:
-    """Post the card again (a setup under way elsewhere posts it instead; Slack refusing it raises)."""
-    await open_channel(services, incident)
+async def _set_up_again(services: Services, incident: Incident) -> bool:
+    """Post the card again (a setup under way elsewhere posts it instead; Slack refusing it raises); whether
+    it is there now."""
+    return (await open_channel(services, incident)).card_ts is not None
 
 
 async def _card(services: Services, incident: Incident) -> list[Block]:

@@ -147,10 +147,7 @@ class EffectQueue:
         Waiting is not a failed attempt: the effect keeps its Slack retries for when it can run."""
         age = self._now() - effect.created_at
         if age < self.wait_limit:
-            pause = min(max(self.backoff, age / 4), _LONGEST_WAIT)
-            due = self._now() + pause
-            await self.store.wait(effect.id, due)
-            self.outbox.later(effect.key, pause.total_seconds(), self._job(effect.id, due))
+            await self._retry(effect, min(max(self.backoff, age / 4), _LONGEST_WAIT), counted=False)
             return
         await self._give_up(effect, reason, on_give_up)
 
@@ -167,10 +164,11 @@ class EffectQueue:
             return
         await self._give_up(effect, failure, on_give_up)
 
-    async def _retry(self, effect: QueuedEffect, delay: timedelta) -> None:
-        """Try again after `delay`: this process does if it lives, else the repair sweep of any process."""
+    async def _retry(self, effect: QueuedEffect, delay: timedelta, counted: bool = True) -> None:
+        """Try again after `delay`: this process does if it lives, else the repair sweep of any process.
+        Not `counted`: this claim was no attempt (the effect could not run yet)."""
         due = self._now() + delay
-        await self.store.retry(effect.id, due)
+        await self.store.retry(effect.id, due, counted)
         self.outbox.later(effect.key, delay.total_seconds(), self._job(effect.id, due))
 
     def _refresh_job(
