@@ -59,9 +59,6 @@ class JournalEntry:
         return f"sql:{self.id}:{self.entry.kind.value}:{self.entry.at.isoformat()}"
 
 
-PendingEntry = JournalEntry
-
-
 class TimelineJournal:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -19,7 +19,7 @@ from domain.runbooks import slack_text
 from domain.timeline import EntryKind
 from handlers.alerts import messages
 from handlers.incidents import flows, timeline
-from handlers.incidents.effects import post
+from handlers.incidents.effects import card, post
 from handlers.incidents.messages import short_title
 from handlers.services import Services
 from handlers.slack import Message, incident_key
@@ -131,7 +131,7 @@ async def _incident_for(
             transition = await flows.act(services, latest, Reopen(None))
         except InvalidTransition:  # reopened meanwhile by someone else
             return await services.incidents.get(latest.number)
-        flows.perform_later(services, transition)
+        flows.perform_later(services, transition.incident)
         return transition.incident
     group_key = notification.group_key
     service = services.alert_policy.service(notification)
@@ -168,7 +168,7 @@ async def _follow(services: Services, incident: Incident, run: Sequence[InboxEnt
         if not await services.alerts.marked_for_incident(number, _RUNBOOKS, alert.name):
             await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
             await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name)
-    await services.effects.refresh(_key(incident), card_refresh(number))
+    await services.effects.refresh(_key(incident), card(number))
     if state.summary.all_resolved and not await services.alerts.marked_for_incident(number, _ALL_RESOLVED, "notice"):
         await _all_resolved(services, incident, once=_all_resolved_token(state))
         await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice")
@@ -202,7 +202,7 @@ async def _all_resolved(services: Services, incident: Incident, once: str) -> No
             transition = await flows.act(services, incident, Resolve(None, "All alerts resolved."))
         except InvalidTransition:
             return
-        flows.perform_later(services, transition)
+        flows.perform_later(services, transition.incident)
         log.info("incident_auto_resolved")
         return
     body = post(incident.number, "All alerts resolved", messages.all_alerts_resolved(incident))
@@ -263,10 +263,6 @@ def _group_id(group_key: str) -> str:
 
 def group_refresh(group_key: str) -> Body:
     return {"kind": GROUP_KIND, "group": group_key}
-
-
-def card_refresh(number: int) -> Body:
-    return {"kind": "card", "number": number}
 
 
 async def _open(services: Services, number: int) -> None:

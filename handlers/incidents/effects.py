@@ -17,12 +17,18 @@ from handlers.slack.effects import Body, Later
 from storage.effects import QueuedEffect
 
 _TAG = "firebreak_effect"
+CARD = "card"  # the effect kind of a card refresh
 
 
 def post(number: int | None, text: str, blocks: Sequence[Block] | None = None, channel: str | None = None) -> Body:
     """A post in the incident's channel, once that channel exists, or in `channel` (`number` may be None)."""
     body: Body = {"kind": "post", "number": number, "text": text, "channel": channel}
     return body | ({"blocks": [dict(block) for block in blocks]} if blocks else {})
+
+
+def card(number: int) -> Body:
+    """A re-render of the incident's card from its current state (the newest of a key's stands for the rest)."""
+    return {"kind": CARD, "number": number, "latest_wins": True}
 
 
 def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[Body]:
@@ -32,7 +38,7 @@ def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) ->
     for effect in effects:
         match effect:
             case RefreshCard():
-                queued.append({"kind": "card", "number": number, "latest_wins": True})
+                queued.append(card(number))
             case PostInChannel(change=change, detail=detail):
                 queued.append(post(number, messages.change_in_channel(incident, change, detail)))
             case Announce(change=change, detail=detail) if services.announcements(incident.drill):
@@ -67,7 +73,7 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
 
     services.effects.register("post", perform_post)
     services.effects.register("invite", perform_invite)
-    services.effects.register("card", perform_card)
+    services.effects.register(CARD, perform_card)
 
 
 async def _channel(services: Services, number: int) -> str:

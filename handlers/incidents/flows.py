@@ -272,13 +272,13 @@ async def perform(services: Services, incident: Incident) -> list[str]:
     return failures
 
 
-def perform_later(services: Services, transition: Transition) -> None:
-    """Carry out the transition's queued Slack effects behind the incident's earlier Slack work."""
+def perform_later(services: Services, incident: Incident) -> None:
+    """Carry out the incident's queued Slack effects (a transition's) behind its earlier Slack work."""
 
     async def carry_out() -> None:
-        await perform(services, transition.incident)
+        await perform(services, incident)
 
-    services.outbox.submit(incident_key(transition.incident.number), carry_out)
+    services.outbox.submit(incident_key(incident.number), carry_out)
 
 
 async def refresh_card(services: Services, number: int) -> bool:

@@ -19,7 +19,7 @@ from structlog.contextvars import bound_contextvars
 from domain import EntryKind, Event, Incident, IncidentNotFound, PostUpdate, Severity, TimelineEntry
 from domain.metrics import ClockKind, ClockState, Stage, clock
 from handlers.incidents import timeline
-from handlers.incidents.effects import post
+from handlers.incidents.effects import card, post
 from handlers.metrics import messages
 from handlers.metrics.recorder import Recorder
 from handlers.services import Services
@@ -222,4 +222,4 @@ class Clocks:
         """Post in the incident's channel and show it on the card: durable, once per `once`."""
         key = incident_key(incident.number)
         await self.services.effects.queue(key, [post(incident.number, text)], once=once)
-        await self.services.effects.refresh(key, {"kind": "card", "number": incident.number})
+        await self.services.effects.refresh(key, card(incident.number))

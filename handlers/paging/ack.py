@@ -58,7 +58,7 @@ def routes() -> list[web.RouteDef]:
         except InvalidTransition:  # the incident was acknowledged (or resolved) already: this page stops anyway
             pass
         else:
-            flows.perform_later(pager.services, transition)
+            flows.perform_later(pager.services, transition.incident)
         log.info("page_acknowledged_by_link", page_id=claim.page_id, user=claim.user)
         return web.json_response({"status": "acknowledged", "incident": incident.number})
 

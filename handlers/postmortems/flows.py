@@ -21,7 +21,6 @@ from domain import (
     InvalidTransition,
     InvalidValue,
     Record,
-    RefreshCard,
     Status,
     TimelineEntry,
     apply,
@@ -202,7 +201,7 @@ async def publish(pms: Postmortems, number: int, actor: str) -> Postmortem:
         except ConcurrentUpdate:
             continue
         effects.carry_out(pms.services, number)
-        _refresh_card_later(pms.services, closing or incident)
+        incident_flows.perform_later(pms.services, closing or incident)
         await timeline_flows.move_soon(pms.services, number)
         log.info("postmortem_published", incident=number, revision=published.revisions)
         return published
@@ -211,14 +210,7 @@ async def publish(pms: Postmortems, number: int, actor: str) -> Postmortem:
 
 def _card(services: Services, incident: Incident) -> Effects:
     """The incident card's re-render, queued with the publication that closes the incident."""
-    return incident_key(incident.number), incident_effects.bodies(services, incident, [RefreshCard()]), services.clock()
-
-
-def _refresh_card_later(services: Services, incident: Incident) -> None:
-    async def refresh() -> None:
-        await incident_flows.perform(services, incident)
-
-    services.outbox.submit(incident_key(incident.number), refresh)
+    return incident_key(incident.number), [incident_effects.card(incident.number)], services.clock()
 
 
 def _close(incident: Incident, actor: str, pms: Postmortems) -> tuple[Incident | None, list[TimelineEntry]]:

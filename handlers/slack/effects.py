@@ -111,10 +111,10 @@ class EffectQueue:
         Of due effects whose body says `latest_wins` (a card re-rendered from the current state), only the
         last of each kind and key is carried out: the earlier ones are done by it."""
         due = await self.store.due(self._now(), key=key)
-        last = {(e.key, str(e.body["kind"])): e.id for e in due if e.body.get("latest_wins")}
+        superseded = _superseded(due)
         failures = []
         for effect in due:
-            if effect.body.get("latest_wins") and last[(effect.key, str(effect.body["kind"]))] != effect.id:
+            if effect.id in superseded:
                 await self.store.done(effect.id)
                 continue
             failure = await self.run(effect.id)
@@ -125,12 +125,12 @@ class EffectQueue:
         """Hand every due effect (left by a dead process, or waiting out a retry) to the outbox; refreshes
         go through its pacing, only the newest of each kind and key."""
         due = await self.store.due(self._now())
-        refreshes = {(e.key, str(e.body["kind"])): e for e in due if e.body.get("latest_wins")}
+        superseded = _superseded(due)
         for effect in due:
             wanted = (effect.key, str(effect.body["kind"]))
             if not effect.body.get("latest_wins"):
                 self.outbox.submit(effect.key, self._job(effect.id))
-            elif refreshes[wanted] is not effect:
+            elif effect.id in superseded:
                 await self.store.done(effect.id)  # the newest one renders what this would have
             else:
                 self._refreshing.add(wanted)
@@ -192,3 +192,9 @@ class EffectQueue:
 
     def _now(self) -> datetime:
         return self.clock()
+
+
+def _superseded(due: Sequence[QueuedEffect]) -> set[int]:
+    """The `latest_wins` effects a newer one of the same kind and key stands for (it renders what they would)."""
+    newest = {(e.key, str(e.body["kind"])): e.id for e in due if e.body.get("latest_wins")}
+    return {e.id for e in due if e.body.get("latest_wins") and newest[(e.key, str(e.body["kind"]))] != e.id}
