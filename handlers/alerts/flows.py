@@ -241,7 +241,7 @@ async def render_group(services: Services, group_key: str) -> None:
     text = messages.group_text(state.title)
     message = messages.alert_group_message(state.title, state.severity, state.summary, group_key)
     tag = (_GROUP_TAG, _group_id(group_key))
-    if ts is None and (found := await flows.find_posted(services, channel, tag)):
+    if ts is None and (found := await services.slack.find_posted(channel, tag)):
         ts = found.ts
         await services.alerts.set_message(group_key, ts)
     if ts is None:

@@ -7,8 +7,6 @@ the channel before posting again.
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from slack_sdk.errors import SlackApiError
-
 from domain import Announce, Effect, Incident, InviteToChannel, PostInChannel, RefreshCard
 from handlers.incidents import messages
 from handlers.services import Services
@@ -56,7 +54,7 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
         body = effect.body
         channel = str(body["channel"]) if body.get("channel") else await _channel(services, int(str(body["number"])))
         tag = (_TAG, str(effect.id))
-        if effect.attempts > 1 and await _posted(services, channel, tag):
+        if effect.attempts > 1 and await services.slack.find_posted(channel, tag) is not None:
             return  # an earlier attempt posted it and died before marking it done
         blocks = body.get("blocks")
         posted = [block for block in blocks if isinstance(block, dict)] if isinstance(blocks, list) else None
@@ -81,10 +79,3 @@ async def _channel(services: Services, number: int) -> str:
     if incident.channel_id is None or incident.card_ts is None:
         raise Later(f"incident #{number} has no channel yet")
     return incident.channel_id
-
-
-async def _posted(services: Services, channel: str, tag: tuple[str, str]) -> bool:
-    try:
-        return await services.slack.has_tagged(channel, tag)
-    except SlackApiError:  # history unreadable: better twice than never
-        return False

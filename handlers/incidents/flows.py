@@ -215,7 +215,7 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     assert incident.channel_id is not None
     if incident.card_ts is None:
         tag = ("firebreak_card", str(incident.number))
-        card = None if fresh else await find_posted(services, incident.channel_id, tag)  # a dead setup's, unnoted
+        card = None if fresh else await services.slack.find_posted(incident.channel_id, tag)  # a dead setup's, unnoted
         if card is None:
             blocks = await _card(services, incident)
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
@@ -224,20 +224,11 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
     announce_in = services.announcements(incident.drill)
     if incident.announcement_ts is None and announce_in:
         tag = ("firebreak_announcement", str(incident.number))
-        posted = None if fresh else await find_posted(services, announce_in, tag)
+        posted = None if fresh else await services.slack.find_posted(announce_in, tag)
         if posted is None:
             posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
         incident = await _save_refs(services, incident, announcement_ts=posted.ts)
     return incident
-
-
-async def find_posted(services: Services, channel: str, tag: tuple[str, str]) -> Message | None:
-    """A message an earlier attempt posted with `tag`; None if there is none (or the history is unreadable)."""
-    try:
-        return await services.slack.find_tagged(channel, tag)
-    except SlackApiError as error:
-        log.warning("history_unreadable", failure=describe_failure(error))
-        return None
 
 
 async def resume_setups(services: Services) -> int:

@@ -80,7 +80,7 @@ class PageDelivery:
             await self._call_webhook(person.webhook, incident, page_id, user, position, once=f"page:{key}")
         try:
             dm = await slack.open_dm(user)
-            if progress is Progress.STARTED and await self._was_sent(dm, tag):
+            if progress is Progress.STARTED and await slack.find_posted(dm, tag) is not None:
                 log.info("page_found_delivered", user=user)
             else:
                 page = messages.page_message(incident, self.services.targets, why)
@@ -95,14 +95,6 @@ class PageDelivery:
         invite = {"kind": "invite", "number": incident.number, "user": user}
         await self.services.effects.queue(incident_key(incident.number), [invite])
         return True
-
-    async def _was_sent(self, dm: str, tag: tuple[str, str]) -> bool:
-        """Whether the DM history shows the page; if Slack will not say (no `im:history`), better twice than never."""
-        try:
-            return await self.services.slack.has_tagged(dm, tag)
-        except SlackApiError as error:
-            log.warning("page_history_unreadable", failure=describe_failure(error))
-            return False
 
     async def _call_webhook(
         self, url: str, incident: Incident, page_id: str, user: str, position: Position, once: str

@@ -254,7 +254,7 @@ async def _post_once(
     progress = await seen.begin("postmortem-post", token)
     if progress is Progress.DONE:
         return
-    if (progress is Progress.NEW and not look) or not await slack.has_tagged(channel, tag):
+    if (progress is Progress.NEW and not look) or await slack.find_posted(channel, tag) is None:
         await slack.post(channel, text, blocks, tag=tag)
     await seen.finish("postmortem-post", token)
 

@@ -90,7 +90,9 @@ async def _post_draft(pms: Postmortems, number: int) -> None:
         return
     slack, tag = pms.services.slack, (_TAG, f"{number}:draft")
     text, blocks = messages.draft_text(pm, incident), await _draft_blocks(pms, pm, incident)
-    posted = await _find(pms.services, incident.channel_id, tag)  # posted by an attempt that died before noting it
+    posted = await pms.services.slack.find_posted(
+        incident.channel_id, tag
+    )  # posted by an attempt that died before noting it
     if posted is None:
         posted = await slack.post(incident.channel_id, text, blocks, tag=tag)
     else:
@@ -120,7 +122,7 @@ async def _post_once(
     in the bot's DM channel with them)."""
     if look:
         where = await _dm_channel(services, channel) if channel.startswith(("U", "W")) else channel
-        if where is not None and await _find(services, where, tag, thread_ts) is not None:
+        if where is not None and await services.slack.find_posted(where, tag, thread_ts) is not None:
             log.info("postmortem_post_found", tag=tag[1])
             return
     await services.slack.post(channel, text, tag=tag, thread_ts=thread_ts)
@@ -131,13 +133,4 @@ async def _dm_channel(services: Services, user: str) -> str | None:
         return await services.slack.open_dm(user)
     except SlackApiError as error:
         log.warning("postmortem_dm_unopened", failure=describe_failure(error))
-        return None
-
-
-async def _find(services: Services, channel: str, tag: tuple[str, str], thread_ts: str | None = None) -> Message | None:
-    """The post carrying `tag`; None if there is none or the history is unreadable (better twice than never)."""
-    try:
-        return await services.slack.find_tagged(channel, tag, thread_ts=thread_ts)
-    except SlackApiError as error:
-        log.warning("postmortem_history_unreadable", failure=describe_failure(error))
         return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -41,6 +42,9 @@ class FetchedMessage:
     @property
     def at(self) -> datetime:
         return datetime.fromtimestamp(float(self.ts), UTC)
+
+
+log = structlog.get_logger()
 
 
 class SlackCalls(Protocol):
@@ -133,16 +137,21 @@ class SlackGateway:
         thread_ts: str | None = None,
     ) -> Message:
         """Post a message (in a thread, with `thread_ts`); `tag` (kind, key) goes with it as message metadata,
-        for `has_tagged` to find."""
+        for `find_tagged` to find."""
         metadata = {"event_type": tag[0], "event_payload": {"key": tag[1]}} if tag else None
         response = await self._client.chat_postMessage(
             channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata, thread_ts=thread_ts
         )
         return Message(channel=str(response["channel"]), ts=str(response["ts"]))
 
-    async def has_tagged(self, channel: str, tag: tuple[str, str], within: int = 50) -> bool:
-        """Whether one of the newest `within` messages in `channel` was posted with `tag`."""
-        return await self.find_tagged(channel, tag, within) is not None
+    async def find_posted(self, channel: str, tag: tuple[str, str], thread_ts: str | None = None) -> Message | None:
+        """`find_tagged` for a retry deciding whether to post again: a history Slack will not show (a missing
+        `*:history` scope) counts as not posted, and is logged. Better twice than never."""
+        try:
+            return await self.find_tagged(channel, tag, thread_ts=thread_ts)
+        except SlackApiError as error:
+            log.warning("history_unreadable", failure=describe_failure(error))
+            return None
 
     async def find_tagged(
         self, channel: str, tag: tuple[str, str], within: int = 50, thread_ts: str | None = None
