@@ -16,6 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+log = structlog.get_logger()
+
 Block = Mapping[str, object]
 _CREATE_ATTEMPTS = 3
 
@@ -42,9 +44,6 @@ class FetchedMessage:
     @property
     def at(self) -> datetime:
         return datetime.fromtimestamp(float(self.ts), UTC)
-
-
-log = structlog.get_logger()
 
 
 class SlackCalls(Protocol):
