@@ -209,10 +209,10 @@ def _reference_problems(data: object) -> list[str]:
                     problems.append(f"escalation_policies.{name}.steps.{n}.targets: no rotation `{ref}`")
     for name, service in _section(raw, "services").items():
         policy_name = service.get("escalation_policy") if isinstance(service, dict) else None
-        if policy_name is not None and policy_name not in policies:
+        if isinstance(policy_name, str) and policy_name not in policies:  # other types: pydantic says so
             problems.append(f"services.{name}.escalation_policy: no policy `{policy_name}`")
     default = raw.get("default_escalation_policy")
-    if default is not None and default not in policies:
+    if isinstance(default, str) and default not in policies:
         problems.append(f"default_escalation_policy: no policy `{default}`")
     return problems
 

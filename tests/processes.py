@@ -11,7 +11,7 @@ from typing import IO
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 @dataclass
@@ -43,6 +43,8 @@ async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotPro
     bot = BotProcess(process, f"http://127.0.0.1:{port}", log)
     async with aiohttp.ClientSession() as session:
         for _ in range(150):  # bounded: 30 s
+            if process.returncode is not None:
+                break  # it exited at start: no use waiting
             try:
                 async with session.get(f"{bot.url}/readyz") as response:
                     if response.status == 200:
@@ -51,7 +53,7 @@ async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotPro
                 pass
             await asyncio.sleep(0.2)
     await bot.stop()
-    raise AssertionError(f"{name} never became ready: see {workdir / (name + '.log')}")
+    raise AssertionError(f"{name} never became ready (exit code {process.returncode}): see {workdir / (name + '.log')}")
 
 
 def free_port() -> int:

@@ -226,15 +226,9 @@ class Bot:
         return self.slack.url.removesuffix("api/") + f"response/{uuid4().hex}"
 
     async def settle(self) -> None:
-        """Wait until the work Bolt runs after acknowledging (our listeners' tails) has finished."""
-        current = asyncio.current_task()
-        while pending := [
-            task
-            for task in asyncio.all_tasks()
-            if task is not current and "run_ack_function_asynchronously" in task.get_coro().__qualname__  # type: ignore[union-attr]
-        ]:
-            await asyncio.wait(pending, timeout=10)
-        await self.http.app[WORKER].idle()  # alert processing and the Slack outbox
+        """Wait until the alert worker is idle and the Slack outbox has carried out its work (listeners run
+        before the reply, `process_before_response`, so Bolt leaves nothing running after it)."""
+        await self.http.app[WORKER].idle()
 
     async def alert(
         self, payload: str | bytes, token: str | None = ALERTMANAGER_TOKEN, headers: Mapping[str, str] | None = None

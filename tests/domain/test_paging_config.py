@@ -107,6 +107,19 @@ def test_names_that_name_nothing_are_reported_beside_field_errors() -> None:
     assert "oncall.yaml: services.checkout.escalation_policy: no policy `missing`" in lines
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("default_escalation_policy", {"a": 1}), ("services", {"checkout": {"escalation_policy": ["a", "b"]}})],
+)
+def test_a_policy_name_of_the_wrong_type_is_a_problem_not_a_crash(key: str, value: object) -> None:
+    """A list or a mapping where a policy name belongs is reported like any wrong type."""
+    data = broken("rotations.platform-primary.shift", "1w")
+    data[key] = value
+    with pytest.raises(ConfigError) as refused:
+        load_config(data, "oncall.yaml")
+    assert any("escalation_policy" in line for line in refused.value.errors)
+
+
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     """A missing file and bad YAML are errors naming the file (and the line)."""
     with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read it"):

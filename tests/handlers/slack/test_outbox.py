@@ -177,11 +177,16 @@ async def test_closing_lets_the_job_under_way_finish_and_drops_the_rest() -> Non
 
 async def test_closing_cancels_a_job_that_outlasts_the_grace() -> None:
     """A job stuck past the grace period is cancelled, so a stopping process does not hang."""
-    outbox = SlackOutbox()
+    outbox, cancelled = SlackOutbox(), []
 
     async def stuck() -> None:
-        await asyncio.Event().wait()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
 
     outbox.submit("incident:1", stuck)
     await asyncio.sleep(0)
     await asyncio.wait_for(outbox.close(grace=0.05), timeout=5)
+    assert cancelled == [True]
