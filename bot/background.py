@@ -17,17 +17,35 @@ from sqlalchemy.exc import SQLAlchemyError
 log = structlog.get_logger()
 
 
-async def every(interval: timedelta, stop: asyncio.Event, work: Callable[[], Awaitable[object]], loop: str) -> None:
-    """Run `work` at once and then every `interval` until `stop` is set; `loop` names it in the logs."""
+async def every(
+    interval: timedelta,
+    stop: asyncio.Event,
+    work: Callable[[], Awaitable[object]],
+    loop: str,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """Run `work` at once and then every `interval` until `stop` is set; `loop` names it in the logs. Setting
+    `wake` runs it again at once (set while `work` runs, once more right after)."""
     while not stop.is_set():
+        if wake is not None:
+            wake.clear()
         try:
             await work()
         except (RedisError, SQLAlchemyError, OSError) as error:
             log.warning("background_storage_unavailable", loop=loop, error=type(error).__name__, detail=str(error))
         except Exception:  # a task boundary: log it with an id and go on
             log.exception("background_work_failed", loop=loop, error_id=uuid4().hex[:8])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval.total_seconds())
+        await _pause(interval, stop, wake)
+
+
+async def _pause(interval: timedelta, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
+    """Until `interval` passed, or `stop` or `wake` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in (stop, wake) if event is not None]
+    try:
+        await asyncio.wait(waits, timeout=interval.total_seconds(), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 class Overlapping:
@@ -60,10 +78,12 @@ class Overlapping:
 
 
 @contextlib.asynccontextmanager
-async def running_every(interval: timedelta, work: Callable[[], Awaitable[object]], loop: str) -> AsyncIterator[None]:
+async def running_every(
+    interval: timedelta, work: Callable[[], Awaitable[object]], loop: str, wake: asyncio.Event | None = None
+) -> AsyncIterator[None]:
     """`every` in the background while the context is open; closing it stops the loop and waits for it."""
     stop = asyncio.Event()
-    task = asyncio.create_task(every(interval, stop, work, loop))
+    task = asyncio.create_task(every(interval, stop, work, loop, wake))
     try:
         yield
     finally:

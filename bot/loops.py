@@ -37,7 +37,7 @@ def install(app: web.Application, settings: Settings) -> None:
     """Run the loops while the application runs; a web process leaves the alerts to the workers."""
     if settings.process_role != "web":
         app.cleanup_ctx.append(lambda app: _alert_worker(app, settings))
-    app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval)))
+    app.cleanup_ctx.append(lambda app: _pager(app, timedelta(seconds=settings.pager_interval), settings.pager_wake))
     app.cleanup_ctx.append(lambda app: _clocks(app, timedelta(seconds=settings.pager_interval)))
     app.cleanup_ctx.append(lambda app: _repair(app, timedelta(seconds=settings.repair_interval)))
     app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
@@ -62,8 +62,9 @@ async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterat
         await task
 
 
-async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[None]:
-    """Fire escalation deadlines in the background (every process takes part; each timer fires once)."""
+async def _pager(app: web.Application, interval: timedelta, wake: bool) -> AsyncIterator[None]:
+    """Fire escalation deadlines in the background (every process takes part; each timer fires once); with
+    `wake`, a page this process creates is fired at once instead of at the next tick."""
     pager = app.get(PAGER)
     if pager is None:
         yield
@@ -71,7 +72,7 @@ async def _pager(app: web.Application, interval: timedelta) -> AsyncIterator[Non
     with contextlib.suppress(RedisError, OSError):  # Redis down at start: notices resume on a later start
         await pager.handoffs.schedule_all()
     ticks = Overlapping(pager.tick, "pager")  # a tick waiting on a slow Slack does not hold up the next one
-    async with running_every(interval, ticks, "pager"):
+    async with running_every(interval, ticks, "pager", wake=pager.woken if wake else None):
         yield
     await ticks.close()
 

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     card_updates_per_minute: int = Field(default=50, ge=0, le=6000)
     repair_interval: float = Field(default=30.0, gt=0, le=3600)
     pager_interval: float = Field(default=0.5, gt=0, le=3600)
+    pager_wake: bool = True  # a page created in this process is fired at once, not at the next tick
     slack_concurrency: int = Field(default=16, ge=1, le=10_000)  # Slack requests worked on at once; past it, busy
     database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open
     setup_hold: float = Field(default=60.0, gt=0, le=3600)

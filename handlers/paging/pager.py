@@ -8,7 +8,7 @@ Who is on call lives in `directory`, delivering each DM once in `delivery`, hand
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
@@ -48,6 +48,7 @@ class Pager:
     overrides: Overrides
     renew_every: timedelta = LEASE / 3
     concurrency: int = 16  # timers fired at once by one tick
+    woken: asyncio.Event = field(default_factory=asyncio.Event)  # set when a step is due now: tick at once
 
     @property
     def oncall(self) -> OnCall:
@@ -63,6 +64,8 @@ class Pager:
         """Start `policy` for the incident under `page_id`, its first step due now; False if that page exists."""
         first = (self.services.clock(), TimerBody.at(TimerKind.PAGE, Position()).dump())
         _, created = await self.pages.create(page_id, incident.number, policy.name, first)
+        if created:
+            self.woken.set()
         return created
 
     async def escalate_next(self, incident: Incident) -> None:
@@ -79,6 +82,7 @@ class Pager:
         following = advance(policy, record.position) if policy is not None else None
         if record.status is PageStatus.ACTIVE and following is not None:
             await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+            self.woken.set()
             log.info("page_escalated_on_breach", page_id=page_id)
 
     async def page(self, incident: Incident, target: Target, actor: str, page_id: str) -> bool:

@@ -39,7 +39,7 @@ ONCALL = load_config(
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
     """A bot whose background loops stay out of the way: the tests fire timers with `tick`."""
-    return await start_bot(pager_interval=3600)
+    return await start_bot(pager_interval=3600, pager_wake=False)
 
 
 async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
@@ -140,7 +140,7 @@ async def test_snooze_postpones_the_reminder(bot: Bot) -> None:
 
 async def test_sev1_response_breach_pages_the_next_step(start_bot: Callable[..., Awaitable[Bot]]) -> None:
     """Unacknowledged at 15 min, a SEV-1 pages the second step long before the first step's 1 h timeout."""
-    bot = await start_bot(oncall=ONCALL, pager_interval=3600)
+    bot = await start_bot(oncall=ONCALL, pager_interval=3600, pager_wake=False)
     await bot.declare("Checkout is down sev1")
     await bot.http.app[PAGER].tick()
     await tick(bot, timedelta(minutes=15))
@@ -152,8 +152,8 @@ async def test_sev1_response_breach_pages_the_next_step(start_bot: Callable[...,
 
 async def test_each_stage_fires_once_across_two_processes(start_bot: Callable[..., Awaitable[Bot]]) -> None:
     """Two bots on one Redis and database, ticking at once: one warning, one breach, one reminder."""
-    first = await start_bot(pager_interval=3600)
-    second = await start_bot(pager_interval=3600)
+    first = await start_bot(pager_interval=3600, pager_wake=False)
+    second = await start_bot(pager_interval=3600, pager_wake=False)
     incident = await first.declare("Checkout is down sev1")
     for minutes in (12, 3, 15):
         first.clock.advance(timedelta(minutes=minutes))

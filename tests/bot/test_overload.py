@@ -24,7 +24,7 @@ async def test_command_past_the_bound_is_answered_busy_and_not_run(
     start_bot: Callable[..., Awaitable[Bot]],
 ) -> None:
     """With one request in flight and a bound of one, a second command is answered busy at once and not run."""
-    bot = await start_bot(oncall=ONCALL, slack_concurrency=1, pager_interval=3600)
+    bot = await start_bot(oncall=ONCALL, slack_concurrency=1, pager_interval=3600, pager_wake=False)
     await bot.declare("Checkout is down sev3")
     release = bot.slack.hold("conversations.open")  # `page @user` opens the DM while deciding
     paging = asyncio.create_task(bot.command("#1 page <@U0BUSY>"))

@@ -49,7 +49,7 @@ CONFIG = load_config(
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
     """A bot whose own pager loop stays out of the way: the tests fire timers with `tick`."""
-    return await start_bot(oncall=CONFIG, pager_interval=3600)
+    return await start_bot(oncall=CONFIG, pager_interval=3600, pager_wake=False)
 
 
 async def tick(bot: Bot, after: timedelta = timedelta(0)) -> int:
@@ -70,6 +70,19 @@ def dms(bot: Bot) -> list[str]:
 
 async def kinds(bot: Bot, number: int = 1) -> list[str]:
     return [e["kind"] for e in (await bot.api(f"/api/incidents/{number}/timeline"))["events"]]
+
+
+async def test_a_new_page_is_fired_without_waiting_for_the_tick(start_bot: Callable[..., Awaitable[Bot]]) -> None:
+    """With the pager's loop an hour apart, a SEV-1 declaration still pages at once: creating the page wakes it."""
+    bot = await start_bot(oncall=CONFIG, pager_interval=3600)
+    await bot.declare("Checkout is down sev1")
+    await asyncio.wait_for(_paged(bot), timeout=5)
+    assert dms(bot) == [PRIMARY]
+
+
+async def _paged(bot: Bot) -> None:
+    while not dms(bot):
+        await bot.slack.changed(bot.slack.version, timeout=1)
 
 
 async def test_sev1_pages_the_first_step_once(bot: Bot) -> None:

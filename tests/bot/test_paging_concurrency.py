@@ -13,7 +13,7 @@ from tests.bot.test_paging import CONFIG, PAYMENTS_LEAD, PRIMARY, dms
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
     """A bot whose own pager loop stays out of the way: the tests fire timers with `tick`."""
-    return await start_bot(oncall=CONFIG, pager_interval=3600)
+    return await start_bot(oncall=CONFIG, pager_interval=3600, pager_wake=False)
 
 
 async def test_a_page_held_up_by_slack_does_not_hold_up_another(bot: Bot) -> None:

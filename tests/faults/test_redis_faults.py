@@ -24,7 +24,7 @@ async def test_a_declaration_while_redis_is_down_is_declared_once_and_paged_when
 ) -> None:
     """Redis cut off: declare answers declared; with Redis back the sweep sets it up and pages once."""
     async with Proxy(redis_url) as proxy:
-        bot = await start_bot(oncall=ONCALL, pager_interval=3600, redis_url=proxy.url)
+        bot = await start_bot(oncall=ONCALL, pager_interval=3600, pager_wake=False, redis_url=proxy.url)
         await proxy.stop()
         reply = await command(bot, "declare Checkout is down sev1")
         assert reply.startswith("Declared incident #1")
@@ -56,7 +56,7 @@ async def test_redis_flushed_mid_escalation_loses_no_entry_and_pages_each_step_o
     start_bot: Callable[..., Awaitable[Bot]], redis: Redis, keys: Keys
 ) -> None:
     """This test's keys deleted after step 1 paged: the timeline is rebuilt, step 2 pages once, step 1 not again."""
-    bot = await start_bot(oncall=ONCALL, pager_interval=3600)
+    bot = await start_bot(oncall=ONCALL, pager_interval=3600, pager_wake=False)
     await bot.declare("Checkout is down sev1")
     await command(bot, "note the database is slow", channel=(await bot.api("/api/incidents/1"))["channel_id"])
     await bot.http.app[PAGER].tick()

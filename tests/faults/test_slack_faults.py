@@ -73,6 +73,7 @@ async def test_a_gateway_that_keeps_failing_ends_in_page_failed_and_a_warning(
         bot = await start_bot(
             oncall=config,
             pager_interval=3600,
+            pager_wake=False,
             slack_effect_backoff=0.01,
             slack_effect_attempts=3,
             page_ack_secret="test-page-ack-secret",

@@ -193,6 +193,7 @@ async def test_a_page_webhook_the_database_refused_once_is_sent_when_the_page_is
         bot = await start_bot(
             oncall=with_webhook(str(server.make_url("/sms"))),
             pager_interval=3600,
+            pager_wake=False,
             page_ack_secret="test-page-ack-secret",
             public_url="https://bot.example",
         )

@@ -49,7 +49,9 @@ async def _paged_bot(start_bot: StartBot, gateway: tuple[str, list[dict[str, Any
         },
         "oncall.yaml",
     )
-    bot = await start_bot(oncall=config, pager_interval=3600, page_ack_secret="ack-secret", public_url="https://x.io")
+    bot = await start_bot(
+        oncall=config, pager_interval=3600, pager_wake=False, page_ack_secret="ack-secret", public_url="https://x.io"
+    )
     await bot.declare("Checkout is down sev1")
     await bot.http.app[PAGER].tick()
     await bot.settle()

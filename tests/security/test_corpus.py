@@ -84,7 +84,7 @@ async def _send(bot: Bot, case: Case) -> str | None:
 
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
-    return await start_bot(oncall=CONFIG, pager_interval=3600, page_ack_secret="ack-secret")
+    return await start_bot(oncall=CONFIG, pager_interval=3600, pager_wake=False, page_ack_secret="ack-secret")
 
 
 async def test_the_bad_input_corpus_is_refused_and_changes_nothing(bot: Bot, redis: Redis, keys: Keys) -> None:

@@ -24,7 +24,7 @@ CONFIG = load_config(
 
 @pytest.fixture
 async def bot(start_bot: Callable[..., Awaitable[Bot]]) -> Bot:
-    bot = await start_bot(oncall=CONFIG, pager_interval=3600)
+    bot = await start_bot(oncall=CONFIG, pager_interval=3600, pager_wake=False)
     bot.slack.add_channel("oncall", channel_id=ONCALL_CHANNEL, members=["U0BOT"])
     return bot
 

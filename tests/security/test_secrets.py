@@ -43,7 +43,9 @@ async def test_webhook_urls_are_logged_without_credentials_or_query(start_bot: C
             },
             "oncall.yaml",
         )
-        bot = await start_bot(oncall=config, pager_interval=3600, page_ack_secret="s", public_url="https://x.io")
+        bot = await start_bot(
+            oncall=config, pager_interval=3600, pager_wake=False, page_ack_secret="s", public_url="https://x.io"
+        )
         with capture_logs() as logs:
             await bot.declare("Checkout is down sev1")
             await bot.http.app[PAGER].tick()
