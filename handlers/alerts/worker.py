@@ -4,10 +4,12 @@ Two lanes: a group's first notification, or one that raises its severity, goes i
 read in the same command as the inbox and processed first; so a new critical group does not wait behind
 thousands of repeats. While a batch is worked on, the priority lane is read again every `watch`: an entry of
 a group with nothing in hand is processed at once, beside the batch; one of a group in hand waits until what
-was read before it is done. Each batch is split by group: the groups are processed concurrently (at most
-`parallel` at once), each group's entries in the order admitted, a run of them at once while they follow an
-open incident (`alert_flows.process_run`: one SQL read, one timeline INSERT, one acknowledgement); a retried
-entry holds up its own group only. Should a full batch of priority entries come back, the inbox entries read
+was read before it is done. While such a new group is processed, the batch's groups start no further run
+(for at most `yield_for`): its declaration does not share the event loop with sixteen runs of the storm.
+Each batch is split by group: the groups are processed concurrently (at most `parallel` at once), each
+group's entries in the order admitted, a run of them at once while they follow an open incident
+(`alert_flows.process_run`: one SQL read, one timeline INSERT, one acknowledgement); a retried entry holds
+up its own group only. Should a full batch of priority entries come back, the inbox entries read
 with it wait until the priority lane has been read to its end, so a group's later notification never
 overtakes its first.
 
@@ -51,12 +53,18 @@ class AlertWorker:
         parallel: int = 16,
         run: int = 64,  # at most this many of one group's notifications processed together
         watch: timedelta = timedelta(seconds=0.05),
+        yield_for: timedelta = timedelta(seconds=2),  # the longest a batch waits for a new group's processing
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
     ) -> None:
         self._on_dead_letter = on_dead_letter
         self._parallel = parallel
         self._run = run
         self._watch = watch
+        self._yield_for = yield_for
+        self._urgent = 0  # new groups the watch is processing
+        self._clear = asyncio.Event()  # set while it processes none
+        self._clear.set()
+        self._opens_at = 0.0  # (loop time) the batch's groups go on by then at the latest
         self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
         self._max_attempts = max_attempts
         self._backoff = backoff
@@ -147,7 +155,7 @@ class AlertWorker:
                 waiting += [entry for entry in priority if entry.notification.group_key in groups]
                 groups |= {entry.notification.group_key for entry in priority}
                 if new:
-                    tasks.add(asyncio.create_task(self._handle(new)))
+                    tasks.add(asyncio.create_task(self._urgently(new)))
         finally:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
@@ -155,8 +163,22 @@ class AlertWorker:
             raise failures[0]
         return waiting
 
-    async def _handle(self, entries: list[InboxEntry]) -> None:
-        """Each group's entries in order, the groups concurrently; raises the first storage failure."""
+    async def _urgently(self, entries: list[InboxEntry]) -> None:
+        """`_handle` new groups' entries while the batch's groups wait before their next run."""
+        if not self._urgent:
+            self._opens_at = asyncio.get_running_loop().time() + self._yield_for.total_seconds()
+            self._clear.clear()
+        self._urgent += 1
+        try:
+            await self._handle(entries, gated=False)
+        finally:
+            self._urgent -= 1
+            if not self._urgent:
+                self._clear.set()
+
+    async def _handle(self, entries: list[InboxEntry], gated: bool = True) -> None:
+        """Each group's entries in order, the groups concurrently; raises the first storage failure. `gated`:
+        each run first waits (up to `yield_for`) while the watch processes a new group."""
         groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
             groups.setdefault(entry.notification.group_key, []).append(entry)
@@ -165,6 +187,8 @@ class AlertWorker:
         async def in_order(group: list[InboxEntry]) -> None:
             async with room:
                 while group:
+                    if gated:
+                        await self._yielded()
                     applied = await self._settle_run(group[: self._run])
                     if not applied:
                         return  # stopping: the rest stay pending for the next worker
@@ -177,6 +201,14 @@ class AlertWorker:
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
+
+    async def _yielded(self) -> None:
+        """Until no new group is being processed, or `yield_for` after one began (a failing one holds up the
+        batch that long only)."""
+        remaining = self._opens_at - asyncio.get_running_loop().time()
+        if not self._clear.is_set() and remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._clear.wait(), remaining)
 
     async def _settle_run(self, run: list[InboxEntry]) -> int:
         """Process a run of one group's entries together (`alert_flows.process_run`), else its first entry

@@ -91,3 +91,30 @@ async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_not
     journal = await services.incidents.journal.entries(incident["number"])
     assert len([item for item in journal if item.entry.kind.value == "alert_firing"]) == 6
     assert await services.alerts.pending() == 0
+
+
+async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bot: Bot) -> None:
+    """A new group's first notification, read while a batch is worked on, is declared before the batch's groups
+    start more runs: the batch yields the event loop to it."""
+    await bot.http.app[WORKER].stop()
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
+    for size in range(1, 13):
+        for group in range(8):
+            body = notification(f"Backlog{group}", size)
+            assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1)
+        running = asyncio.create_task(worker.run())
+        await events.wait_for("incident_declared", 8)  # the batch of later notifications is in hand
+        response = await bot.http.post("/webhooks/alertmanager", data=notification("Fresh", 1), headers=headers)
+        assert response.status == 200
+        await worker.idle()
+        await worker.stop()
+        await running
+    names = [(e["event"], e["alert_group"].split('"')[1]) for e in events.seen if "alert_group" in e]
+    fresh = names.index(("alert_notification", "Fresh"))
+    declared = names.index(("incident_declared", "Fresh"))
+    between = [name for name, group in names[fresh:declared] if name == "alert_notification"]
+    assert fresh < len(names) - 20  # it arrived while the batch was still being worked on
+    assert len(between) <= 3  # runs already under way (1 in trial runs; 5 with the batch not yielding)
