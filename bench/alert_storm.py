@@ -4,8 +4,8 @@
                                 [--workers 0]
 
 The bot runs as `python -m bot` in a process of its own (with `--workers N`: a web process, PROCESS_ROLE=web,
-beside N alert workers, PROCESS_ROLE=worker), as does the anchor (`bench.anchor_xadd`); this process sends
-the load and serves the fake Slack Web API, on real HTTP on 127.0.0.1, real Redis, SQLite in a temporary
+beside N alert workers, PROCESS_ROLE=worker), as do the anchor (`bench.anchor_xadd`) and the Slack emulator
+(`bench.slack_process`); this process sends the load, on real HTTP on 127.0.0.1, real Redis, SQLite in a temporary
 directory or a fresh PostgreSQL database. Each group's notifications go out as Alertmanager sends them (every
 notification carries all of the group's alerts so far); reports throughput, latency, processing time and
 Slack calls (with the busiest minute of chat.update); then checks that there is exactly one incident per
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,6 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from bench.slash_load import bot_env, database_url, free_port, process
-from sandbox.slack_api import SlackEmulator
 from storage import Keys
 
 TOKEN = "bench-token"
@@ -45,6 +45,39 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 PER_NOTIFICATION = 50  # Alertmanager sends the whole group; beyond this, `truncatedAlerts` counts the rest
 STORM_ONCALL, NEW_ONCALL = "U0STORM", "U0NEWGROUP"
 NEW_GROUP = 99_999  # the group number of the critical group that arrives mid-storm
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    at: float  # time.monotonic() in the emulator's process: the same clock as this one's
+    dm_user: str | None  # the person a post in a DM went to
+
+
+@dataclass(frozen=True)
+class RemoteSlack:
+    """The Slack emulator in its own process (`bench.slack_process`), read over HTTP."""
+
+    base: str
+    http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/api/"
+
+    async def calls(self) -> list[SlackCall]:
+        async with self.http.get(f"{self.base}/bench/calls") as response:
+            return [SlackCall(**call) for call in await response.json()]
+
+
+@contextlib.asynccontextmanager
+async def slack_process(workdir: Path, channels: dict[str, str]) -> AsyncIterator[RemoteSlack]:
+    """Start the emulator in a process of its own, with `channels` (id: name) seeded."""
+    port = free_port()
+    args = [sys.executable, "-m", "bench.slack_process", str(port), *(f"{c}={n}" for c, n in channels.items())]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(Path(__file__).parent.parent)}
+    async with process(args, env, port, workdir / "slack.log") as base, aiohttp.ClientSession() as http:
+        yield RemoteSlack(base, http)
 
 
 @dataclass(frozen=True)
@@ -200,7 +233,7 @@ class Outcome:
 
 
 async def run_bot(
-    env: dict[str, str], workdir: Path, slack: SlackEmulator, bodies: list[bytes], senders: int, workers: int
+    env: dict[str, str], workdir: Path, slack: RemoteSlack, bodies: list[bytes], senders: int, workers: int
 ) -> Outcome:
     """The storm against the real bot in its own processes, then its processing, its Slack work and the check."""
     per_group = Counter(int(json.loads(body)["groupKey"].split("Storm")[1].rstrip('"}')) for body in bodies)
@@ -225,7 +258,8 @@ async def run_bot(
             settled = await asyncio.wait_for(_quiet(slack), timeout=1800) - started
         else:
             await asyncio.wait_for(_paged(slack), timeout=60)
-        paged = [c.at for c in slack.calls_to("chat.postMessage") if slack.dm_user(c.args["channel"]) == NEW_ONCALL]
+        calls = await slack.calls()
+        paged = [c.at for c in calls if c.method == "chat.postMessage" and c.dm_user == NEW_ONCALL]
         problems = await verify(base, expected)
     await redis.aclose()
     if not paged:
@@ -236,8 +270,8 @@ async def run_bot(
         settled=settled,
         stored=processed - started,
         page_latency=(paged[0] - replied) if paged else float("nan"),
-        calls=Counter(call.method for call in slack.calls),
-        busiest=busiest_minute([call.at for call in slack.calls if call.method == "chat.update"]),
+        calls=Counter(call.method for call in calls),
+        busiest=busiest_minute([call.at for call in calls if call.method == "chat.update"]),
         problems=problems,
     )
 
@@ -259,21 +293,21 @@ async def _caught_up(redis: Redis, keys: Keys) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _paged(slack: SlackEmulator) -> None:
+async def _paged(slack: RemoteSlack) -> None:
     """Until the mid-storm group's on-call person has a DM."""
     while True:
-        if any(slack.dm_user(c.args["channel"]) == NEW_ONCALL for c in slack.calls_to("chat.postMessage")):
+        if any(c.method == "chat.postMessage" and c.dm_user == NEW_ONCALL for c in await slack.calls()):
             return
         await asyncio.sleep(0.05)
 
 
-async def _quiet(slack: SlackEmulator, quiet: float = 3.0) -> float:
+async def _quiet(slack: RemoteSlack, quiet: float = 3.0) -> float:
     """When (perf_counter) the last Slack call arrived, once none has arrived for `quiet` seconds."""
-    count, last = len(slack.calls), time.perf_counter()
+    count, last = len(await slack.calls()), time.perf_counter()
     while time.perf_counter() - last < quiet:
         await asyncio.sleep(0.1)
-        if len(slack.calls) != count:
-            count, last = len(slack.calls), time.perf_counter()
+        if (now := len(await slack.calls())) != count:
+            count, last = now, time.perf_counter()
     return last
 
 
@@ -283,11 +317,12 @@ async def bench(
     bodies = notifications(alerts, groups)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        async with SlackEmulator() as slack, database_url(database, workdir) as url:
-            env = bot_env(slack, url, 0, workdir) | {
+        channels = {"C0INCIDENTS": "incidents", "C0ALERTS": "alerts"}
+        async with slack_process(workdir, channels) as slack, database_url(database, workdir) as url:
+            env = bot_env(slack.url, url, 0, workdir) | {
                 "ALERTMANAGER_TOKEN": TOKEN,
-                "INCIDENTS_CHANNEL": slack.add_channel("incidents"),
-                "ALERTS_CHANNEL": slack.add_channel("alerts"),
+                "INCIDENTS_CHANNEL": "C0INCIDENTS",
+                "ALERTS_CHANNEL": "C0ALERTS",
                 "CARD_UPDATE_INTERVAL": str(card_interval),
                 "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
             }

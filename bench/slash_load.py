@@ -181,13 +181,13 @@ async def database_url(kind: str, workdir: Path) -> AsyncIterator[str]:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def bot_env(slack: SlackEmulator, database: str, port: int, workdir: Path) -> dict[str, str]:
+def bot_env(slack_url: str, database: str, port: int, workdir: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": "xoxb-bench",
         "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack.url,
+        "SLACK_API_URL": slack_url,
         "DATABASE_URL": database,
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "REDIS_PREFIX": f"firebreak-bench:{uuid4().hex}:",
@@ -217,7 +217,7 @@ async def main(
             if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
                 bot_args = ["py-spy", "record", "--format", "raw", "-o", profile, "--", *bot_args]
             anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
-            env = bot_env(slack, db_url, bot_port, workdir)
+            env = bot_env(slack.url, db_url, bot_port, workdir)
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
             async with (
                 process(bot_args, env, bot_port, Path(bot_log) if bot_log else workdir / "bot.log") as bot_base,
