@@ -63,7 +63,7 @@ async def bench(alerts: int, groups: int, senders: int, rounds: int, profile: Pa
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         async with SlackEmulator() as slack, database_url("sqlite", workdir) as database:
-            env = bot_env(slack, database, 0, workdir) | {"ALERTMANAGER_TOKEN": TOKEN, "PROCESS_ROLE": "web"}
+            env = bot_env(slack.url, database, 0, workdir) | {"ALERTMANAGER_TOKEN": TOKEN, "PROCESS_ROLE": "web"}
             bot_port, bare_port = free_port(), free_port()
             anchor = [
                 sys.executable,
