@@ -350,7 +350,7 @@ async def test_members_named_by_email_are_looked_up(start_bot: Callable[..., Awa
         },
         "test-oncall.yaml",
     )
-    bot = await start_bot(oncall=config)
+    bot = await start_bot(oncall=config, pager_interval=3600, pager_wake=False)  # the test ticks
     bot.slack.add_user("carol", email="carol@example.com", user_id="U0CAROL")
     await bot.declare("Checkout is down sev1")
     await bot.declare("Payments are down sev1")
