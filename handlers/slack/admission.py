@@ -48,7 +48,15 @@ class Admission:
         self._reported_at = -report_every
 
     async def dispatch(self, request: AsyncBoltRequest, bolt: Dispatch) -> BoltResponse:
-        if self._slots.locked() and self._is_signed_command(request):
+        sheddable = self._slots.locked() and self._is_signed_command(request)
+        return await self._admitted(sheddable, lambda: bolt(request))
+
+    async def command(self, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        """Admit a slash command whose signature the caller checked: busy after `wait`, else `work`'s reply."""
+        return await self._admitted(True, work)
+
+    async def _admitted(self, sheddable: bool, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        if sheddable and self._slots.locked():
             try:
                 async with asyncio.timeout(self.wait):
                     await self._slots.acquire()
@@ -57,7 +65,7 @@ class Admission:
         else:
             await self._slots.acquire()
         try:
-            return await bolt(request)
+            return await work()
         finally:
             self._slots.release()
 

@@ -128,3 +128,14 @@ async def test_button_with_foreign_value_is_refused(bot: Bot) -> None:
     assert response.status == 400
     assert await _snapshot(bot) == before
     assert "missing required fields" in (await response.json())["error"]
+
+
+async def test_a_command_we_do_not_register_gets_bolts_answer_and_ours_without_fields_a_400(bot: Bot) -> None:
+    """Only our own command skips Bolt's pipeline: another is Bolt's unhandled 404, and ours missing its
+    user is refused with 400 like any payload missing fields; neither stores anything."""
+    form = "application/x-www-form-urlencoded"
+    other = await bot.post_signed("command=%2Fdeploy&text=now&user_id=U1&trigger_id=t1", form)
+    ours = await bot.post_signed("command=%2Fincident&text=declare+Fake&channel_id=C1&trigger_id=t2", form)
+    assert (other.status, ours.status) == (404, 400)
+    assert "missing required fields" in (await ours.json())["error"]
+    assert (await bot.api("/api/incidents?status=all"))["incidents"] == []
