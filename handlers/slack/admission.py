@@ -6,7 +6,8 @@ timing out together. Refusals are counted and logged at most once a second
 
 Only slash commands are refused: a click or an event past the bound still runs (Slack shows nothing a reply
 to those could say, and an event answered 2xx is never sent again). A request whose signature is wrong goes
-on to Bolt, which refuses it as usual.
+on to Bolt, which refuses it as usual; our own command's signature is checked before it is admitted
+(`command`, from `DirectCommand`).
 """
 
 import asyncio

@@ -1,7 +1,8 @@
 """Our slash command without Bolt's pipeline: a signed `/incident` request goes straight to its runner.
 
-Bolt's middleware and listener matching cost about a third of a command's CPU. For the one command we
-register, this does what that pipeline does for it, in the same order and with the same answers: the
+Bolt runs its middleware chain and listener matching for every request (in a profile its dispatch was
+about 30 % of the samples, our listener inside it). For the one command we register, this does what that
+pipeline does for it, in the same order and with the same answers: the
 signature checked with Slack's algorithm and timestamp window (401 if wrong), the overload bound (busy after
 its wait), the replay guard (401 for a signature seen before), the log context, the payload model (400 if it
 lacks fields), the runner with Bolt's `ack` and `respond`, and the one error handler. Every other request
