@@ -135,12 +135,21 @@ async def open_loop(http: aiohttp.ClientSession, url: str, rate: int, seconds: f
 @asynccontextmanager
 async def process(args: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[str]:
     """Run `args` (a server on 127.0.0.1:`port`) until the context ends; its base URL once it answers /healthz."""
+    async with served(args, env, port, log) as (base, _):
+        yield base
+
+
+@asynccontextmanager
+async def served(
+    args: list[str], env: dict[str, str], port: int, log: Path
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`process`, also giving the process (bench.intake reads its CPU time)."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=out, stderr=out)
         base = f"http://127.0.0.1:{port}"
         try:
             await _wait_healthy(base, process)
-            yield base
+            yield base, process
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT; the bot stops cleanly

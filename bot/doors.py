@@ -53,9 +53,16 @@ def log_doors(settings: Settings) -> None:
         log.info("endpoints_open_on_loopback", endpoints=doors, host=settings.host)
 
 
+def largest_body(settings: Settings) -> int:
+    """The application's own bound (`client_max_size`): the largest of the per-route limits."""
+    return max(SLACK_MAX_BODY, MOUNTED_MAX_BODY, settings.alert_max_body)
+
+
 def body_limit(settings: Settings) -> Middleware:
     """64 KiB per request, except the alert webhook (ALERT_MAX_BODY) and what is mounted under /sandbox/ (1 MiB);
-    a larger body gets 413 before it is read."""
+    a larger body gets 413 before it is read. A route whose limit is the application's own is not cloned (a
+    clone per request is a measurable share of the alert webhook's cost in a storm)."""
+    largest = largest_body(settings)
 
     @web.middleware
     async def limit_body(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -67,7 +74,7 @@ def body_limit(settings: Settings) -> Middleware:
         if request.content_length is not None and request.content_length > limit:
             return json_error(413, f"the body is larger than {limit} bytes")
         try:
-            return await handler(request.clone(client_max_size=limit))
+            return await handler(request if limit == largest else request.clone(client_max_size=limit))
         except web.HTTPRequestEntityTooLarge:
             return json_error(413, f"the body is larger than {limit} bytes")
 

@@ -22,10 +22,9 @@ from bot import loops
 from bot.app import build_bolt_app
 from bot.appkeys import ADMISSION, BOLT, DIRECT, ENGINE, REDIS, REMINDERS, WEBHOOK_CLIENT
 from bot.doors import (
-    MOUNTED_MAX_BODY,
-    SLACK_MAX_BODY,
     api_auth,
     body_limit,
+    largest_body,
     log_doors,
     token_gates,
 )
@@ -74,10 +73,9 @@ def utc_now() -> datetime:
 def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | None = None) -> web.Application:
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     gates = token_gates(settings)
-    largest = max(SLACK_MAX_BODY, MOUNTED_MAX_BODY, settings.alert_max_body)
     recorder = Recorder(CollectorRegistry(auto_describe=True))
     middlewares = [http_metrics(recorder), body_limit(settings), api_auth(gates["api"], gates["metrics"])]
-    app = web.Application(client_max_size=largest, middlewares=middlewares)
+    app = web.Application(client_max_size=largest_body(settings), middlewares=middlewares)
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
     loops.install(app, settings)  # after the resources they use: stopped before those close
     app.add_routes([web.get("/healthz", _healthz), web.get("/readyz", _readyz)])

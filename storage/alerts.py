@@ -20,14 +20,14 @@ from storage.replies import text
 # them is new: in the priority lane if the group was never seen or its severity goes up (a lower number), else
 # in the inbox. States older than the TTL are dropped, so a group that flaps for ever keeps a bounded set.
 # KEYS: seen-set, inbox stream, priority stream, group alerts hash. ARGV: seen TTL (s), group key, payload,
-# severity, tokens...
+# severity, tokens (a JSON array: one argument instead of one per alert, which redis-py packs one by one)
 _ADMIT = """
 local first = redis.call('EXISTS', KEYS[1]) == 0
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 local new = {}
-for i = 5, #ARGV do
-  if redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) == 1 then new[#new + 1] = ARGV[i] end
+for _, token in ipairs(cjson.decode(ARGV[5])) do
+  if redis.call('ZADD', KEYS[1], 'NX', now, token) == 1 then new[#new + 1] = token end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if #new == 0 then return false end
@@ -82,7 +82,7 @@ class AlertStore:
         A group's first notification, or one more severe than the group as last processed, goes in the
         priority lane: it does not wait behind thousands of repeats of groups that already have incidents."""
         group = notification.group_key
-        tokens = [alert.token for alert in notification.alerts]
+        tokens = json.dumps([alert.token for alert in notification.alerts])
         payload = body if body is not None else notification.model_dump_json(by_alias=True)
         keys = [
             self._keys.alert_group(group, "seen-at"),
@@ -90,7 +90,7 @@ class AlertStore:
             self._keys.alert_inbox_priority(),
             self._keys.alert_group(group, "alerts"),
         ]
-        args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, int(severity), *tokens]
+        args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, int(severity), tokens]
         entry_id = await self._admit(keys=keys, args=args)
         return text(entry_id) if entry_id else None
 
