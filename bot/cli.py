@@ -4,6 +4,7 @@
 
 import argparse
 import asyncio
+import gc
 import sys
 from datetime import UTC, datetime
 
@@ -180,6 +181,16 @@ def paging_setting_problems(settings: Settings, oncall: OnCall) -> list[str]:
     return [f"{name} is not set: {why}" for name, value in needed.items() if value is None]
 
 
+async def _freeze_heap(app: web.Application) -> None:
+    """Once the resources are open, keep what startup built (modules, the application, its pools) out of the
+    garbage collector's way, and collect the youngest generation less often. A storm's webhooks and the
+    worker allocate thousands of short-lived objects a second: with the startup heap among those collected,
+    collections took a quarter of the web process's CPU (bench.intake: 4.1 s of 15 s; 0.2 s after this)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 def _serve(settings: Settings, oncall: OnCall | None) -> int:
     setup = None
     if sandbox.wanted(settings):
@@ -194,6 +205,7 @@ def _serve(settings: Settings, oncall: OnCall | None) -> int:
     if oncall is None:
         structlog.get_logger().warning("paging_off", hint=f"write {settings.oncall_config} (see oncall.example.yaml)")
     app = build_server(settings, oncall=oncall)
+    app.on_startup.append(_freeze_heap)  # after the resources open (cleanup contexts start first)
     if setup is not None:
         sandbox.mount(app, setup)
         print(f"Sandbox: http://127.0.0.1:{settings.port}/  (no Slack credentials set: Slack is emulated)", flush=True)
