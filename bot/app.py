@@ -21,6 +21,7 @@ def build_bolt_app(
     pms: postmortems.Postmortems,
     reminders: postmortems.Reminders,
     capability: Metrics,
+    router: CommandRouter | None = None,
 ) -> AsyncApp:
     """An AsyncApp around our listeners. Signature verification is always on: Bolt skips it only for Socket Mode
     requests, which arrive over the WebSocket (the HTTP route does not exist then).
@@ -28,7 +29,7 @@ def build_bolt_app(
     Listeners run before the response (`process_before_response`): each one decides, acknowledges and hands
     its Slack follow-up to the outbox, so the reply goes out as soon as the listener returns. (Bolt's other
     mode runs each listener as a task and polls for its acknowledgement every 10 ms, which under load eats
-    the CPU.)"""
+    the CPU.) `router`: the slash command's, when the caller also runs it without Bolt (`DirectCommand`)."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(
         client=client,
@@ -39,7 +40,7 @@ def build_bolt_app(
         process_before_response=True,
     )
     middleware.register(app, services.seen)
-    router = CommandRouter(settings.incident_command, services.outbox)
+    router = router or CommandRouter(settings.incident_command, services.outbox)
     postmortems.register(app, router, pms, reminders)  # before incidents: its 📝 listener precedes 📌 capture
     incidents.register(app, router, services)
     alerts.register(app, router, services)

@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers.alerts import AlertWorker
 from handlers.postmortems import Reminders
 from handlers.slack import Admission
+from handlers.slack.direct import DirectCommand
 
 REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BOLT = web.AppKey("bolt", AsyncApp)
 ADMISSION = web.AppKey("admission", Admission)
+DIRECT = web.AppKey("direct_command", DirectCommand)
 WORKER = web.AppKey("alert_worker", AlertWorker)
 WEBHOOK_CLIENT = web.AppKey("webhook_client", aiohttp.ClientSession)
 REMINDERS = web.AppKey("reminders", Reminders)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import loops
 from bot.app import build_bolt_app
-from bot.appkeys import ADMISSION, BOLT, ENGINE, REDIS, REMINDERS, WEBHOOK_CLIENT
+from bot.appkeys import ADMISSION, BOLT, DIRECT, ENGINE, REDIS, REMINDERS, WEBHOOK_CLIENT
 from bot.doors import (
     api_auth,
     body_limit,
@@ -36,6 +36,7 @@ from domain.paging_config import OnCall
 from handlers import SERVICES, Clock, Services
 from handlers.alerts import effects as alert_effects
 from handlers.alerts import webhook
+from handlers.command import CommandRouter
 from handlers.http import json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
@@ -47,6 +48,7 @@ from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
 from handlers.postmortems import register_effects as register_postmortem_effects
 from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
+from handlers.slack.direct import DirectCommand
 from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
 from storage import IncidentStore, Keys, SeenStore, create_engine, ping
@@ -227,10 +229,12 @@ async def _start_slack(
     if missing:
         log.warning("slack_not_configured", missing=missing, how=MANIFEST_HINT)
         return None
-    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS], metrics)
+    router = CommandRouter(settings.incident_command, services.outbox)
+    bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS], metrics, router)
     app[BOLT] = bolt
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app[ADMISSION] = Admission(settings.slack_concurrency, secret)
+    app[DIRECT] = DirectCommand(router.command, router.run, secret, app[ADMISSION], services.seen)
     if settings.slack_app_token is None or settings.process_role == "worker":  # a worker takes no Slack requests
         return None
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
@@ -248,11 +252,17 @@ async def _slack_events(request: web.Request) -> web.Response:
     if not well_formed_signature(headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
         return json_error(401, "invalid request")  # Bolt's verifier is not made for hostile header values
     try:  # parsed as Bolt will parse it, to refuse what Bolt's request object cannot hold
-        problem = shape_problem(parse_body(await request.text(), request.headers.get("Content-Type")))
+        text = await request.text()
+        body = parse_body(text, request.headers.get("Content-Type"))
     except ValueError:  # malformed JSON, a `payload=` form that is not JSON, or bytes that are not UTF-8
         return json_error(400, "the body is not a Slack request (malformed JSON payload)")
+    problem = shape_problem(body)
     if problem is not None:
         return json_error(400, problem)
+    direct = request.app[DIRECT]
+    if direct.takes(body):  # our slash command, signed: straight to the router, without Bolt's pipeline
+        timestamp, signature = headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+        return await to_aiohttp_response(await direct.answer(text, body, timestamp, signature))
     bolt_request = await to_bolt_request(request)
     return await to_aiohttp_response(await request.app[ADMISSION].dispatch(bolt_request, bolt.async_dispatch))
 

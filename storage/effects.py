@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, Text, delete, insert, update
+from sqlalchemy import Index, String, Text, Update, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
@@ -87,8 +87,50 @@ class EffectStore:
             row = (await session.exec(statement)).scalar_one_or_none()
         return None if not isinstance(row, EffectRow) else _effect(row)
 
+    async def claim_due(
+        self, key: str, now: datetime, lease: timedelta, finished: Sequence[int] = (), limit: int = 50
+    ) -> list[QueuedEffect]:
+        """Mark `finished` done, then lease the pending effects of `key` that are due, in one transaction;
+        those leased, oldest first (at most `limit`)."""
+        due = (
+            select(EffectRow.id)
+            .where(col(EffectRow.key) == key, col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
+            .order_by(col(EffectRow.id))
+            .limit(limit)
+        )
+        statement = (
+            update(EffectRow)
+            .where(col(EffectRow.id).in_(due.scalar_subquery()))
+            .values(not_before=utc(now + lease), attempts=col(EffectRow.attempts) + 1)
+            .returning(EffectRow)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            if finished:
+                await session.exec(_finish(finished))
+            rows = (await session.exec(statement)).scalars().all()
+        return sorted((_effect(row) for row in rows if isinstance(row, EffectRow)), key=lambda e: e.id)
+
     async def done(self, effect_id: int) -> None:
         await self._set(effect_id, status=DONE)
+
+    async def done_all(self, effect_ids: Sequence[int]) -> None:
+        """Mark every one of `effect_ids` done, in one statement."""
+        if effect_ids:
+            async with self._sessions.begin() as session:
+                await session.exec(_finish(effect_ids))
+
+    async def release(self, effect_ids: Sequence[int], now: datetime) -> None:
+        """Hand leased effects back unperformed: due at `now`, the claim not counted as an attempt."""
+        if effect_ids:
+            statement = (
+                update(EffectRow)
+                .where(col(EffectRow.id).in_(effect_ids), col(EffectRow.status) == PENDING)
+                .values(not_before=utc(now), attempts=col(EffectRow.attempts) - 1)
+                .execution_options(synchronize_session=False)
+            )
+            async with self._sessions.begin() as session:
+                await session.exec(statement)
 
     async def retry(self, effect_id: int, at: datetime, counted: bool = True) -> None:
         """Try again at `at`; not `counted`, the claim that led here is no attempt (it could not run yet)."""
@@ -143,6 +185,15 @@ async def stage_effects(
         statement = insert(EffectRow).values(**values, not_before=utc(now + hold), created_at=utc(now))
         ids.append(int((await session.exec(statement.returning(col(EffectRow.id)))).scalar_one()))
     return ids
+
+
+def _finish(effect_ids: Sequence[int]) -> Update:
+    return (
+        update(EffectRow)
+        .where(col(EffectRow.id).in_(effect_ids))
+        .values(status=DONE)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _effect(row: EffectRow) -> QueuedEffect:

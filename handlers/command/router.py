@@ -55,7 +55,7 @@ class CommandRouter:
         async def handle_incident_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
             await self.run(SlashCommand.model_validate(body), ack, respond)
 
-        app.command(self.command)(handle_incident_command)
+        app.command(self.command)(handle_incident_command)  # Socket Mode's way in (HTTP: `DirectCommand`)
 
     async def run(self, command: SlashCommand, ack: AsyncAck, respond: AsyncRespond) -> None:
         try:

@@ -32,19 +32,25 @@ def card(number: int) -> Body:
 def bodies(services: Services, incident: Incident, effects: Sequence[Effect]) -> list[Body]:
     """The queued form of a transition's Slack effects (a Record is not one: it is the timeline entry)."""
     queued: list[Body] = []
-    number = incident.number
+    number, channel = incident.number, set_up_channel(incident)
     for effect in effects:
         match effect:
             case RefreshCard():
                 queued.append(card(number))
             case PostInChannel(change=change, detail=detail):
-                queued.append(post(number, messages.change_in_channel(incident, change, detail)))
+                queued.append(post(number, messages.change_in_channel(incident, change, detail), channel=channel))
             case Announce(change=change, detail=detail) if services.announcements(incident.drill):
                 text = messages.change_announcement(incident, change, detail)
                 queued.append(post(number, text, channel=services.announcements(incident.drill)))
             case InviteToChannel(user=user):
-                queued.append({"kind": "invite", "number": number, "user": user})
+                queued.append({"kind": "invite", "number": number, "user": user, "channel": channel})
     return queued
+
+
+def set_up_channel(incident: Incident) -> str | None:
+    """The incident's channel once its setup posted the card there (an effect queued then carries it, so
+    carrying it out reads no incident); None before."""
+    return incident.channel_id if incident.card_ts is not None else None
 
 
 def register(services: Services, refresh_card: Callable[[Services, int], Awaitable[bool]]) -> None:
@@ -61,7 +67,8 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
         await services.slack.post(channel, str(body["text"]), posted, tag=tag)
 
     async def perform_invite(effect: QueuedEffect) -> None:
-        channel = await _channel(services, int(str(effect.body["number"])))
+        body = effect.body
+        channel = str(body["channel"]) if body.get("channel") else await _channel(services, int(str(body["number"])))
         await services.slack.invite(channel, [str(effect.body["user"])])
 
     async def perform_card(effect: QueuedEffect) -> None:

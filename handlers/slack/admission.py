@@ -6,7 +6,8 @@ timing out together. Refusals are counted and logged at most once a second
 
 Only slash commands are refused: a click or an event past the bound still runs (Slack shows nothing a reply
 to those could say, and an event answered 2xx is never sent again). A request whose signature is wrong goes
-on to Bolt, which refuses it as usual.
+on to Bolt, which refuses it as usual; our own command's signature is checked before it is admitted
+(`command`, from `DirectCommand`).
 """
 
 import asyncio
@@ -48,7 +49,15 @@ class Admission:
         self._reported_at = -report_every
 
     async def dispatch(self, request: AsyncBoltRequest, bolt: Dispatch) -> BoltResponse:
-        if self._slots.locked() and self._is_signed_command(request):
+        sheddable = self._slots.locked() and self._is_signed_command(request)
+        return await self._admitted(sheddable, lambda: bolt(request))
+
+    async def command(self, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        """Admit a slash command whose signature the caller checked: busy after `wait`, else `work`'s reply."""
+        return await self._admitted(True, work)
+
+    async def _admitted(self, sheddable: bool, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        if sheddable and self._slots.locked():
             try:
                 async with asyncio.timeout(self.wait):
                     await self._slots.acquire()
@@ -57,7 +66,7 @@ class Admission:
         else:
             await self._slots.acquire()
         try:
-            return await bolt(request)
+            return await work()
         finally:
             self._slots.release()
 

@@ -92,33 +92,53 @@ class EffectQueue:
         effect = await self.store.claim(effect_id, now, self.lease)
         if effect is None:
             return False, None
+        performed, failure = await self._perform(effect)
+        if performed:
+            await self.store.done(effect.id)
+        return True, failure
+
+    async def _perform(self, effect: QueuedEffect) -> tuple[bool, str | None]:
+        """Carry out a claimed effect: whether it was (it is to be marked done), else its failure if Slack
+        refused it (its retry or its giving up is stored)."""
         performer, on_give_up = self._performers[str(effect.body["kind"])]
         try:
             await performer(effect)
         except Later as waiting:
             await self._wait(effect, str(waiting), on_give_up)
-            return True, None
+            return False, None
         except (SlackApiError, EffectFailed) as error:
             failure = describe_failure(error) if isinstance(error, SlackApiError) else str(error)
             await self._failed(effect, failure, on_give_up)
-            return True, failure
-        await self.store.done(effect.id)
+            return False, failure
         return True, None
 
-    async def run_due(self, key: str | None = None) -> list[str]:
-        """Carry out every due effect (of one key, or all) now, in order; the failures.
+    async def run_due(self, key: str) -> list[str]:
+        """Carry out every due effect of one key now, in order; the failures.
 
-        Of due effects whose body says `latest_wins` (a card re-rendered from the current state), only the
-        last of each kind and key is carried out: the earlier ones are done by it."""
-        due = await self.store.due(self._now(), key=key)
-        superseded = _superseded(due)
-        failures = []
-        for effect in due:
-            if effect.id in superseded:
-                await self.store.done(effect.id)
-                continue
-            failure = await self.run(effect.id)
-            failures += [failure] if failure else []
+        The key's due effects are leased in one statement and marked done together once they ran (a process
+        that dies between leaves them to be carried out again, told so by their attempt count). A batch whose
+        lease is half gone (Slack is slow) hands the rest back and leases them afresh. Of due effects whose
+        body says `latest_wins` (a card re-rendered from the current state), only the last of each kind and
+        key is carried out: the earlier ones are done by it."""
+        failures: list[str] = []
+        finished: list[int] = []
+        claimed_at = self._now()
+        batch = await self.store.claim_due(key, claimed_at, self.lease)
+        while batch:
+            superseded = _superseded(batch)
+            for position, effect in enumerate(batch):
+                if self._now() - claimed_at >= self.lease / 2:
+                    await self.store.release([e.id for e in batch[position:]], self._now())
+                    break
+                performed, failure = (True, None) if effect.id in superseded else await self._perform(effect)
+                finished += [effect.id] if performed else []
+                failures += [failure] if failure else []
+            else:
+                break
+            claimed_at = self._now()
+            batch = await self.store.claim_due(key, claimed_at, self.lease, finished)
+            finished = []
+        await self.store.done_all(finished)
         return failures
 
     async def resume(self) -> int:

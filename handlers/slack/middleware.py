@@ -30,12 +30,7 @@ REPLAY_WINDOW = timedelta(minutes=11)
 
 def register(app: AsyncApp, seen: SeenStore) -> None:
     async def bind_log_context(body: dict[str, Any], next_: Next) -> BoltResponse | None:
-        clear_contextvars()
-        bind_contextvars(
-            request_id=_request_id(body),
-            slack_user=_user(body),
-            channel_id=_channel(body),
-        )
+        bind_request(body)
         return await next_()
 
     async def skip_repeated_events(body: dict[str, Any], next_: Next) -> BoltResponse | None:
@@ -51,28 +46,37 @@ def register(app: AsyncApp, seen: SeenStore) -> None:
             return BoltResponse(status=200, body="")
         return await next_()
 
-    async def handle_listener_error(
-        error: Exception, body: dict[str, Any], respond: AsyncRespond | None, response: BoltResponse | None
-    ) -> None:
-        if isinstance(error, ValidationError):
-            log.warning("slack_payload_invalid", errors=error.error_count())
-            if response is not None:
-                response.status, response.body = 400, '{"error": "the Slack payload is missing required fields"}'
-                response.headers["content-type"] = ["application/json"]
-            return
-        if isinstance(error, SlackApiError):
-            log.warning("slack_call_failed", failure=describe_failure(error))
-            text = messages.slack_refused(describe_failure(error))
-        else:
-            error_id = uuid4().hex[:8]
-            log.exception("listener_failed", error_id=error_id)
-            text = messages.unexpected_error(error_id)
-        await _tell(text, isinstance(body.get("command"), str), respond, response)
-
     app.middleware(bind_log_context)
     app.middleware(_replay_guard(seen))
     app.middleware(skip_repeated_events)
-    app.error(handle_listener_error)
+    app.error(report_failure)
+
+
+def bind_request(body: dict[str, Any]) -> None:
+    """A request's log context, in place of the one before: its id, Slack user and channel."""
+    clear_contextvars()
+    bind_contextvars(request_id=_request_id(body), slack_user=_user(body), channel_id=_channel(body))
+
+
+async def report_failure(
+    error: Exception, body: dict[str, Any], respond: AsyncRespond | None, response: BoltResponse | None
+) -> None:
+    """The one error handler: a payload missing fields is a 400, a Slack refusal and anything else are told
+    to the person (with an error id, logged with its traceback)."""
+    if isinstance(error, ValidationError):
+        log.warning("slack_payload_invalid", errors=error.error_count())
+        if response is not None:
+            response.status, response.body = 400, '{"error": "the Slack payload is missing required fields"}'
+            response.headers["content-type"] = ["application/json"]
+        return
+    if isinstance(error, SlackApiError):
+        log.warning("slack_call_failed", failure=describe_failure(error))
+        text = messages.slack_refused(describe_failure(error))
+    else:
+        error_id = uuid4().hex[:8]
+        log.exception("listener_failed", error_id=error_id)
+        text = messages.unexpected_error(error_id)
+    await _tell(text, isinstance(body.get("command"), str), respond, response)
 
 
 async def _tell(text: str, is_command: bool, respond: AsyncRespond | None, response: BoltResponse | None) -> None:
@@ -96,12 +100,19 @@ def _replay_guard(seen: SeenStore) -> Callable[[AsyncBoltRequest, Next], Awaitab
         """A signed HTTP request runs at most once: its signature is remembered for as long as Bolt would
         accept it (Bolt has checked it, and the timestamp, before this runs). A replayed capture is refused."""
         signature = (req.headers.get("x-slack-signature") or [""])[0]
-        if req.mode == "http" and not await _first_time(seen, "signature", signature, REPLAY_WINDOW):
-            log.warning("slack_request_replayed")
+        if req.mode == "http" and await replayed(seen, signature):
             return BoltResponse(status=401, body='{"error": "this request was already handled"}')
         return await next_()
 
     return refuse_replays
+
+
+async def replayed(seen: SeenStore, signature: str) -> bool:
+    """Whether a request with this (checked) signature ran before; remembered for as long as it verifies."""
+    if await _first_time(seen, "signature", signature, REPLAY_WINDOW):
+        return False
+    log.warning("slack_request_replayed")
+    return True
 
 
 def register_fallbacks(app: AsyncApp) -> None:

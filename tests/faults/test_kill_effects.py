@@ -114,15 +114,15 @@ async def test_a_group_message_slack_stored_before_the_kill_is_found_not_posted_
     held.set()
     second = await processes("second")
     await _alert(second, _fixture("04-firing-group-one-resolved"))
-    message = ""
-    for count in range(1, 4):  # the first update may still show the first notification's state (its refresh resumed)
-        await slack.wait_for("chat.update", count=count, timeout=15)
-        message = json.dumps(slack.messages[(alerts, str(slack.calls_to("chat.update")[-1].args["ts"]))]["blocks"])
-        if "2 firing" in message:
-            break
+
+    def shown() -> str:  # the message as last updated: the resumed first render may come before the second's
+        updates = [call for call in slack.calls_to("chat.update") if call.ok]
+        return json.dumps(slack.messages[(alerts, str(updates[-1].args["ts"]))]["blocks"]) if updates else ""
+
+    await _until(lambda: "2 firing" in shown())
     in_alerts = [c for c in slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == alerts]
     assert in_alerts == [posted]
-    assert "2 firing" in message, message
+    assert "2 firing" in shown(), shown()
 
 
 async def test_a_runbook_slack_stored_before_the_kill_is_posted_once(

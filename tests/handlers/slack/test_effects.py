@@ -171,3 +171,51 @@ async def test_old_done_effects_are_pruned_and_pending_ones_kept(make: Make) -> 
     assert await queue.prune() == 1
     assert len(await queue.store.due(NOW)) == 1
     assert await queue.prune() == 0
+
+
+async def test_a_keys_due_effects_run_once_in_order_and_the_failed_one_alone_stays(make: Make) -> None:
+    """`run_due` carries out a key's due effects in order (the older of two cards done by the newer), marks
+    them done, leaves the refused one to its retry and another key's effects alone."""
+    clock, done = Clock(), []
+    queue = make(clock, backoff=timedelta(hours=1))
+
+    async def perform(effect: QueuedEffect) -> None:
+        done.append(effect.body["text"])
+        if effect.body["text"] == "refused":
+            raise EffectFailed("Slack: ratelimited")
+
+    queue.register("post", perform)
+    queue.register("card", perform)
+    card: dict[str, object] = {"kind": "card", "latest_wins": True}
+    bodies: list[dict[str, object]] = [
+        {"kind": "post", "text": "a"},
+        card | {"text": "old card"},
+        {"kind": "post", "text": "refused"},
+    ]
+    await queue.store.add("incident:1", [*bodies, {"kind": "post", "text": "b"}, card | {"text": "card"}], NOW)
+    await queue.store.add("incident:2", [{"kind": "post", "text": "other"}], NOW)
+    assert await queue.run_due("incident:1") == ["Slack: ratelimited"]
+    assert await queue.run_due("incident:1") == []
+    assert done == ["a", "refused", "b", "card"]
+    later = await queue.store.due(clock.now + timedelta(days=1))
+    assert [(e.key, e.body["text"], e.attempts) for e in later] == [
+        ("incident:1", "refused", 1),
+        ("incident:2", "other", 0),
+    ]
+
+
+async def test_a_batch_whose_lease_is_half_gone_hands_the_rest_back_and_leases_them_afresh(make: Make) -> None:
+    """Slack slow: past half the lease, the effects not started are leased again before they run, so no
+    other process's sweep can take one while this one carries it out; each runs once, counted once."""
+    clock, attempts = Clock(), []
+    queue = make(clock)
+
+    async def slow(effect: QueuedEffect) -> None:
+        attempts.append((effect.body["text"], effect.attempts))
+        clock.now += queue.lease / 3
+
+    queue.register("post", slow)
+    await queue.store.add("incident:1", [{"kind": "post", "text": str(n)} for n in range(4)], NOW)
+    assert await queue.run_due("incident:1") == []
+    assert attempts == [("0", 1), ("1", 1), ("2", 1), ("3", 1)]
+    assert await queue.store.due(clock.now + timedelta(days=1)) == []
