@@ -21,9 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import Redis
-
-from bench.alert_storm import REDIS_URL, TOKEN, notifications, storm
+from bench.alert_storm import REDIS_URL, TOKEN, forget, notifications, storm
 from bench.slash_load import bot_env, database_url, free_port, served
 from sandbox.slack_api import SlackEmulator
 
@@ -92,19 +90,11 @@ async def bench(alerts: int, groups: int, senders: int, rounds: int, profile: Pa
                     ratios.append(ours.rate / theirs.rate)
                     cpu_ratios.append(theirs.cpu / ours.cpu)
                     print(f"round {n + 1}: firebreak {ours}   bare XADD {theirs}   ratio {ratios[-1]:.2f} x")
-        await _forget(env["REDIS_PREFIX"])
+        await forget(env["REDIS_PREFIX"])
     print(
         f"median: throughput {statistics.median(ratios):.2f} x the bare handler's, "
         f"CPU per notification {statistics.median(cpu_ratios):.2f} x (bare / firebreak)"
     )
-
-
-async def _forget(prefix: str) -> None:
-    redis = Redis.from_url(REDIS_URL)
-    stale = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
-    if stale:
-        await redis.delete(*stale)
-    await redis.aclose()
 
 
 def main() -> None:
