@@ -37,11 +37,10 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bench.slash_load import bot_env, database_url, free_port, process
+from bench.slash_load import REDIS_URL, bot_env, database_url, forget, free_port, process
 from storage import Keys
 
 TOKEN = "bench-token"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PER_NOTIFICATION = 50  # Alertmanager sends the whole group; beyond this, `truncatedAlerts` counts the rest
 STORM_ONCALL, NEW_ONCALL = "U0STORM", "U0NEWGROUP"
 NEW_GROUP = 99_999  # the group number of the critical group that arrives mid-storm
@@ -341,15 +340,6 @@ async def bench(
     await forget(env["REDIS_PREFIX"])
     _report(outcome, bare, len(bodies))
     return 1 if outcome.problems or set(outcome.bot.statuses) != {200} else 0
-
-
-async def forget(prefix: str) -> None:
-    """Delete the run's Redis keys (its own prefix; never anything else on the shared server)."""
-    redis = Redis.from_url(REDIS_URL)
-    stale = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
-    if stale:
-        await redis.delete(*stale)
-    await redis.aclose()
 
 
 def busiest_minute(times: list[float]) -> int:

@@ -14,18 +14,15 @@ py-spy (raw collapsed stacks; `pip install py-spy`, it is not a dependency).
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.alert_storm import REDIS_URL, TOKEN, forget, notifications, storm
-from bench.slash_load import bot_env, database_url, free_port, served
+from bench.alert_storm import TOKEN, notifications, storm
+from bench.slash_load import REDIS_URL, bot_env, cpu_seconds, database_url, forget, free_port, served
 from sandbox.slack_api import SlackEmulator
-
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -35,12 +32,6 @@ class Round:
 
     def __str__(self) -> str:
         return f"{self.rate:7.0f}/s  {self.cpu * 1e6:6.0f} us CPU each"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system time of the process so far (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 async def measure(url: str, pid: int, bodies: list[bytes], senders: int) -> Round:

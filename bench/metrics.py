@@ -24,7 +24,8 @@ from uuid import uuid4
 import aiohttp
 import sqlalchemy
 
-from bench.alert_storm import REDIS_URL, serve
+from bench.alert_storm import serve
+from bench.slash_load import REDIS_URL
 from bot.logging import configure_logging
 from bot.server import build_server
 from bot.settings import Settings

@@ -7,7 +7,9 @@ process of their own; this process sends the load and serves the fake Slack Web 
 incidents declared first: 40 % note, 20 % status, 20 % list, 10 % ack, 10 % declare. Requests go out on
 schedule whether or not earlier ones were answered (an open loop), so a slow bot shows as latency and
 errors, not as a lower offered rate. Reports p50, p99 and max latency and the status counts per rate, with
-the bot's p99 as a ratio to the anchor's.
+the bot's p99 as a ratio to the anchor's, and each server's CPU time per command, read from /proc from the
+rate's first request until the server is idle again (the bot's queued Slack work included): on a machine
+whose load moves, that is the steadier figure.
 """
 
 import argparse
@@ -30,6 +32,7 @@ from uuid import uuid4
 import aiohttp
 import psycopg
 from psycopg import sql
+from redis.asyncio import Redis
 
 from sandbox.slack_api import SlackEmulator
 from storage import migrate
@@ -40,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 INCIDENTS = 20
 TIMEOUT = 5.0  # Slack gives up after 3 s; we wait a little longer to see how late the answers are
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+_TICK = os.sysconf("SC_CLK_TCK")
 BUSY = b"was *not* run"  # the bot's answer past its bound of requests in flight (an answer, counted apart)
 
 
@@ -61,6 +66,35 @@ class Result:
     def by_kind(self) -> str:
         p99 = {kind: Result(times, Counter()).ms(0.99) for kind, times in self.kinds.items()}
         return "         p99 by subcommand: " + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(p99.items()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of the process so far (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+async def cpu_until_idle(pid: int, since: float, limit: float = 60) -> float:
+    """CPU seconds the process has used since `since` (a `cpu_seconds` reading), once it has gone idle:
+    less than 2 % of a core over half a second (its background loops), or after `limit` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline, last = loop.time() + limit, cpu_seconds(pid)
+    while loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.01:
+            return now - since
+        last = now
+    return cpu_seconds(pid) - since
+
+
+async def forget(prefix: str) -> None:
+    """Delete the run's Redis keys (its own prefix; never anything else on the shared server)."""
+    redis = Redis.from_url(REDIS_URL)
+    stale = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    if stale:
+        await redis.delete(*stale)
+    await redis.aclose()
 
 
 def free_port() -> int:
@@ -198,7 +232,7 @@ def bot_env(slack_url: str, database: str, port: int, workdir: Path) -> dict[str
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack_url,
         "DATABASE_URL": database,
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": REDIS_URL,
         "REDIS_PREFIX": f"firebreak-bench:{uuid4().hex}:",
         "PORT": str(port),
         "HOST": "127.0.0.1",
@@ -228,20 +262,34 @@ async def main(
             anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
             env = bot_env(slack.url, db_url, bot_port, workdir)
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
+            bot_log_path = Path(bot_log) if bot_log else workdir / "bot.log"
             async with (
-                process(bot_args, env, bot_port, Path(bot_log) if bot_log else workdir / "bot.log") as bot_base,
-                process(anchor_args, env, anchor_port, workdir / "anchor.log") as anchor_base,
+                served(bot_args, env, bot_port, bot_log_path) as (bot_base, bot_process),
+                served(anchor_args, env, anchor_port, workdir / "anchor.log") as (anchor_base, anchor_process),
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http,
             ):
                 bot_url, anchor_url = bot_base + "/slack/events", anchor_base + "/slack/events"
                 await _declare_incidents(http, bot_url)
                 print(f"slash_load: {database}, {seconds:g} s per rate, open loop, mix over {INCIDENTS} incidents")
                 for rate in rates:
-                    anchor = await open_loop(http, anchor_url, rate, seconds, seed=rate)
-                    bot = await open_loop(http, bot_url, rate, seconds, seed=rate)
-                    print(anchor.line("anchor", rate))
-                    print(bot.line("bot", rate) + f"  p99 x anchor {bot.ms(0.99) / max(anchor.ms(0.99), 0.001):.1f}")
+                    anchor, anchor_cpu = await _timed(http, anchor_url, anchor_process.pid, rate, seconds)
+                    bot, bot_cpu = await _timed(http, bot_url, bot_process.pid, rate, seconds)
+                    print(anchor.line("anchor", rate) + f"  CPU {anchor_cpu * 1000:.2f} ms/command")
+                    print(
+                        bot.line("bot", rate)
+                        + f"  CPU {bot_cpu * 1000:.2f} ms/command"
+                        + f"  p99 x anchor {bot.ms(0.99) / max(anchor.ms(0.99), 0.001):.1f}"
+                        + f"  CPU x anchor {bot_cpu / max(anchor_cpu, 1e-6):.1f}"
+                    )
                     print(bot.by_kind())
+                await forget(env["REDIS_PREFIX"])
+
+
+async def _timed(http: aiohttp.ClientSession, url: str, pid: int, rate: int, seconds: float) -> tuple[Result, float]:
+    """`open_loop`, and the server's CPU seconds per command until it is idle again."""
+    before = cpu_seconds(pid)
+    result = await open_loop(http, url, rate, seconds, seed=rate)
+    return result, await cpu_until_idle(pid, before) / max(len(result.latencies), 1)
 
 
 if __name__ == "__main__":
