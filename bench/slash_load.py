@@ -9,11 +9,15 @@ schedule whether or not earlier ones were answered (an open loop), so a slow bot
 errors, not as a lower offered rate. Reports p50, p99 and max latency and the status counts per rate, with
 the bot's p99 as a ratio to the anchor's, and each server's CPU time per command, read from /proc from the
 rate's first request until the server is idle again (the bot's queued Slack work included): on a machine
-whose load moves, that is the steadier figure.
+whose load moves, that is the steadier figure. On PostgreSQL, while the bot is under load, a probe commits
+one row at a time (20 a second) beside it and reports how long PostgreSQL took to make a commit durable:
+a command that writes cannot answer sooner than its commit, so that is the floor under the bot's p99 on
+this disk.
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -273,7 +277,8 @@ async def main(
                 print(f"slash_load: {database}, {seconds:g} s per rate, open loop, mix over {INCIDENTS} incidents")
                 for rate in rates:
                     anchor, anchor_cpu = await _timed(http, anchor_url, anchor_process.pid, rate, seconds)
-                    bot, bot_cpu = await _timed(http, bot_url, bot_process.pid, rate, seconds)
+                    async with _commit_probe(db_url if database == "postgresql" else None) as commits:
+                        bot, bot_cpu = await _timed(http, bot_url, bot_process.pid, rate, seconds)
                     print(anchor.line("anchor", rate) + f"  CPU {anchor_cpu * 1000:.2f} ms/command")
                     print(
                         bot.line("bot", rate)
@@ -282,7 +287,37 @@ async def main(
                         + f"  CPU x anchor {bot_cpu / max(anchor_cpu, 1e-6):.1f}"
                     )
                     print(bot.by_kind())
-                await forget(env["REDIS_PREFIX"])
+                    if commits.latencies:
+                        print(commits.line("commit", 20) + "  (a bare INSERT and COMMIT beside the bot)")
+            await forget(env["REDIS_PREFIX"])  # once the bot has stopped
+
+
+@asynccontextmanager
+async def _commit_probe(url: str | None, every: float = 0.05) -> AsyncIterator[Result]:
+    """Commit one row at a time every `every` seconds into the database at `url` (none: nothing) while the
+    context lasts; the result holds each commit's latency."""
+    result = Result([], Counter())
+    if url is None:
+        yield result
+        return
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute("CREATE TABLE IF NOT EXISTS bench_commit_probe (n integer)")
+
+        async def probe() -> None:
+            while True:
+                started = time.perf_counter()
+                await connection.execute("INSERT INTO bench_commit_probe VALUES (1)")
+                result.latencies.append(time.perf_counter() - started)
+                result.statuses["ok"] += 1
+                await asyncio.sleep(every)
+
+        task = asyncio.create_task(probe())
+        try:
+            yield result
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _timed(http: aiohttp.ClientSession, url: str, pid: int, rate: int, seconds: float) -> tuple[Result, float]:
