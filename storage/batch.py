@@ -36,9 +36,11 @@ class ScriptBatch:
         calls, self._waiting = self._waiting, []
         try:
             replies = await self._run(calls)
-            if any(isinstance(reply, NoScriptError) for reply in replies):  # Redis restarted, or SCRIPT FLUSH
+            missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:  # Redis restarted, or SCRIPT FLUSH: load it, and send again the calls it refused
                 await self._redis.script_load(self._script.script)
-                replies = await self._run(calls)
+                for n, reply in zip(missing, await self._run([calls[n] for n in missing]), strict=True):
+                    replies[n] = reply
         except Exception as error:  # not swallowed: every caller of the batch raises it
             replies = [error] * len(calls)
         for (_, _, future), reply in zip(calls, replies, strict=True):
