@@ -6,8 +6,9 @@ Intake is a chain of small steps: parse (`Notification`) → dedup tokens per al
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -186,7 +187,15 @@ class AlertRecord:
 
 
 def _state_token(fingerprint: str, status: AlertStatus, starts_at: datetime) -> str:
-    return f"{fingerprint}:{status.value}:{starts_at.isoformat()}"
+    return f"{fingerprint}:{status.value}:{_isoformat(starts_at, starts_at.tzinfo, starts_at.fold)}"
+
+
+@lru_cache(maxsize=4096)
+def _isoformat(at: datetime, zone: tzinfo | None, fold: int) -> str:
+    """`at.isoformat()`, remembered: a group's alerts share a few start times and every notification repeats
+    them. Zone and fold are part of the key because equal datetimes print alike only when both are the same
+    (equal instants in other zones compare equal; so do a zone's two readings of a repeated hour)."""
+    return at.isoformat()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from redis.typing import EncodableT, FieldT, StreamIdT
 
 from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification
 from domain.severity import Severity
+from storage.batch import ScriptBatch
 from storage.keys import Keys
 from storage.replies import text
 
@@ -70,7 +71,7 @@ class AlertStore:
         self._keys = keys
         self._seen_ttl = seen_ttl
         self._group_ttl = _GROUP_TTL
-        self._admit = redis.register_script(_ADMIT)
+        self._admit = ScriptBatch(redis, redis.register_script(_ADMIT))
         self._bury = redis.register_script(_BURY)
 
     async def admit(
@@ -91,8 +92,8 @@ class AlertStore:
             self._keys.alert_group(group, "alerts"),
         ]
         args: list[EncodableT] = [int(self._seen_ttl.total_seconds()), group, payload, int(severity), tokens]
-        entry_id = await self._admit(keys=keys, args=args)
-        return text(entry_id) if entry_id else None
+        entry_id = await self._admit(keys, args)  # the new entry's id, or nil (None) for a repeat
+        return text(entry_id) if isinstance(entry_id, bytes | str) else None
 
     def _lanes(self) -> tuple[str, str]:
         """The priority lane first."""

@@ -2,8 +2,9 @@
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from domain import Incident, Severity, Status
 from domain.alerts import (
     AlertPolicy,
+    AlertRecord,
     AlertStatus,
     AlertSummary,
     GroupState,
@@ -59,6 +61,18 @@ def test_resolution_changes_the_token() -> None:
     firing, partly = load("03-firing-group-of-3"), load("04-firing-group-one-resolved")
     assert {a.token for a in firing.alerts} != {a.token for a in partly.alerts}
     assert len({a.token for a in firing.alerts} & {a.token for a in partly.alerts}) == 2
+
+
+def test_token_prints_each_start_time_as_it_is() -> None:
+    """Equal instants in other offsets, or a repeated hour's two readings, keep their own printed start time."""
+    utc = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    berlin = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    plus_one = timezone(timedelta(hours=1))
+    times = [utc, utc.astimezone(plus_one), berlin, berlin.replace(fold=1), utc.replace(tzinfo=None)]
+    for _ in range(2):  # the second time round, from what the first remembered
+        tokens = [AlertRecord("f", "n", "w", AlertStatus.FIRING, at).token for at in times]
+        assert tokens == [f"f:firing:{at.isoformat()}" for at in times]
+    assert len(set(tokens)) == len(times)
 
 
 @pytest.mark.parametrize(
