@@ -93,12 +93,12 @@ async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_not
     assert await services.alerts.pending() == 0
 
 
-async def _backlog(bot: Bot) -> dict[str, str]:
-    """With the bot's own worker stopped, 8 groups' notifications growing to 12 alerts each are queued; the
-    headers that posted them."""
+async def _backlog(bot: Bot, largest: int) -> dict[str, str]:
+    """With the bot's own worker stopped, 8 groups' notifications growing to `largest` alerts each are queued;
+    the headers that posted them."""
     await bot.http.app[WORKER].stop()
     headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
-    for size in range(1, 13):
+    for size in range(1, largest + 1):
         for group in range(8):
             body = notification(f"Backlog{group}", size)
             assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
@@ -108,7 +108,7 @@ async def _backlog(bot: Bot) -> dict[str, str]:
 async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bot: Bot) -> None:
     """A new group's first notification, read while a batch is worked on, is declared before the batch's groups
     start more runs: the batch yields the event loop to it."""
-    headers = await _backlog(bot)
+    headers = await _backlog(bot, 24)  # room for the new group to arrive mid-batch on a loaded machine
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1)
@@ -130,7 +130,7 @@ async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bo
 async def test_a_new_group_mid_batch_is_declared_while_the_shared_pool_is_taken(bot: Bot) -> None:
     """The watch processes a new group on the urgent connections: with every shared connection held (the
     batch's runs wait for one), its incident is still declared; the batch goes on once they are free."""
-    headers = await _backlog(bot)
+    headers = await _backlog(bot, 12)
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1, urgent=bot.http.app[URGENT])
