@@ -10,10 +10,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Index, String, Text, Update, delete, insert, update
+from sqlalchemy import Index, Row, String, Table, Text, Update, bindparam, delete, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,6 +46,32 @@ class EffectRow(SQLModel, table=True):
     once: str | None = Field(default=None, sa_type=String)
 
 
+_TABLE: Table = EffectRow.__table__  # type: ignore[attr-defined]
+_ADD = insert(_TABLE).returning(_TABLE.c.id)
+_FINISH = update(_TABLE).where(_TABLE.c.id.in_(bindparam("b_ids", expanding=True))).values(status=DONE)
+
+
+@cache
+def _lease_due(limit: int) -> Update:
+    """Lease the oldest `limit` pending effects of key `b_key` due at `b_now` until `b_until`, returning them."""
+    due = (
+        core_select(_TABLE.c.id)
+        .where(
+            _TABLE.c.key == bindparam("b_key"),
+            _TABLE.c.status == PENDING,
+            _TABLE.c.not_before <= bindparam("b_now"),
+        )
+        .order_by(_TABLE.c.id)
+        .limit(limit)
+    )
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(due.scalar_subquery()))
+        .values(not_before=bindparam("b_until", type_=UTCDateTime()), attempts=_TABLE.c.attempts + 1)
+        .returning(*_TABLE.c)
+    )
+
+
 @dataclass(frozen=True)
 class QueuedEffect:
     id: int
@@ -54,6 +83,7 @@ class QueuedEffect:
 
 class EffectStore:
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     async def add(
@@ -68,8 +98,8 @@ class EffectStore:
         long (the caller means to carry them out itself, when its pacing allows). With `once`, effects queued
         under `key` with that token before are not queued again (nothing is, and the ids are [])."""
         try:
-            async with self._sessions.begin() as session:
-                return await stage_effects(session, key, bodies, now, hold, once)
+            async with self._engine.begin() as connection:
+                return await stage_effects(connection, key, bodies, now, hold, once)
         except IntegrityError:
             if once is None:
                 raise
@@ -92,24 +122,12 @@ class EffectStore:
     ) -> list[QueuedEffect]:
         """Mark `finished` done, then lease the pending effects of `key` that are due, in one transaction;
         those leased, oldest first (at most `limit`)."""
-        due = (
-            select(EffectRow.id)
-            .where(col(EffectRow.key) == key, col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
-            .order_by(col(EffectRow.id))
-            .limit(limit)
-        )
-        statement = (
-            update(EffectRow)
-            .where(col(EffectRow.id).in_(due.scalar_subquery()))
-            .values(not_before=utc(now + lease), attempts=col(EffectRow.attempts) + 1)
-            .returning(EffectRow)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._sessions.begin() as session:
+        parameters = {"b_key": key, "b_now": now, "b_until": now + lease}
+        async with self._engine.begin() as connection:
             if finished:
-                await session.exec(_finish(finished))
-            rows = (await session.exec(statement)).scalars().all()
-        return sorted((_effect(row) for row in rows if isinstance(row, EffectRow)), key=lambda e: e.id)
+                await connection.execute(_FINISH, {"b_ids": list(finished)})
+            rows = (await connection.execute(_lease_due(limit), parameters)).all()
+        return sorted((_effect(row) for row in rows), key=lambda e: e.id)
 
     async def done(self, effect_id: int) -> None:
         await self._set(effect_id, status=DONE)
@@ -117,8 +135,8 @@ class EffectStore:
     async def done_all(self, effect_ids: Sequence[int]) -> None:
         """Mark every one of `effect_ids` done, in one statement."""
         if effect_ids:
-            async with self._sessions.begin() as session:
-                await session.exec(_finish(effect_ids))
+            async with self._engine.begin() as connection:
+                await connection.execute(_FINISH, {"b_ids": list(effect_ids)})
 
     async def release(self, effect_ids: Sequence[int], now: datetime) -> None:
         """Hand leased effects back unperformed: due at `now`, the claim not counted as an attempt."""
@@ -169,7 +187,7 @@ class EffectStore:
 
 
 async def stage_effects(
-    session: AsyncSession,
+    connection: AsyncConnection,
     key: str,
     bodies: Sequence[dict[str, object]],
     now: datetime,
@@ -182,20 +200,11 @@ async def stage_effects(
     for position, body in enumerate(bodies):
         token = None if once is None else f"{once}:{position}"
         values = {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0, "once": token}
-        statement = insert(EffectRow).values(**values, not_before=utc(now + hold), created_at=utc(now))
-        ids.append(int((await session.exec(statement.returning(col(EffectRow.id)))).scalar_one()))
+        values |= {"not_before": utc(now + hold), "created_at": utc(now)}
+        ids.append(int((await connection.execute(_ADD, values)).scalar_one()))
     return ids
 
 
-def _finish(effect_ids: Sequence[int]) -> Update:
-    return (
-        update(EffectRow)
-        .where(col(EffectRow.id).in_(effect_ids))
-        .values(status=DONE)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _effect(row: EffectRow) -> QueuedEffect:
+def _effect(row: EffectRow | Row[Any]) -> QueuedEffect:
     assert row.id is not None
     return QueuedEffect(row.id, row.key, json.loads(row.body), row.attempts, row.created_at)
