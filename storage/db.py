@@ -93,10 +93,12 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
-def reads(engine: AsyncEngine) -> AsyncEngine:
-    """The engine for a read of one statement: on PostgreSQL it runs in autocommit, so the read is its one
-    round trip (no BEGIN before it, no ROLLBACK as its connection goes back to the pool). SQLite begins no
-    transaction for a SELECT anyway. The pool is the engine's own."""
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a statement that is a transaction on its own (a read, a write of one statement): on
+    PostgreSQL it runs in autocommit, so the statement is its one round trip (no BEGIN before it, no COMMIT
+    or ROLLBACK after it). On SQLite it is the engine itself, which begins no transaction for a SELECT: a
+    write there still goes in `begin()`, which on PostgreSQL costs nothing in autocommit. The pool is the
+    engine's own."""
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine

@@ -4,7 +4,7 @@ Each call uses one short connection. `save` refuses lost updates: it writes only
 revision the incident was loaded with. The timeline entries a change records are written in the same
 transaction to the journal (`storage.journal`), and moved to Redis after: a change is never stored without them.
 The statements of the command path are Core statements built once (their compiled form is cached by
-SQLAlchemy under a key computed once), read in autocommit (`storage.db.reads`).
+SQLAlchemy under a key computed once), read in autocommit (`storage.db.autocommit`).
 """
 
 from collections.abc import Sequence
@@ -38,9 +38,9 @@ from domain.severity import Severity
 from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
 from storage.columns import UTCDateTime, utc
-from storage.db import reads
+from storage.db import autocommit
 from storage.effects import stage_effects
-from storage.journal import TimelineJournal, stage
+from storage.journal import JournalEntry, TimelineJournal, stage
 
 Effects = tuple[str, Sequence[dict[str, object]], datetime]  # queue key, effect bodies, when queued
 
@@ -135,7 +135,7 @@ class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine, self._reads = engine, reads(engine)
+        self._engine, self._reads = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
 
@@ -187,19 +187,29 @@ class IncidentStore:
     ) -> Incident:
         """Write every field (and the change's timeline `entries` and queued Slack `effects`) if the row is still
         at `incident.revision`. Returns the incident with its next revision."""
+        return (await self.change(incident, entries, effects))[0]
+
+    async def change(
+        self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None
+    ) -> tuple[Incident, list[JournalEntry]]:
+        """`save`, and the timeline entries as kept (to be moved to Redis)."""
         async with self._engine.begin() as connection:
-            saved = await save_in(connection, incident, entries, effects)
+            saved = await _change_in(connection, incident, entries, effects)
         if saved is not None:
             return saved
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
 
-    async def append(self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None) -> None:
-        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone."""
+    async def append(
+        self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None
+    ) -> list[JournalEntry]:
+        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone;
+        the entries as kept."""
         async with self._engine.begin() as connection:
-            await stage(connection, number, entries)
+            kept = await stage(connection, number, entries)
             if effects is not None:
                 await stage_effects(connection, *effects)
+        return kept
 
     async def unfinished_setups(self, declared_before: datetime, announced: bool = False) -> list[Incident]:
         """Open incidents declared before this instant whose channel or card (or, with `announced`, whose
@@ -249,6 +259,16 @@ async def save_in(
 ) -> Incident | None:
     """`IncidentStore.save` inside a transaction of the caller's (publishing a postmortem closes its incident in
     the same transaction); None if the row is no longer at `incident.revision`."""
+    saved = await _change_in(connection, incident, entries, effects)
+    return None if saved is None else saved[0]
+
+
+async def _change_in(
+    connection: AsyncConnection,
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    effects: Effects | None = None,
+) -> tuple[Incident, list[JournalEntry]] | None:
     parameters = _values(incident) | {
         "revision": incident.revision + 1,
         "b_number": incident.number,
@@ -257,10 +277,10 @@ async def save_in(
     row = (await connection.execute(_SAVE, parameters)).one_or_none()
     if row is None:
         return None
-    await stage(connection, row.number, entries)
+    kept = await stage(connection, row.number, entries)
     if effects is not None:
         await stage_effects(connection, *effects)
-    return _incident(row)
+    return _incident(row), kept
 
 
 def _values(incident: Incident) -> dict[str, Any]:
