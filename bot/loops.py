@@ -16,7 +16,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.appkeys import BOLT, REMINDERS, WORKER
+from bot.appkeys import BOLT, REMINDERS, URGENT, WORKER
 from bot.background import Overlapping, running_every
 from bot.settings import Settings
 from handlers import SERVICES
@@ -52,6 +52,7 @@ async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterat
         max_attempts=settings.alert_max_attempts,
         backoff=timedelta(seconds=settings.alert_retry_backoff),
         on_dead_letter=app[METRICS].recorder.dead_letters.inc,
+        urgent=app[URGENT],
     )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import loops
 from bot.app import build_bolt_app
-from bot.appkeys import ADMISSION, BOLT, DIRECT, ENGINE, REDIS, REMINDERS, WEBHOOK_CLIENT
+from bot.appkeys import ADMISSION, BOLT, DIRECT, ENGINE, REDIS, REMINDERS, URGENT, WEBHOOK_CLIENT
 from bot.doors import (
     api_auth,
     body_limit,
@@ -136,15 +136,22 @@ async def _resources(
     services, clocks = _with_clocks(
         services, settings, MetricsStore(engine), TimerStore(redis, keys, family=CLOCKS_FAMILY), recorder
     )
+    # What must not wait for a connection behind an alert storm's runs and Slack work (in a storm a checkout
+    # from the shared pool waited up to 0.9 s) has a few of its own: the pager, and a new group's processing.
+    urgent_engine = create_engine(settings.database_url, settings.database_urgent_pool_size)
+    urgent_incidents = IncidentStore(urgent_engine)
     pager = None
     if oncall is not None:
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()
-        services, pager = _with_pager(services, settings, oncall, redis, engine, app[WEBHOOK_CLIENT])
+        services, pager = _with_pager(
+            services, settings, oncall, redis, urgent_engine, urgent_incidents, app[WEBHOOK_CLIENT]
+        )
         clocks.escalate = pager.escalate_next
         app[PAGER] = pager
     incident_effects.register(services, refresh_card)
     alert_effects.register(services)
     app[REDIS], app[ENGINE], app[SERVICES] = redis, engine, services
+    app[URGENT] = replace(services, incidents=urgent_incidents)
     pms = Postmortems(
         services,
         PostmortemStore(engine),
@@ -171,6 +178,7 @@ async def _resources(
             await socket_mode.close_async()  # type: ignore[no-untyped-call]
         await redis.aclose()
         await engine.dispose()
+        await urgent_engine.dispose()
         if embedded:
             await asyncio.to_thread(embedded.stop)
 
@@ -192,9 +200,13 @@ def _with_pager(
     oncall: OnCall,
     redis: Redis,
     engine: AsyncEngine,
+    incidents: IncidentStore,
     http: aiohttp.ClientSession,
 ) -> tuple[Services, Pager]:
-    """The pager, and the services that know it (acknowledging stops pages; declaring pages on call)."""
+    """The pager, and the services that know it (acknowledging stops pages; declaring pages on call).
+
+    The pager reads and writes through `engine` and `incidents`, the urgent connections: a page's DM needs
+    four reads before it goes out (the page, the incident, the overrides, the journal)."""
     keys = Keys(settings.redis_prefix)
     timers = TimerStore(redis, keys)
     links = None
@@ -203,7 +215,8 @@ def _with_pager(
         links = AckLinks(settings.page_ack_secret.get_secret_value(), public_url, parse_duration(settings.page_ack_ttl))
     pages = PageStore(redis, keys, timers, PageRecords(engine))
     services = replace(services, pages=pages)  # the pager's acknowledgements stop pages
-    pager = build_pager(services, timers, OverrideStore(engine), oncall, http=http, links=links)
+    own = replace(services, incidents=incidents)
+    pager = build_pager(own, timers, OverrideStore(engine), oncall, http=http, links=links)
     return replace(services, on_declare=pager.on_declare), pager
 
 

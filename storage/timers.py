@@ -1,8 +1,9 @@
 """Durable timers in Redis (escalation deadlines, reminders) that fire exactly once across processes.
 
 A timer is an id with a due time and a JSON body. `claim` atomically moves due timers to a lease (one Lua
-script), so two processes never take the same timer; `complete` removes a claimed timer; a process that dies
-holding a lease loses nothing: when the lease expires, `claim` hands the timer out again.
+script), so two processes never take the same timer, and takes lanes in turn (see `claim`); `complete`
+removes a claimed timer; a process that dies holding a lease loses nothing: when the lease expires, `claim`
+hands the timer out again.
 """
 
 import json
@@ -16,23 +17,50 @@ from redis.asyncio.client import Pipeline
 from storage.keys import Keys
 from storage.replies import text
 
-# KEYS: due, leased, body. ARGV: now (s), lease (s), limit.
+# KEYS: due, leased, body. ARGV: now (s), lease (s), limit, window.
+# Claims `limit` of the first `window` due timers, each time the earliest due of those whose lane (the body's
+# "lane" field; none is the lane "") has the fewest timers claimed and not completed.
 _CLAIM = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZADD', KEYS[1], ARGV[1], id)
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local function lane_of(raw)
+  if not raw then return '' end
+  local ok, body = pcall(cjson.decode, raw)
+  if ok and type(body) == 'table' and type(body.lane) == 'string' then return body.lane end
+  return ''
+end
+local held = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local lane = lane_of(redis.call('HGET', KEYS[3], id))
+  held[lane] = (held[lane] or 0) + 1
+end
+local due = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])) do
+  local raw = redis.call('HGET', KEYS[3], id) or '{}'
+  due[#due + 1] = {id = id, raw = raw, lane = lane_of(raw)}
+end
 local claimed = {}
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZADD', KEYS[2], ARGV[1] + ARGV[2], id)
-  claimed[#claimed + 1] = id
-  claimed[#claimed + 1] = redis.call('HGET', KEYS[3], id) or '{}'
+for _ = 1, tonumber(ARGV[3]) do
+  local best = nil
+  for _, timer in ipairs(due) do
+    if not timer.taken and (best == nil or (held[timer.lane] or 0) < (held[best.lane] or 0)) then
+      best = timer
+    end
+  end
+  if best == nil then break end
+  best.taken = true
+  held[best.lane] = (held[best.lane] or 0) + 1
+  redis.call('ZREM', KEYS[1], best.id)
+  redis.call('ZADD', KEYS[2], ARGV[1] + ARGV[2], best.id)
+  claimed[#claimed + 1] = best.id
+  claimed[#claimed + 1] = best.raw
 end
 return claimed
 """
+_WINDOW = 256  # due timers looked at by one claim: a lane's backlog beyond it waits its turn in due order
 
 
 @dataclass(frozen=True)
@@ -72,9 +100,14 @@ class TimerStore:
             await pipe.execute()
 
     async def claim(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
-        """Take the timers due at `now` (and those whose holder's lease expired) for `lease`."""
+        """Take up to `limit` timers due at `now` (and those whose holder's lease expired) for `lease`.
+
+        Timers whose body names a `lane` take turns: each is the earliest due timer of the lane with the fewest
+        timers claimed and not yet completed, so a backlog in one lane (an alert storm's pages, all of one
+        escalation policy) does not hold up another lane's first timer. Within a lane, and among lanes
+        holding as many, the earliest due goes first."""
         keys = [self._key("due"), self._key("leased"), self._key("body")]
-        reply = await self._claim(keys=keys, args=[now.timestamp(), lease.total_seconds(), limit])
+        reply = await self._claim(keys=keys, args=[now.timestamp(), lease.total_seconds(), limit, _WINDOW])
         flat = [text(item) for item in cast(list[bytes | str], reply)]
         return [Timer(flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
 

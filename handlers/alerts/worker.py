@@ -55,7 +55,9 @@ class AlertWorker:
         watch: timedelta = timedelta(seconds=0.05),
         yield_for: timedelta = timedelta(seconds=2),  # the longest a batch waits for a new group's processing
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
+        urgent: Services | None = None,  # `services` on connections of their own, for new groups (default: the same)
     ) -> None:
+        self._urgent_services = urgent or services
         self._on_dead_letter = on_dead_letter
         self._parallel = parallel
         self._run = run
@@ -164,7 +166,8 @@ class AlertWorker:
         return waiting
 
     async def _urgently(self, entries: list[InboxEntry]) -> None:
-        """`_handle` new groups' entries while the batch's groups wait before their next run."""
+        """`_handle` new groups' entries (with the urgent services) while the batch's groups wait before their
+        next run."""
         if not self._urgent:
             self._opens_at = asyncio.get_running_loop().time() + self._yield_for.total_seconds()
             self._clear.clear()
@@ -178,7 +181,9 @@ class AlertWorker:
 
     async def _handle(self, entries: list[InboxEntry], gated: bool = True) -> None:
         """Each group's entries in order, the groups concurrently; raises the first storage failure. `gated`:
-        each run first waits (up to `yield_for`) while the watch processes a new group."""
+        each run first waits (up to `yield_for`) while the watch processes a new group; not `gated` (the
+        watch's new groups), they are processed with the urgent services."""
+        services = self._services if gated else self._urgent_services
         groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
             groups.setdefault(entry.notification.group_key, []).append(entry)
@@ -189,7 +194,7 @@ class AlertWorker:
                 while group:
                     if gated:
                         await self._yielded()
-                    applied = await self._settle_run(group[: self._run])
+                    applied = await self._settle_run(services, group[: self._run])
                     if not applied:
                         return  # stopping: the rest stay pending for the next worker
                     del group[:applied]
@@ -210,12 +215,12 @@ class AlertWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._clear.wait(), remaining)
 
-    async def _settle_run(self, run: list[InboxEntry]) -> int:
+    async def _settle_run(self, services: Services, run: list[InboxEntry]) -> int:
         """Process a run of one group's entries together (`alert_flows.process_run`), else its first entry
         alone with retries (`_settle`); how many were settled, 0 if stopped meanwhile."""
         if len(run) > 1:
             try:
-                applied = await alert_flows.process_run(self._services, run)
+                applied = await alert_flows.process_run(services, run)
             except (RedisError, OSError):
                 log.warning("alert_processing_deferred", entry=run[0].id, run=len(run))  # left pending
                 raise
@@ -224,13 +229,13 @@ class AlertWorker:
             else:
                 await self._services.alerts.done_all(run[:applied])
                 return applied
-        return 1 if await self._settle(run[0]) else 0
+        return 1 if await self._settle(services, run[0]) else 0
 
-    async def _settle(self, entry: InboxEntry) -> bool:
+    async def _settle(self, services: Services, entry: InboxEntry) -> bool:
         """Process the entry, retrying failures with backoff, else bury it; False if stopped meanwhile."""
         while True:
             try:
-                await alert_flows.process(self._services, entry)
+                await alert_flows.process(services, entry)
             except (RedisError, OSError):
                 log.warning("alert_processing_deferred", entry=entry.id)  # left pending: reclaimed later
                 raise

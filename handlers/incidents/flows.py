@@ -95,15 +95,15 @@ async def declare_incident(
         if created:
             await move_soon(services, incident.number)
             log.info("incident_declared", severity=incident.severity.label)
-            if services.on_change is not None:
-                await services.on_change(None, incident, None)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)
-        if services.on_declare is not None:
+        if services.on_declare is not None:  # the page first: the clocks' writes can follow it
             try:
                 await services.on_declare(incident, service)
             except (RedisError, OSError) as error:  # the page is in SQL: the repair sweep arms it
                 log.warning("paging_deferred", error=type(error).__name__)
+        if created and services.on_change is not None:
+            await services.on_change(None, incident, None)
     return incident, created
 
 

@@ -20,7 +20,7 @@ from handlers.incidents import timeline
 from handlers.incidents.api import incident_json
 from handlers.incidents.effects import post
 from handlers.paging import messages
-from handlers.paging.directory import OnCallDirectory, Person
+from handlers.paging.directory import Found, OnCallDirectory, Person
 from handlers.paging.links import AckLinks
 from handlers.services import Services
 from handlers.slack import describe_failure, incident_key
@@ -42,11 +42,18 @@ class PageDelivery:
     links: AckLinks | None = None  # None without PAGE_ACK_SECRET: webhooks are not called
 
     async def notify(
-        self, incident: Incident, page_id: str, position: Position, targets: tuple[Target, ...], why: str
+        self,
+        incident: Incident,
+        page_id: str,
+        position: Position,
+        targets: tuple[Target, ...],
+        why: str,
+        found: Found | None = None,
     ) -> list[str]:
-        """Page the people `targets` name, each once and each on their own (one slow DM does not hold up the
-        next person's); tell the incident channel (a queued effect, off the DM's path). Returns who was paged now."""
-        people, unknown = await self.directory.people(targets)
+        """Page the people `targets` name (`found`, when the caller looked them up), each once and each on their
+        own (one slow DM does not hold up the next person's); tell the incident channel (a queued effect, off
+        the DM's path). Returns who was paged now."""
+        people, unknown = found or await self.directory.people(targets)
         outcomes = await asyncio.gather(*(self._page_once(incident, page_id, position, p, why) for p in people))
         paged = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered]
         failed = [p.user for p, delivered in zip(people, outcomes, strict=True) if delivered is False]
@@ -73,8 +80,10 @@ class PageDelivery:
         user, seen, slack = person.user, self.services.seen, self.services.slack
         key = f"{page_id}:{position.round}:{position.step}:{user}"
         tag = (_PAGE_TAG, key)
-        progress = await seen.begin("paged", key)
-        if progress is Progress.DONE or await self.services.incidents.journal.has(incident.number, f"paged:{key}"):
+        progress, in_journal = await asyncio.gather(
+            seen.begin("paged", key), self.services.incidents.journal.has(incident.number, f"paged:{key}")
+        )
+        if progress is Progress.DONE or in_journal:
             return None  # the journal knows it even when Redis lost the marker
         if person.webhook:  # a page taken over from a dead process queues it again: its token makes that a no-op
             await self._call_webhook(person.webhook, incident, page_id, user, position, once=f"page:{key}")

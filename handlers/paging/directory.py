@@ -25,6 +25,9 @@ class Person:
     webhook: str | None
 
 
+Found = tuple[list[Person], list[str]]  # the people some targets name, and the config names that name nobody
+
+
 @dataclass
 class OnCallDirectory:
     oncall: OnCall
@@ -39,7 +42,7 @@ class OnCallDirectory:
         known = self.oncall.rotation(rotation)  # InvalidValue if there is no such rotation
         return upcoming(known, await self.overrides.ending_after(rotation, at), at, count)
 
-    async def people(self, targets: tuple[Target, ...]) -> tuple[list[Person], list[str]]:
+    async def people(self, targets: tuple[Target, ...]) -> Found:
         """The people `targets` name now, each once, and the config names that name nobody in Slack."""
         people: dict[str, str | None] = {}
         unknown: list[str] = []

@@ -22,13 +22,13 @@ from domain.timeline import EntryKind
 from handlers.incidents.effects import post
 from handlers.paging import messages
 from handlers.paging.delivery import PageDelivery
-from handlers.paging.directory import OnCallDirectory
+from handlers.paging.directory import Found, OnCallDirectory
 from handlers.paging.handoffs import Handoffs
 from handlers.paging.overrides import Overrides
 from handlers.paging.schedule import LEASE, PageId, TimerBody, TimerKind
 from handlers.services import Services
 from handlers.slack import incident_key
-from storage.pages import PageStatus, PageStore
+from storage.pages import PageRecord, PageStatus, PageStore
 from storage.timers import Timer, TimerStore
 
 log = structlog.get_logger()
@@ -62,7 +62,7 @@ class Pager:
 
     async def escalate(self, incident: Incident, policy: Policy, page_id: str) -> bool:
         """Start `policy` for the incident under `page_id`, its first step due now; False if that page exists."""
-        first = (self.services.clock(), TimerBody.at(TimerKind.PAGE, Position()).dump())
+        first = (self.services.clock(), TimerBody.at(TimerKind.PAGE, Position(), policy.name).dump())
         _, created = await self.pages.create(page_id, incident.number, policy.name, first)
         if created:
             self.woken.set()
@@ -81,7 +81,8 @@ class Pager:
         policy = self.oncall.policies.get(record.policy)
         following = advance(policy, record.position) if policy is not None else None
         if record.status is PageStatus.ACTIVE and following is not None:
-            await self.timers.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+            body = TimerBody.at(TimerKind.PAGE, following, record.policy).dump()
+            await self.timers.schedule(page_id, self.services.clock(), body)
             self.woken.set()
             log.info("page_escalated_on_breach", page_id=page_id)
 
@@ -160,31 +161,45 @@ class Pager:
         if record is None or policy is None or record.status is not PageStatus.ACTIVE:
             await self.timers.complete(timer.id)
             return
-        incident = await self.services.incidents.get(record.number)
+        if body.kind is TimerKind.PAGE:  # whom to page is looked up while the incident is read
+            targets = policy.steps[body.position.step].targets
+            reading = self.services.incidents.get(record.number)
+            incident, found = await asyncio.gather(reading, self.directory.people(targets))
+        else:
+            incident, found = await self.services.incidents.get(record.number), None
         with bound_contextvars(incident=incident.number, page=record.id):
-            if body.kind is TimerKind.PAGE:
-                await self._page_step(incident, record.id, policy, body.position)
+            if found is not None:
+                await self._page_step(incident, record, policy, body.position, found)
             else:
                 await self._deadline(incident, record.id, policy, body.position)
         await self.timers.complete(timer.id)
 
-    async def _page_step(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
-        """Page a step's people (each exactly once), then set the step's deadline."""
-        await self.pages.move(page_id, position)
+    async def _page_step(
+        self, incident: Incident, record: PageRecord, policy: Policy, position: Position, found: Found
+    ) -> None:
+        """Page a step's people (`found` for its targets; each exactly once), then set the step's deadline. The
+        page is moved to the step first, unless it is there already (a first step always is: no write before
+        its DM)."""
+        page_id = record.id
+        if record.position != position:  # SQL is written before Redis, so Redis at `position` means SQL is too
+            await self.pages.move(page_id, position)
         if position != Position():
             text = messages.escalated(position.step, policy.name, position.round)
             await self.delivery.record(incident, EntryKind.ESCALATED, text, once=f"page:{page_id}:{position}")
         step = policy.steps[position.step]
-        await self.delivery.notify(incident, page_id, position, step.targets, messages.by_policy(policy.name))
+        why = messages.by_policy(policy.name)
+        await self.delivery.notify(incident, page_id, position, step.targets, why, found=found)
         due = self.services.clock() + step.ack_timeout
-        await self.pages.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position).dump())
+        await self.pages.schedule(page_id, due, TimerBody.at(TimerKind.DEADLINE, position, policy.name).dump())
 
     async def _deadline(self, incident: Incident, page_id: str, policy: Policy, position: Position) -> None:
         following = advance(policy, position)
         if following is None:
             await self._unanswered(incident, page_id)
             return
-        await self.pages.schedule(page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following).dump())
+        await self.pages.schedule(
+            page_id, self.services.clock(), TimerBody.at(TimerKind.PAGE, following, policy.name).dump()
+        )
 
     async def _unanswered(self, incident: Incident, page_id: str) -> None:
         if not await self.pages.finish(page_id, PageStatus.EXHAUSTED):

@@ -33,10 +33,11 @@ class TimerBody(BaseModel):
     step: int = 0
     round: int = 0
     rotation: str = ""
+    lane: str = ""  # a page's escalation policy: policies take turns when timers are claimed (`TimerStore.claim`)
 
     @classmethod
-    def at(cls, kind: TimerKind, position: Position) -> "TimerBody":
-        return cls(kind=kind, step=position.step, round=position.round)
+    def at(cls, kind: TimerKind, position: Position, policy: str) -> "TimerBody":
+        return cls(kind=kind, step=position.step, round=position.round, lane=policy)
 
     @classmethod
     def handoff(cls, rotation: str) -> "TimerBody":

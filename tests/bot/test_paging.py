@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.appkeys import ENGINE
 from domain.paging_config import load_config
 from handlers.paging import LEASE, PAGER
 from handlers.slack import ActionId
@@ -77,6 +78,30 @@ async def test_a_new_page_is_fired_without_waiting_for_the_tick(start_bot: Calla
     bot = await start_bot(oncall=CONFIG, pager_interval=3600)
     await bot.declare("Checkout is down sev1")
     await asyncio.wait_for(_paged(bot), timeout=5)
+    assert dms(bot) == [PRIMARY]
+
+
+async def test_a_page_goes_out_while_the_shared_pool_is_taken(bot: Bot) -> None:
+    """The pager has connections of its own: with every connection of the shared pool held (an alert storm's
+    runs and Slack work), a due page still reads what it needs and its DM goes out."""
+    await bot.declare("Checkout is down sev1")
+    held = []
+    for _ in range(40):  # the shared pool's size and overflow, whatever they are
+        held.append(bot.http.app[ENGINE].connect())
+        waiting = asyncio.create_task(held[-1].start())
+        if not (await asyncio.wait({waiting}, timeout=0.5))[0]:
+            break  # the pool has no connection left: this one waits for one
+    else:
+        pytest.fail("the shared pool never ran out")
+    ticking = asyncio.create_task(bot.http.app[PAGER].tick())
+    try:
+        await asyncio.wait_for(_paged(bot), timeout=10)  # what follows the DM (its notices) may wait its turn
+    finally:
+        for connection in held[:-1]:
+            await connection.close()
+        await waiting
+        await held[-1].close()
+    assert await ticking == 1
     assert dms(bot) == [PRIMARY]
 
 
@@ -382,6 +407,8 @@ async def test_notify_webhook_gets_the_page_and_a_signed_acknowledge_link(
             slack_effect_backoff=0.01,
             page_ack_secret="test-page-ack-secret",
             public_url="https://bot.example",
+            pager_interval=3600,
+            pager_wake=False,  # the test ticks by hand: a background tick racing it changed what its ticks return
         )
         await bot.declare("Checkout is down sev1")
         await tick(bot)

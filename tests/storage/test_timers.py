@@ -91,3 +91,37 @@ async def test_timer_families_are_claimed_apart(redis: Redis, keys: Keys) -> Non
     assert [t.id for t in await pager.claim(T0, LEASE)] == ["page:1"]
     assert [t.id for t in await reminders.claim(T0, LEASE)] == ["item:1:due"]
     assert keys.timers("due") == f"{keys.prefix}timers:{{t}}:due"  # the pager's keys did not move
+
+
+async def test_a_lane_with_timers_in_hand_yields_to_another_lanes_first(redis: Redis, keys: Keys) -> None:
+    """A storm's backlog in one lane does not hold up another lane's timer due after it; each lane keeps its
+    own due order, and timers without a lane are taken in due order as before."""
+    timers = TimerStore(redis, keys)
+    for n in range(20):
+        await timers.schedule(f"storm-{n}", T0 + timedelta(seconds=n), {"lane": "storm"})
+    assert [t.id for t in await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=3)] == [
+        "storm-0",  # lanes holding as many (none) go by due time
+        "storm-1",
+        "storm-2",
+    ]
+    await timers.schedule("checkout-0", T0 + timedelta(seconds=30), {"lane": "checkout"})
+    await timers.schedule("checkout-1", T0 + timedelta(seconds=31), {"lane": "checkout"})
+    taken = [t.id for t in await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=4)]
+    assert taken == ["checkout-0", "checkout-1", "storm-3", "storm-4"]  # storm holds 3: checkout goes first
+    await timers.schedule("plain-a", T0, {})
+    await timers.schedule("plain-b", T0 + timedelta(seconds=1), {})
+    taken = [t.id for t in await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=2)]
+    assert taken == ["plain-a", "plain-b"]  # the lane "" holds none
+
+
+async def test_completed_timers_no_longer_count_against_their_lane(redis: Redis, keys: Keys) -> None:
+    """Only timers claimed and not completed hold a lane back."""
+    timers = TimerStore(redis, keys)
+    await timers.schedule("a-0", T0, {"lane": "a"})
+    await timers.schedule("a-1", T0 + timedelta(seconds=1), {"lane": "a"})
+    await timers.schedule("b-0", T0 + timedelta(seconds=2), {"lane": "b"})
+    [first] = await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=1)
+    assert first.id == "a-0"
+    await timers.complete(first.id)
+    assert [t.id for t in await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=1)] == ["a-1"]
+    assert [t.id for t in await timers.claim(T0 + timedelta(minutes=1), LEASE, limit=1)] == ["b-0"]
