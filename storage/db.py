@@ -1,18 +1,15 @@
 """The SQL engine: URL mapping, engine construction, migrations and the readiness ping."""
 
-import select
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -44,36 +41,17 @@ def sync_url(url: str) -> str:
 def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     """An async engine. SQLite gets foreign keys and a busy timeout.
 
-    A pooled PostgreSQL connection the server (or the network) ended is replaced on checkout, not failed on
-    (`_alive`), and the pool keeps `pool_size` of them open (at least the Slack requests admitted at once,
-    plus the workers): SQLAlchemy's default of 5 closed and reopened a connection for most sessions under
-    load."""
+    PostgreSQL connections are pinged on checkout (a connection the server ended is replaced, not failed
+    on: a poll of its socket instead missed a backend terminated just before the checkout, whose goodbye had
+    not arrived yet), and the pool keeps `pool_size` of them open (at least the Slack requests admitted at
+    once, plus the workers): SQLAlchemy's default of 5 closed and reopened a connection for most sessions
+    under load."""
     url = async_url(url)
     if not url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=10)
-        event.listen(engine.sync_engine, "checkout", _alive)
-        return engine
+        return create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
     engine = create_async_engine(url)
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
-
-
-def _alive(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-    """Refuse a pooled connection whose socket has something to read: an idle PostgreSQL connection is sent
-    nothing, so that is the server's goodbye (a terminated backend, a restart) or a reset from the network;
-    the pool then opens a fresh one. One poll of the socket, where `pool_pre_ping` cost a round trip per
-    checkout. (A connection that dies after this check fails its statement, and the pool is invalidated.)"""
-    connection = record.driver_connection
-    assert isinstance(connection, psycopg.AsyncConnection)
-    try:
-        socket = connection.pgconn.socket
-    except psycopg.OperationalError as error:  # libpq has closed it already
-        raise DisconnectionError("the pooled connection is lost") from error
-    poller = select.poll()
-    poller.register(socket, select.POLLIN)
-    ready = poller.poll(0)
-    if ready:
-        raise DisconnectionError("the server ended the pooled connection")
 
 
 def migrate(url: str) -> None:
