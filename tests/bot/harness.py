@@ -1,10 +1,11 @@
 """Drive the real server like Slack does: signed commands, clicks, modal submissions and events."""
 
 import asyncio
+import contextlib
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from uuid import uuid4
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.appkeys import WORKER
 from handlers.slack import BlockId
@@ -68,6 +70,27 @@ class LogEvents:
                 self._changed.clear()
                 await self._changed.wait()
         return self.named(name)
+
+
+@contextlib.asynccontextmanager
+async def pool_taken(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Every connection of `engine`'s pool held (as an alert storm's runs and Slack work hold them) until the
+    context ends: whatever needs one of them waits for the end."""
+    held = []
+    for _ in range(40):  # the pool's size and overflow, whatever they are
+        held.append(engine.connect())
+        waiting = asyncio.create_task(held[-1].start())
+        if not (await asyncio.wait({waiting}, timeout=0.5))[0]:
+            break  # the pool has no connection left: this one waits for one
+    else:
+        raise AssertionError("the pool never ran out")
+    try:
+        yield
+    finally:
+        for connection in held[:-1]:
+            await connection.close()
+        await waiting
+        await held[-1].close()
 
 
 @dataclass

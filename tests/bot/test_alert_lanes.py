@@ -7,11 +7,11 @@ from typing import Any
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from bot.appkeys import WORKER
+from bot.appkeys import ENGINE, URGENT, WORKER
 from handlers import SERVICES
 from handlers.alerts import AlertWorker
 from handlers.alerts import flows as alert_flows
-from tests.bot.harness import ALERTMANAGER_TOKEN, Bot, LogEvents
+from tests.bot.harness import ALERTMANAGER_TOKEN, Bot, LogEvents, pool_taken
 
 
 def notification(group: str, size: int, severity: str = "critical") -> bytes:
@@ -93,15 +93,22 @@ async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_not
     assert await services.alerts.pending() == 0
 
 
-async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bot: Bot) -> None:
-    """A new group's first notification, read while a batch is worked on, is declared before the batch's groups
-    start more runs: the batch yields the event loop to it."""
+async def _backlog(bot: Bot) -> dict[str, str]:
+    """With the bot's own worker stopped, 8 groups' notifications growing to 12 alerts each are queued; the
+    headers that posted them."""
     await bot.http.app[WORKER].stop()
     headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     for size in range(1, 13):
         for group in range(8):
             body = notification(f"Backlog{group}", size)
             assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+    return headers
+
+
+async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bot: Bot) -> None:
+    """A new group's first notification, read while a batch is worked on, is declared before the batch's groups
+    start more runs: the batch yields the event loop to it."""
+    headers = await _backlog(bot)
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1)
@@ -118,3 +125,25 @@ async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bo
     between = [name for name, group in names[fresh:declared] if name == "alert_notification"]
     assert fresh < len(names) - 20  # it arrived while the batch was still being worked on
     assert len(between) <= 3  # runs already under way (1 in trial runs; 5 with the batch not yielding)
+
+
+async def test_a_new_group_mid_batch_is_declared_while_the_shared_pool_is_taken(bot: Bot) -> None:
+    """The watch processes a new group on the urgent connections: with every shared connection held (the
+    batch's runs wait for one), its incident is still declared; the batch goes on once they are free."""
+    headers = await _backlog(bot)
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1, urgent=bot.http.app[URGENT])
+        running = asyncio.create_task(worker.run())
+        await events.wait_for("incident_declared", 8)  # the batch of later notifications is in hand
+        async with pool_taken(bot.http.app[ENGINE]):
+            response = await bot.http.post("/webhooks/alertmanager", data=notification("Fresh", 1), headers=headers)
+            assert response.status == 200
+            await events.wait_for("incident_declared", 9)
+        await worker.idle()
+        await worker.stop()
+        await running
+    declared = [e["alert_group"].split('"')[1] for e in events.named("incident_declared")]
+    assert declared[8] == "Fresh"
+    assert sorted(declared[:8]) == [f"Backlog{group}" for group in range(8)]
+    assert len((await bot.api("/api/incidents?status=all"))["incidents"]) == 9

@@ -17,7 +17,7 @@ from bot.appkeys import ENGINE
 from domain.paging_config import load_config
 from handlers.paging import LEASE, PAGER
 from handlers.slack import ActionId
-from tests.bot.harness import ALICE, Bot
+from tests.bot.harness import ALICE, Bot, pool_taken
 from tests.faults.scenario import with_webhook
 
 PRIMARY, SECONDARY, MANAGER, PAYMENTS_LEAD = "U0PRIMARY", "U0SECOND", "U0MANAGER", "U0PAYLEAD"
@@ -85,22 +85,9 @@ async def test_a_page_goes_out_while_the_shared_pool_is_taken(bot: Bot) -> None:
     """The pager has connections of its own: with every connection of the shared pool held (an alert storm's
     runs and Slack work), a due page still reads what it needs and its DM goes out."""
     await bot.declare("Checkout is down sev1")
-    held = []
-    for _ in range(40):  # the shared pool's size and overflow, whatever they are
-        held.append(bot.http.app[ENGINE].connect())
-        waiting = asyncio.create_task(held[-1].start())
-        if not (await asyncio.wait({waiting}, timeout=0.5))[0]:
-            break  # the pool has no connection left: this one waits for one
-    else:
-        pytest.fail("the shared pool never ran out")
-    ticking = asyncio.create_task(bot.http.app[PAGER].tick())
-    try:
+    async with pool_taken(bot.http.app[ENGINE]):
+        ticking = asyncio.create_task(bot.http.app[PAGER].tick())
         await asyncio.wait_for(_paged(bot), timeout=10)  # what follows the DM (its notices) may wait its turn
-    finally:
-        for connection in held[:-1]:
-            await connection.close()
-        await waiting
-        await held[-1].close()
     assert await ticking == 1
     assert dms(bot) == [PRIMARY]
 
