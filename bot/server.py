@@ -47,7 +47,7 @@ from handlers.paging import PAGER, AckLinks, Pager, ack, build_pager
 from handlers.postmortems import FAMILY, POSTMORTEMS, Postmortems, Reminders
 from handlers.postmortems import api as postmortem_api
 from handlers.postmortems import register_effects as register_postmortem_effects
-from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client
+from handlers.slack import Admission, SlackGateway, SlackOutbox, build_client, http_session
 from handlers.slack.direct import DirectCommand
 from handlers.slack.effects import EffectQueue
 from handlers.slack.payloads import shape_problem, well_formed_signature
@@ -103,7 +103,8 @@ async def _resources(
     redis = Redis.from_url(redis_url)
     engine = create_engine(settings.database_url, settings.database_pool_size)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    client = build_client(token, settings.slack_api_url, recorder)
+    slack_http = http_session()
+    client = build_client(token, settings.slack_api_url, recorder, slack_http)
     keys = Keys(settings.redis_prefix)
     outbox = SlackOutbox(settings.card_update_interval, settings.card_updates_per_minute)
     services = Services(
@@ -170,6 +171,7 @@ async def _resources(
         yield
     finally:
         await outbox.close()
+        await slack_http.close()
         if WEBHOOK_CLIENT in app:
             await app[WEBHOOK_CLIENT].close()
         if socket_mode is not None:

@@ -42,8 +42,10 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     """An async engine. SQLite gets foreign keys and a busy timeout.
 
     PostgreSQL connections are pinged on checkout (a connection the server ended is replaced, not failed
-    on), and the pool keeps `pool_size` of them open (at least the Slack requests admitted at once, plus the
-    workers): SQLAlchemy's default of 5 closed and reopened a connection for most sessions under load."""
+    on: a poll of its socket instead missed a backend terminated just before the checkout, whose goodbye had
+    not arrived yet), and the pool keeps `pool_size` of them open (at least the Slack requests admitted at
+    once, plus the workers): SQLAlchemy's default of 5 closed and reopened a connection for most sessions
+    under load."""
     url = async_url(url)
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
@@ -67,6 +69,17 @@ def migrate(url: str) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a statement that is a transaction on its own (a read, a write of one statement): on
+    PostgreSQL it runs in autocommit, so the statement is its one round trip (no BEGIN before it, no COMMIT
+    or ROLLBACK after it). On SQLite it is the engine itself, which begins no transaction for a SELECT: a
+    write there still goes in `begin()`, which on PostgreSQL costs nothing in autocommit. The pool is the
+    engine's own."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -10,16 +10,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Index, String, Text, Update, delete, insert, update
+from sqlalchemy import Executable, Index, Row, String, Table, Text, Update, bindparam, delete, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import UTCDateTime, utc
+from storage.db import autocommit
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+Statement = tuple[Executable, dict[str, object]]  # a statement of the caller's and its parameters
 
 
 class EffectRow(SQLModel, table=True):
@@ -43,6 +48,40 @@ class EffectRow(SQLModel, table=True):
     once: str | None = Field(default=None, sa_type=String)
 
 
+_TABLE: Table = EffectRow.__table__  # type: ignore[attr-defined]
+_ADD = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_FINISH = update(_TABLE).where(_TABLE.c.id.in_(bindparam("b_ids", expanding=True))).values(status=DONE)
+
+
+_LEASE_ONE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == PENDING, _TABLE.c.not_before <= bindparam("b_now"))
+    .values(not_before=bindparam("b_until", type_=UTCDateTime()), attempts=_TABLE.c.attempts + 1)
+    .returning(*_TABLE.c)
+)
+
+
+@cache
+def _lease_due(limit: int) -> Update:
+    """Lease the oldest `limit` pending effects of key `b_key` due at `b_now` until `b_until`, returning them."""
+    due = (
+        core_select(_TABLE.c.id)
+        .where(
+            _TABLE.c.key == bindparam("b_key"),
+            _TABLE.c.status == PENDING,
+            _TABLE.c.not_before <= bindparam("b_now"),
+        )
+        .order_by(_TABLE.c.id)
+        .limit(limit)
+    )
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(due.scalar_subquery()))
+        .values(not_before=bindparam("b_until", type_=UTCDateTime()), attempts=_TABLE.c.attempts + 1)
+        .returning(*_TABLE.c)
+    )
+
+
 @dataclass(frozen=True)
 class QueuedEffect:
     id: int
@@ -54,6 +93,7 @@ class QueuedEffect:
 
 class EffectStore:
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine, self._alone = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     async def add(
@@ -68,8 +108,8 @@ class EffectStore:
         long (the caller means to carry them out itself, when its pacing allows). With `once`, effects queued
         under `key` with that token before are not queued again (nothing is, and the ids are [])."""
         try:
-            async with self._sessions.begin() as session:
-                return await stage_effects(session, key, bodies, now, hold, once)
+            async with self._alone.begin() as connection:  # one statement
+                return await stage_effects(connection, key, bodies, now, hold, once)
         except IntegrityError:
             if once is None:
                 raise
@@ -77,39 +117,31 @@ class EffectStore:
 
     async def claim(self, effect_id: int, now: datetime, lease: timedelta) -> QueuedEffect | None:
         """Lease a pending effect that is due; None if it is done, failed or held by another process."""
-        statement = (
-            update(EffectRow)
-            .where(col(EffectRow.id) == effect_id, col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
-            .values(not_before=utc(now + lease), attempts=col(EffectRow.attempts) + 1)
-            .returning(EffectRow)
-        )
-        async with self._sessions.begin() as session:
-            row = (await session.exec(statement)).scalar_one_or_none()
-        return None if not isinstance(row, EffectRow) else _effect(row)
+        parameters = {"b_id": effect_id, "b_now": now, "b_until": now + lease}
+        async with self._alone.begin() as connection:  # one statement
+            row = (await connection.execute(_LEASE_ONE, parameters)).one_or_none()
+        return None if row is None else _effect(row)
 
     async def claim_due(
-        self, key: str, now: datetime, lease: timedelta, finished: Sequence[int] = (), limit: int = 50
+        self,
+        key: str,
+        now: datetime,
+        lease: timedelta,
+        finished: Sequence[int] = (),
+        limit: int = 50,
+        also: Sequence[Statement] = (),
     ) -> list[QueuedEffect]:
-        """Mark `finished` done, then lease the pending effects of `key` that are due, in one transaction;
-        those leased, oldest first (at most `limit`)."""
-        due = (
-            select(EffectRow.id)
-            .where(col(EffectRow.key) == key, col(EffectRow.status) == PENDING, col(EffectRow.not_before) <= now)
-            .order_by(col(EffectRow.id))
-            .limit(limit)
-        )
-        statement = (
-            update(EffectRow)
-            .where(col(EffectRow.id).in_(due.scalar_subquery()))
-            .values(not_before=utc(now + lease), attempts=col(EffectRow.attempts) + 1)
-            .returning(EffectRow)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._sessions.begin() as session:
+        """Mark `finished` done (and run the caller's statements `also`), then lease the pending effects of
+        `key` that are due, in one transaction; those leased, oldest first (at most `limit`)."""
+        parameters = {"b_key": key, "b_now": now, "b_until": now + lease}
+        engine = self._engine if finished or also else self._alone  # the lease alone is one statement
+        async with engine.begin() as connection:
             if finished:
-                await session.exec(_finish(finished))
-            rows = (await session.exec(statement)).scalars().all()
-        return sorted((_effect(row) for row in rows if isinstance(row, EffectRow)), key=lambda e: e.id)
+                await connection.execute(_FINISH, {"b_ids": list(finished)})
+            for statement, values in also:
+                await connection.execute(statement, values)
+            rows = (await connection.execute(_lease_due(limit), parameters)).all()
+        return sorted((_effect(row) for row in rows), key=lambda e: e.id)
 
     async def done(self, effect_id: int) -> None:
         await self._set(effect_id, status=DONE)
@@ -117,8 +149,8 @@ class EffectStore:
     async def done_all(self, effect_ids: Sequence[int]) -> None:
         """Mark every one of `effect_ids` done, in one statement."""
         if effect_ids:
-            async with self._sessions.begin() as session:
-                await session.exec(_finish(effect_ids))
+            async with self._alone.begin() as connection:
+                await connection.execute(_FINISH, {"b_ids": list(effect_ids)})
 
     async def release(self, effect_ids: Sequence[int], now: datetime) -> None:
         """Hand leased effects back unperformed: due at `now`, the claim not counted as an attempt."""
@@ -164,38 +196,34 @@ class EffectStore:
         return [_effect(row) for row in rows]
 
     async def _set(self, effect_id: int, **values: object) -> None:
-        async with self._sessions.begin() as session:
-            await session.exec(update(EffectRow).where(col(EffectRow.id) == effect_id).values(**values))
+        async with self._alone.begin() as connection:  # one statement
+            await connection.execute(update(_TABLE).where(_TABLE.c.id == effect_id).values(**values))
 
 
 async def stage_effects(
-    session: AsyncSession,
+    connection: AsyncConnection,
     key: str,
     bodies: Sequence[dict[str, object]],
     now: datetime,
     hold: timedelta = timedelta(0),
     once: str | None = None,
 ) -> list[int]:
-    """Queue effects in the caller's transaction (a change's effects go with the change); a token already
-    used under `key` fails the transaction (IntegrityError)."""
-    ids: list[int] = []
-    for position, body in enumerate(bodies):
-        token = None if once is None else f"{once}:{position}"
-        values = {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0, "once": token}
-        statement = insert(EffectRow).values(**values, not_before=utc(now + hold), created_at=utc(now))
-        ids.append(int((await session.exec(statement.returning(col(EffectRow.id)))).scalar_one()))
-    return ids
+    """Queue effects in the caller's transaction (a change's effects go with the change), in one statement; a
+    token already used under `key` fails the transaction (IntegrityError)."""
+    times = {"not_before": utc(now + hold), "created_at": utc(now)}
+    rows = [
+        {"key": key, "body": json.dumps(body), "status": PENDING, "attempts": 0, "once": token} | times
+        for body, token in zip(bodies, _tokens(once, len(bodies)), strict=True)
+    ]
+    if not rows:
+        return []
+    return [int(row_id) for row_id in (await connection.execute(_ADD, rows)).scalars().all()]
 
 
-def _finish(effect_ids: Sequence[int]) -> Update:
-    return (
-        update(EffectRow)
-        .where(col(EffectRow.id).in_(effect_ids))
-        .values(status=DONE)
-        .execution_options(synchronize_session=False)
-    )
+def _tokens(once: str | None, count: int) -> list[str | None]:
+    return [None if once is None else f"{once}:{position}" for position in range(count)]
 
 
-def _effect(row: EffectRow) -> QueuedEffect:
+def _effect(row: EffectRow | Row[Any]) -> QueuedEffect:
     assert row.id is not None
     return QueuedEffect(row.id, row.key, json.loads(row.body), row.attempts, row.created_at)

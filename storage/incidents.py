@@ -1,8 +1,10 @@
 """Incidents in SQL: the `incidents` table and the queries flows need.
 
-Each call uses one short session. `save` refuses lost updates: it writes only if the row still has the
+Each call uses one short connection. `save` refuses lost updates: it writes only if the row still has the
 revision the incident was loaded with. The timeline entries a change records are written in the same
 transaction to the journal (`storage.journal`), and moved to Redis after: a change is never stored without them.
+The statements of the command path are Core statements built once (their compiled form is cached by
+SQLAlchemy under a key computed once), read in autocommit (`storage.db.autocommit`).
 """
 
 from collections.abc import Sequence
@@ -13,14 +15,19 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Index,
+    Row,
+    Select,
     String,
+    Table,
     Text,
+    bindparam,
     insert,
     or_,
     update,
 )
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,8 +38,9 @@ from domain.severity import Severity
 from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
 from storage.columns import UTCDateTime, utc
+from storage.db import autocommit
 from storage.effects import stage_effects
-from storage.journal import TimelineJournal, stage
+from storage.journal import JournalEntry, TimelineJournal, stage
 
 Effects = tuple[str, Sequence[dict[str, object]], datetime]  # queue key, effect bodies, when queued
 
@@ -106,10 +114,28 @@ class IncidentRow(SQLModel, table=True):
     revision: int
 
 
+_TABLE: Table = IncidentRow.__table__  # type: ignore[attr-defined]
+_BY_NUMBER = core_select(_TABLE).where(_TABLE.c.number == bindparam("b_number"))
+_BY_CHANNEL = core_select(_TABLE).where(_TABLE.c.channel_id == bindparam("b_channel"))
+_BY_KEY = core_select(_TABLE).where(_TABLE.c.idempotency_key == bindparam("b_key"))
+_OPEN = (
+    core_select(_TABLE).where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES])).order_by(_TABLE.c.number.desc())
+)
+_ALL = core_select(_TABLE).order_by(_TABLE.c.number.desc())
+# The SET clause comes from the parameters' keys: every column `_values` names, and the revision.
+_SAVE = (
+    update(_TABLE)
+    .where(_TABLE.c.number == bindparam("b_number"), _TABLE.c.revision == bindparam("b_revision"))
+    .returning(*_TABLE.c)
+)
+_INSERT = insert(_TABLE).returning(*_TABLE.c)
+
+
 class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine, self._reads = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
 
@@ -120,7 +146,7 @@ class IncidentStore:
 
         True if stored, False if the key existed (then nothing is written)."""
         if idempotency_key is not None:
-            existing = await self._first(col(IncidentRow.idempotency_key) == idempotency_key)
+            existing = await self._first(_BY_KEY, {"b_key": idempotency_key})
             if existing is not None:
                 return existing, False
         try:
@@ -128,21 +154,21 @@ class IncidentStore:
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            existing = await self._first(col(IncidentRow.idempotency_key) == idempotency_key)
+            existing = await self._first(_BY_KEY, {"b_key": idempotency_key})
             if existing is None:
                 raise  # another unique column clashed, e.g. channel_id
             return existing, False
 
     async def get(self, number: int) -> Incident:
         """The incident with this number, or IncidentNotFound."""
-        incident = await self._first(col(IncidentRow.number) == number)
+        incident = await self._first(_BY_NUMBER, {"b_number": number})
         if incident is None:
             raise IncidentNotFound(f"#{number}")
         return incident
 
     async def find_by_channel(self, channel_id: str) -> Incident | None:
         """The incident whose Slack channel this is, if any."""
-        return await self._first(col(IncidentRow.channel_id) == channel_id)
+        return await self._first(_BY_CHANNEL, {"b_channel": channel_id})
 
     async def latest_from_source(self, group_key: str) -> Incident | None:
         """The newest incident opened by this alert group, open or resolved."""
@@ -161,19 +187,29 @@ class IncidentStore:
     ) -> Incident:
         """Write every field (and the change's timeline `entries` and queued Slack `effects`) if the row is still
         at `incident.revision`. Returns the incident with its next revision."""
-        async with self._sessions.begin() as session:
-            saved = await save_in(session, incident, entries, effects)
+        return (await self.change(incident, entries, effects))[0]
+
+    async def change(
+        self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None
+    ) -> tuple[Incident, list[JournalEntry]]:
+        """`save`, and the timeline entries as kept (to be moved to Redis)."""
+        async with self._engine.begin() as connection:
+            saved = await _change_in(connection, incident, entries, effects)
         if saved is not None:
             return saved
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")
 
-    async def append(self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None) -> None:
-        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone."""
-        async with self._sessions.begin() as session:
-            await stage(session, number, entries)
+    async def append(
+        self, number: int, entries: Sequence[TimelineEntry], effects: Effects | None = None
+    ) -> list[JournalEntry]:
+        """Keep timeline entries (and their Slack effects) of a change that leaves the incident's row alone;
+        the entries as kept."""
+        async with self._engine.begin() as connection:
+            kept = await stage(connection, number, entries)
             if effects is not None:
-                await stage_effects(session, *effects)
+                await stage_effects(connection, *effects)
+        return kept
 
     async def unfinished_setups(self, declared_before: datetime, announced: bool = False) -> list[Incident]:
         """Open incidents declared before this instant whose channel or card (or, with `announced`, whose
@@ -196,50 +232,55 @@ class IncidentStore:
 
     async def list(self, open_only: bool) -> list[Incident]:
         """Incidents newest first; with `open_only`, those not resolved."""
-        statement = select(IncidentRow).order_by(col(IncidentRow.number).desc())
-        if open_only:
-            statement = statement.where(col(IncidentRow.status).in_([s.value for s in OPEN_STATUSES]))
-        async with self._sessions() as session:
-            rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(_OPEN if open_only else _ALL)).all()
         return [_incident(row) for row in rows]
 
     async def _insert(
         self, incident: Incident, idempotency_key: str | None, entries: Sequence[TimelineEntry]
     ) -> Incident:
-        statement = (
-            insert(IncidentRow)
-            .values(**_values(incident), idempotency_key=idempotency_key, revision=1)
-            .returning(IncidentRow)
-        )
-        async with self._sessions.begin() as session:
-            row = (await session.exec(statement)).scalar_one()
-            await stage(session, row.number, entries)
+        values = _values(incident) | {"idempotency_key": idempotency_key, "revision": 1}
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(_INSERT, values)).one()
+            await stage(connection, row.number, entries)
         return _incident(row)
 
-    async def _first(self, condition: ColumnElement[bool]) -> Incident | None:
-        async with self._sessions() as session:
-            row = (await session.exec(select(IncidentRow).where(condition))).first()
+    async def _first(self, statement: Select[Any], parameters: dict[str, object]) -> Incident | None:
+        async with self._reads.connect() as connection:
+            row = (await connection.execute(statement, parameters)).first()
         return None if row is None else _incident(row)
 
 
 async def save_in(
-    session: AsyncSession, incident: Incident, entries: Sequence[TimelineEntry], effects: Effects | None = None
+    connection: AsyncConnection,
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    effects: Effects | None = None,
 ) -> Incident | None:
     """`IncidentStore.save` inside a transaction of the caller's (publishing a postmortem closes its incident in
     the same transaction); None if the row is no longer at `incident.revision`."""
-    statement = (
-        update(IncidentRow)
-        .where(col(IncidentRow.number) == incident.number, col(IncidentRow.revision) == incident.revision)
-        .values(**_values(incident), revision=incident.revision + 1)
-        .returning(IncidentRow)
-    )
-    row = (await session.exec(statement)).scalar_one_or_none()
-    if not isinstance(row, IncidentRow):
+    saved = await _change_in(connection, incident, entries, effects)
+    return None if saved is None else saved[0]
+
+
+async def _change_in(
+    connection: AsyncConnection,
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    effects: Effects | None = None,
+) -> tuple[Incident, list[JournalEntry]] | None:
+    parameters = _values(incident) | {
+        "revision": incident.revision + 1,
+        "b_number": incident.number,
+        "b_revision": incident.revision,
+    }
+    row = (await connection.execute(_SAVE, parameters)).one_or_none()
+    if row is None:
         return None
-    await stage(session, row.number, entries)
+    kept = await stage(connection, row.number, entries)
     if effects is not None:
-        await stage_effects(session, *effects)
-    return _incident(row)
+        await stage_effects(connection, *effects)
+    return _incident(row), kept
 
 
 def _values(incident: Incident) -> dict[str, Any]:
@@ -273,7 +314,7 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else (end - start).total_seconds()
 
 
-def _incident(row: IncidentRow) -> Incident:
+def _incident(row: IncidentRow | Row[Any]) -> Incident:
     return Incident(
         number=row.number,
         title=row.title,

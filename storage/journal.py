@@ -11,15 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, String, Text, func, insert, update
+from sqlalchemy import Boolean, Index, Row, String, Table, Text, Update, bindparam, false, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.timeline import EntryKind, TimelineEntry
 from storage.columns import UTCDateTime, utc
+from storage.db import autocommit
 
 _IN_CHUNK = 1000
 
@@ -45,6 +47,23 @@ class TimelineOutboxRow(SQLModel, table=True):
     once: str | None = Field(default=None, sa_type=String)
 
 
+_TABLE: Table = TimelineOutboxRow.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_PENDING_OF = (
+    core_select(_TABLE)
+    .where(_TABLE.c.moved.is_(false()), _TABLE.c.number == bindparam("b_number"))
+    .order_by(_TABLE.c.id)
+)
+
+_CLAIMED = (  # the rows of `b_ids` not moved yet, skipping those another mover is marking
+    core_select(_TABLE.c.id)
+    .where(_TABLE.c.id.in_(bindparam("b_ids", expanding=True)), _TABLE.c.moved.is_(false()))
+    .order_by(_TABLE.c.id)
+    .with_for_update(skip_locked=True)
+)
+_MARK_MOVED = update(_TABLE).where(_TABLE.c.id.in_(_CLAIMED)).values(moved=True)
+
+
 @dataclass(frozen=True)
 class JournalEntry:
     """A timeline entry as SQL keeps it; `id` makes its append to Redis idempotent."""
@@ -61,6 +80,7 @@ class JournalEntry:
 
 class TimelineJournal:
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine, self._alone = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
 
@@ -81,9 +101,9 @@ class TimelineJournal:
         if not entries:
             return []
         rows = [_row(number, entry, once) for entry, once in entries]
-        statement = self._insert_new().values(rows).returning(col(TimelineOutboxRow.id), col(TimelineOutboxRow.once))
-        async with self._sessions.begin() as session:
-            written = list((await session.exec(statement)).all())
+        statement = self._insert_new().values(rows).returning(_TABLE.c.id, _TABLE.c.once)
+        async with self._alone.begin() as connection:  # one statement
+            written = list((await connection.execute(statement)).all())
         ids_by_once = {once: int(row_id) for row_id, once in written if once is not None}
         unnamed = iter(sorted(int(row_id) for row_id, once in written if once is None))  # ids grow in row order
         kept: list[JournalEntry | None] = []
@@ -102,9 +122,11 @@ class TimelineJournal:
 
     async def pending(self, number: int | None = None) -> list[JournalEntry]:
         """Entries not yet moved to Redis (of one incident, or all), oldest first."""
-        statement = select(TimelineOutboxRow).where(col(TimelineOutboxRow.moved).is_(False))
         if number is not None:
-            statement = statement.where(col(TimelineOutboxRow.number) == number)
+            async with self._alone.connect() as connection:
+                rows = (await connection.execute(_PENDING_OF, {"b_number": number})).all()
+            return [_journal_entry(row) for row in rows]
+        statement = select(TimelineOutboxRow).where(col(TimelineOutboxRow.moved).is_(False))
         return await self._rows(statement.order_by(col(TimelineOutboxRow.id)))
 
     async def entries(self, number: int) -> list[JournalEntry]:
@@ -119,14 +141,8 @@ class TimelineJournal:
         different orders would deadlock (PostgreSQL finds updated rows in a new place)."""
         if not ids:
             return
-        claim = (
-            select(TimelineOutboxRow.id)
-            .where(col(TimelineOutboxRow.id).in_(ids), col(TimelineOutboxRow.moved).is_(False))
-            .order_by(col(TimelineOutboxRow.id))
-            .with_for_update(skip_locked=True)
-        )
-        async with self._sessions.begin() as session:  # one statement: the claim is its subquery
-            await session.exec(update(TimelineOutboxRow).where(col(TimelineOutboxRow.id).in_(claim)).values(moved=True))
+        async with self._alone.begin() as connection:  # one statement: the claim is its subquery
+            await connection.execute(*marking_moved(ids))
 
     async def keep_moved(self, number: int, entries: Sequence[tuple[str, TimelineEntry]]) -> int:
         """Keep entries that are in the incident's Redis stream already (written there before SQL kept every
@@ -135,8 +151,8 @@ class TimelineJournal:
         kept = 0
         for stream_id, entry in entries:
             try:
-                async with self._sessions.begin() as session:
-                    await stage(session, number, [entry], f"redis:{stream_id}", moved=True)
+                async with self._engine.begin() as connection:
+                    await stage(connection, number, [entry], f"redis:{stream_id}", moved=True)
                 kept += 1
             except IntegrityError:
                 pass  # kept by another backfill
@@ -168,16 +184,24 @@ class TimelineJournal:
 
 
 async def stage(
-    session: AsyncSession,
+    connection: AsyncConnection,
     number: int,
     entries: Sequence[TimelineEntry],
     once: str | None = None,
     moved: bool = False,
-) -> None:
-    """Write timeline entries in the caller's transaction (a change's entries go with the change)."""
+) -> list[JournalEntry]:
+    """Write timeline entries in the caller's transaction (a change's entries go with the change); as kept."""
     rows = [_row(number, entry, once) | {"moved": moved} for entry in entries]
-    if rows:
-        await session.exec(insert(TimelineOutboxRow), params=rows)
+    if not rows:
+        return []
+    ids = (await connection.execute(_INSERT, rows)).scalars().all()
+    return [JournalEntry(int(row_id), number, entry) for row_id, entry in zip(ids, entries, strict=True)]
+
+
+def marking_moved(ids: Sequence[int]) -> tuple[Update, dict[str, object]]:
+    """The statement (and its parameters) of `TimelineJournal.mark_moved`, for a transaction of the caller's
+    (an incident's Slack work marks the entries it moved with its lease)."""
+    return _MARK_MOVED, {"b_ids": list(ids)}
 
 
 def _row(number: int, entry: TimelineEntry, once: str | None) -> dict[str, Any]:
@@ -191,6 +215,6 @@ def _row(number: int, entry: TimelineEntry, once: str | None) -> dict[str, Any]:
     }
 
 
-def _journal_entry(row: TimelineOutboxRow) -> JournalEntry:
+def _journal_entry(row: TimelineOutboxRow | Row[Any]) -> JournalEntry:
     assert row.id is not None
     return JournalEntry(row.id, row.number, TimelineEntry(row.at, EntryKind(row.kind), row.actor, row.text))

@@ -274,7 +274,8 @@ class PostmortemStore:
             await _save_in(session, pm)
             await session.exec(insert(RevisionRow).values(**revision))
             closing = publication.closing
-            if closing is not None and await save_in(session, closing, publication.entries) is None:
+            connection = await session.connection()
+            if closing is not None and await save_in(connection, closing, publication.entries) is None:
                 raise ConcurrentUpdate(f"Incident #{pm.number} changed while its postmortem was published.")
             await _stage(session, effects)
         stored = await self.get(pm.number)
@@ -291,7 +292,7 @@ class PostmortemStore:
 
 async def _stage(session: AsyncSession, effects: Sequence[Effects]) -> None:
     for key, bodies, now in effects:
-        await stage_effects(session, key, bodies, now)
+        await stage_effects(await session.connection(), key, bodies, now)
 
 
 async def _save_in(session: AsyncSession, postmortem: Postmortem) -> None:

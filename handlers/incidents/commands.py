@@ -43,7 +43,7 @@ def register(router: CommandRouter, services: Services) -> None:
         return Decision(
             messages.done_reply(incident.number, done),
             incident.number,
-            lambda: flows.perform(services, transition.incident),
+            lambda: flows.perform(services, transition.incident, transition.journal),
         )
 
     async def timeline(command: SlashCommand, request: TimelineRequest) -> Decision:

@@ -7,7 +7,7 @@ before acknowledging Slack. The performing half (`open_channel`, `perform`) call
 import asyncio
 import random
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import structlog
 from redis.exceptions import RedisError
@@ -31,16 +31,24 @@ from domain import (
 )
 from handlers.incidents import messages
 from handlers.incidents.effects import bodies
-from handlers.incidents.timeline import move_soon, record
+from handlers.incidents.timeline import move_soon, record, show
 from handlers.services import Services
 from handlers.slack import FetchedMessage, Message, describe_failure, error_code, incident_key
 from handlers.slack.blocks import Block
 from storage import ConcurrentUpdate
+from storage.journal import JournalEntry, marking_moved
 
 log = structlog.get_logger()
 
 _SAVE_ATTEMPTS = 12
 _JITTER = 0.01  # seconds: the first retry waits up to 10 ms, later ones up to 160 ms
+
+
+@dataclass(frozen=True)
+class Acted(Transition):
+    """A transition as stored, with its timeline entries as the journal kept them (for `perform` to show)."""
+
+    journal: tuple[JournalEntry, ...] = ()
 
 
 class IdempotencyKey:
@@ -109,9 +117,9 @@ async def find_incident(services: Services, number: int | None, channel_id: str 
     return incident
 
 
-async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Transition:
+async def act(services: Services, incident: Incident, event: Event, stop_pages: bool = True) -> Acted:
     """Apply `event`, store the new state and its timeline entries (and queued Slack effects); `perform` then
-    shows the entries and carries out the effects, after the reply.
+    shows the entries and carries out the effects, after the reply (given `journal`, it reads no entries).
 
     An event that changes only the timeline (a note, an update) is appended without touching the incident's
     row, so it never races a state change. State changes take turns within this process; one racing another
@@ -122,15 +130,15 @@ async def act(services: Services, incident: Incident, event: Event, stop_pages: 
         transition = apply(incident, event, now)
         if transition.incident == incident:
             queued = (incident_key(incident.number), bodies(services, incident, transition.effects), now)
-            await services.incidents.append(incident.number, _entries(transition.effects), queued)
+            kept = await services.incidents.append(incident.number, _entries(transition.effects), queued)
             if services.on_change is not None:  # an update, say: it resets the update reminder
                 await services.on_change(incident, incident, event)
-            return transition
+            return Acted(transition.incident, transition.effects, tuple(kept))
         async with services.changing.hold(incident.number):
             return await _change(services, incident, event, stop_pages)
 
 
-async def _change(services: Services, incident: Incident, event: Event, stop_pages: bool) -> Transition:
+async def _change(services: Services, incident: Incident, event: Event, stop_pages: bool) -> Acted:
     for attempt in range(_SAVE_ATTEMPTS):
         if attempt > 1:  # the first conflict was a stale load; later ones race another process
             await asyncio.sleep(random.uniform(0, _JITTER * 2 ** min(attempt - 1, 4)))
@@ -140,7 +148,7 @@ async def _change(services: Services, incident: Incident, event: Event, stop_pag
         transition = apply(incident, event, now)
         queued = (incident_key(incident.number), bodies(services, transition.incident, transition.effects), now)
         try:
-            saved = await services.incidents.save(transition.incident, _entries(transition.effects), queued)
+            saved, kept = await services.incidents.change(transition.incident, _entries(transition.effects), queued)
         except ConcurrentUpdate:
             continue
         log.info("incident_changed", change=type(event).__name__, status=saved.status.value)
@@ -148,7 +156,7 @@ async def _change(services: Services, incident: Incident, event: Event, stop_pag
             await _stop_pages(services, saved.number)
         if services.on_change is not None:
             await services.on_change(incident, saved, event)
-        return Transition(saved, transition.effects)
+        return Acted(saved, transition.effects, tuple(kept))
     raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")
 
 
@@ -247,19 +255,25 @@ async def resume_setups(services: Services) -> int:
     return finished
 
 
-async def perform(services: Services, incident: Incident) -> list[str]:
+async def perform(services: Services, incident: Incident, journal: Sequence[JournalEntry] | None = None) -> list[str]:
     """Carry out the incident's queued Slack effects now; returns `method: error` for each Slack call that failed.
 
     They were stored with the change, so a process that dies before (or while) doing this loses nothing:
-    the repair sweep of any process carries out what is left, each effect once."""
+    the repair sweep of any process carries out what is left, each effect once. The timeline entries not yet
+    in Redis are moved first; given `journal` (a change's entries as kept), those are, and marked moved with
+    the effects' lease (entries an earlier failure left in SQL are moved by the next read or sweep)."""
     failures: list[str] = []
     with bound_contextvars(incident=incident.number):
-        await move_soon(services, incident.number)
+        marked = []
+        if journal is None:
+            await move_soon(services, incident.number)
+        elif journal and await show(services, incident.number, journal):
+            marked = [marking_moved([item.id for item in journal])]
         if incident.card_ts is None:  # its setup failed or its process died: resume it now
             incident, failure = await try_open_channel(services, incident)
             failures += [failure] if failure else []
         async with services.changing.hold(incident_key(incident.number)):  # one runner here: in order, no races
-            failures += await services.effects.run_due(incident_key(incident.number))
+            failures += await services.effects.run_due(incident_key(incident.number), marked)
     return failures
 
 

@@ -66,7 +66,7 @@ async def act_on_click(
     await ack()
 
     async def carry_out() -> None:
-        failures = await flows.perform(services, transition.incident)
+        failures = await flows.perform(services, transition.incident, transition.journal)
         if failures:
             text = slack_failed(incident.number, failures)
             await respond(text=text, response_type="ephemeral", replace_original=False)

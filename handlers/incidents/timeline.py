@@ -54,6 +54,18 @@ async def _move(services: Services, items: Sequence[JournalEntry]) -> None:
     await services.incidents.journal.mark_moved([item.id for item in items])
 
 
+async def show(services: Services, number: int, items: Sequence[JournalEntry]) -> bool:
+    """Append entries SQL kept to the incident's stream (each once, by its id), not marking them moved (the
+    caller does, in a transaction of its own); False with Redis down: they wait in SQL for the next read or
+    the repair sweep."""
+    try:
+        await services.timeline.append_all([(item.number, item.entry, item.token) for item in items])
+    except (RedisError, OSError) as error:
+        log.warning("timeline_move_deferred", incident=number, error=type(error).__name__)
+        return False
+    return True
+
+
 async def move_soon(services: Services, number: int) -> None:
     """`move_timeline` for one incident; with Redis down the entries wait in SQL for the repair sweep."""
     try:

@@ -11,6 +11,7 @@ from handlers.slack.gateway import (
     build_client,
     describe_failure,
     error_code,
+    http_session,
 )
 from handlers.slack.ids import ActionId, BlockId, CallbackId
 from handlers.slack.outbox import Job, SlackOutbox, TokenBucket, incident_key, person_key
@@ -45,6 +46,7 @@ __all__ = [
     "build_client",
     "describe_failure",
     "error_code",
+    "http_session",
     "incident_key",
     "person_key",
 ]

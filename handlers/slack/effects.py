@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.slack.gateway import describe_failure
 from handlers.slack.outbox import SlackOutbox
-from storage.effects import EffectStore, QueuedEffect
+from storage.effects import EffectStore, QueuedEffect, Statement
 
 log = structlog.get_logger()
 
@@ -112,8 +112,9 @@ class EffectQueue:
             return False, failure
         return True, None
 
-    async def run_due(self, key: str) -> list[str]:
-        """Carry out every due effect of one key now, in order; the failures.
+    async def run_due(self, key: str, also: Sequence[Statement] = ()) -> list[str]:
+        """Carry out every due effect of one key now, in order; the failures. `also`: statements of the
+        caller's to commit with the lease (an incident's timeline entries marked moved).
 
         The key's due effects are leased in one statement and marked done together once they ran (a process
         that dies between leaves them to be carried out again, told so by their attempt count). A batch whose
@@ -123,7 +124,7 @@ class EffectQueue:
         failures: list[str] = []
         finished: list[int] = []
         claimed_at = self._now()
-        batch = await self.store.claim_due(key, claimed_at, self.lease)
+        batch = await self.store.claim_due(key, claimed_at, self.lease, also=also)
         while batch:
             superseded = _superseded(batch)
             for position, effect in enumerate(batch):

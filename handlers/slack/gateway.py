@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -20,6 +21,7 @@ log = structlog.get_logger()
 
 Block = Mapping[str, object]
 _CREATE_ATTEMPTS = 3
+_TIMEOUT = 10  # seconds a Web API call may take
 
 
 @dataclass(frozen=True)
@@ -69,13 +71,22 @@ class _CountedClient(AsyncWebClient):
         return response
 
 
-def build_client(token: str, base_url: str, calls: SlackCalls | None = None) -> AsyncWebClient:
+def http_session() -> aiohttp.ClientSession:
+    """The HTTP session for `build_client`, to be closed by its owner: Web API calls then reuse kept-alive
+    connections (without one, slack_sdk opens and closes a connection per call)."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT))
+
+
+def build_client(
+    token: str, base_url: str, calls: SlackCalls | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """An AsyncWebClient that retries 429 (honouring Retry-After), 5xx and connection errors; with `calls`,
-    each call is counted."""
+    each call is counted; with `session` (`http_session`), calls go over its connections."""
     client = _CountedClient(
         token=token,
         base_url=base_url,
-        timeout=10,
+        timeout=_TIMEOUT,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),

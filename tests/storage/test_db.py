@@ -130,6 +130,25 @@ async def test_ping_raises_when_the_database_is_unreachable():
         await engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_pooled_connection_the_server_ended_is_replaced_on_checkout(engine: AsyncEngine):
+    """PostgreSQL ends a pooled connection (a restart, pg_terminate_backend) just before it is checked out:
+    the next statement runs on a fresh connection instead of failing on the dead one."""
+    async with engine.connect() as killer:  # another pooled connection ends the first one's backend
+        async with engine.connect() as connection:
+            first = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+        await killer.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await killer.commit()
+    async with engine.connect() as connection:
+        again = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+        ended = (
+            await connection.execute(
+                sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
+            )
+        ).scalar_one()
+    assert (again != first, ended) == (True, 0)
+
+
 async def test_sqlite_engine_enforces_foreign_keys(tmp_path: Path):
     """SQLite connections from create_engine have foreign keys on and a busy timeout set."""
     engine = create_engine(f"sqlite:///{tmp_path / 'firebreak.db'}")

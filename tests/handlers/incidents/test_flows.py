@@ -9,12 +9,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain import Acknowledge, Incident, Severity, TimelineEntry
+from domain import Acknowledge, AddNote, Incident, Severity, TimelineEntry
 from domain.timeline import EntryKind
 from handlers import Services
+from handlers.incidents import effects as incident_effects
 from handlers.incidents import flows, timeline
 from handlers.slack import SlackGateway, SlackOutbox
 from handlers.slack.effects import EffectQueue
+from sandbox.slack_api import SlackEmulator
 from storage import IncidentStore, Keys, SeenStore, TimelineStore
 from storage.alerts import AlertStore
 from storage.effects import EffectStore
@@ -56,6 +58,39 @@ async def test_a_change_whose_timeline_append_fails_keeps_its_entry_until_redis_
     assert await timeline.move_timeline(working) == 0
     kinds = [e.kind for e in await timeline_store.read(incident.number)]
     assert kinds == [EntryKind.DECLARED, EntryKind.ACKNOWLEDGED]
+
+
+async def test_performing_a_change_shows_its_kept_entries_and_marks_them_moved_with_the_lease(
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore, engine: AsyncEngine
+) -> None:
+    """The change hands `perform` its entries as SQL kept them: they reach the stream and are marked moved (none
+    left pending); with Redis down they stay pending in SQL, unmarked, for the sweep."""
+    async with SlackEmulator() as slack:
+        gateway = SlackGateway(AsyncWebClient(token="xoxb-test", base_url=slack.url))
+        working = replace(services(incident_store, redis, keys, timeline_store, engine), slack=gateway)
+        incident_effects.register(working, flows.refresh_card)
+        declared, _ = await flows.declare_incident(
+            working, title="Checkout", severity=Severity.SEV1, declared_by="U0ALICE"
+        )
+        incident = await flows.open_channel(working, declared)
+        acted = await flows.act(working, incident, Acknowledge("U0BOB"))
+        assert [item.entry.kind for item in acted.journal] == [EntryKind.ACKNOWLEDGED]
+        assert await flows.perform(working, acted.incident, acted.journal) == []
+        kinds = [e.kind for e in await timeline_store.read(incident.number)]
+        assert (kinds, await incident_store.journal.pending(incident.number)) == (
+            [EntryKind.DECLARED, EntryKind.ACKNOWLEDGED],
+            [],
+        )
+        down = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)  # nothing listens on port 9
+        try:
+            broken = replace(working, timeline=TimelineStore(down, keys))
+            noted = await flows.act(broken, acted.incident, AddNote("U0BOB", "Rolled back"))
+            assert await flows.perform(broken, noted.incident, noted.journal) == []
+        finally:
+            await down.aclose()
+        assert [item.id for item in await incident_store.journal.pending(incident.number)] == [noted.journal[0].id]
+        assert await timeline.move_timeline(working) == 1
+        assert len(slack.calls_to("chat.update")) >= 1  # the card refreshes ran with the lease
 
 
 async def test_a_declaration_repeated_after_its_paging_failed_pages(
