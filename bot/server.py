@@ -248,7 +248,7 @@ async def _start_slack(
     bolt = build_bolt_app(settings, client, services, pager, app[POSTMORTEMS], app[REMINDERS], metrics, router)
     app[BOLT] = bolt
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    app[ADMISSION] = Admission(settings.slack_concurrency, secret)
+    app[ADMISSION] = Admission(settings.slack_concurrency)
     app[DIRECT] = DirectCommand(router.command, router.run, secret, app[ADMISSION], services.seen)
     if settings.slack_app_token is None or settings.process_role == "worker":  # a worker takes no Slack requests
         return None

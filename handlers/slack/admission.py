@@ -4,10 +4,10 @@ answered in the HTTP reply itself with an ephemeral "busy, not run, try again", 
 timing out together. Refusals are counted and logged at most once a second
 (`slack_requests_shed`).
 
-Only slash commands are refused: a click or an event past the bound still runs (Slack shows nothing a reply
-to those could say, and an event answered 2xx is never sent again). A request whose signature is wrong goes
-on to Bolt, which refuses it as usual; our own command's signature is checked before it is admitted
-(`command`, from `DirectCommand`).
+Only our slash command is refused (`command`, from `DirectCommand`, which checked its signature first):
+what goes to Bolt (`dispatch`: a click, an event, a view, another command, which Bolt answers 404) waits for
+its turn and runs (Slack shows nothing a reply to a click or an event could say, and an event answered 2xx
+is never sent again).
 """
 
 import asyncio
@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 import structlog
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.signature import SignatureVerifier
 
 from handlers.slack import messages
 
@@ -33,7 +32,6 @@ class Admission:
     def __init__(
         self,
         limit: int,
-        signing_secret: str,
         wait: float = 0.3,
         report_every: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -42,15 +40,14 @@ class Admission:
         self.wait = wait
         self._slots = asyncio.Semaphore(limit)
         self.shed = 0  # refused since the process started
-        self._verifier = SignatureVerifier(signing_secret)
         self._report_every = report_every
         self._monotonic = monotonic
         self._unreported = 0
         self._reported_at = -report_every
 
     async def dispatch(self, request: AsyncBoltRequest, bolt: Dispatch) -> BoltResponse:
-        sheddable = self._slots.locked() and self._is_signed_command(request)
-        return await self._admitted(sheddable, lambda: bolt(request))
+        """Bolt's answer to `request`, once it has its turn."""
+        return await self._admitted(False, lambda: bolt(request))
 
     async def command(self, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         """Admit a slash command whose signature the caller checked: busy after `wait`, else `work`'s reply."""
@@ -69,12 +66,6 @@ class Admission:
             return await work()
         finally:
             self._slots.release()
-
-    def _is_signed_command(self, request: AsyncBoltRequest) -> bool:
-        if not isinstance(request.body.get("command"), str):
-            return False
-        headers = {name: values[0] for name, values in request.headers.items() if values}
-        return self._verifier.is_valid_request(request.raw_body, headers)
 
     def _refuse(self) -> BoltResponse:
         self.shed += 1
