@@ -99,8 +99,10 @@ class PageDelivery:
             text = messages.page_failed_entry(user, describe_failure(error))
             await self.record(incident, EntryKind.PAGE_FAILED, text, once=f"page-failed:{key}")
             return False
-        await seen.finish("paged", key)
+        # the journal first: a death between the two leaves the marker begun, and the next holder finds the
+        # entry (or, without it, the DM) instead of a finished marker with no entry ever written
         await self.record(incident, EntryKind.PAGED, messages.paged_entry(user, why), once=f"paged:{key}")
+        await seen.finish("paged", key)
         invite = {"kind": "invite", "number": incident.number, "user": user}
         await self.services.effects.queue(incident_key(incident.number), [invite])
         return True
