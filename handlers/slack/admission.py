@@ -47,14 +47,12 @@ class Admission:
 
     async def dispatch(self, request: AsyncBoltRequest, bolt: Dispatch) -> BoltResponse:
         """Bolt's answer to `request`, once it has its turn."""
-        return await self._admitted(False, lambda: bolt(request))
+        async with self._slots:
+            return await bolt(request)
 
     async def command(self, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
         """Admit a slash command whose signature the caller checked: busy after `wait`, else `work`'s reply."""
-        return await self._admitted(True, work)
-
-    async def _admitted(self, sheddable: bool, work: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
-        if sheddable and self._slots.locked():
+        if self._slots.locked():
             try:
                 async with asyncio.timeout(self.wait):
                     await self._slots.acquire()
