@@ -1,6 +1,6 @@
 """Signed slash commands at fixed rates (an open loop) against the real bot, beside Bolt's ack-only listener.
 
-    python -m bench.slash_load [--rates 50,100,200,400] [--seconds 10] [--database sqlite|postgresql]
+    python -m bench.slash_load [--rates 50,100,200,400] [--seconds 10] [--database sqlite|postgresql] [--processes N]
 
 The bot (`python -m bot`) and the anchor (`bench.anchor_bolt`, Bolt's own ack-only listener) each run in a
 process of their own; this process sends the load and serves the fake Slack Web API. The mix, over 20
@@ -12,7 +12,8 @@ rate's first request until the server is idle again (the bot's queued Slack work
 whose load moves, that is the steadier figure. On PostgreSQL, while the bot is under load, a probe commits
 one row at a time (20 a second) beside it and reports how long PostgreSQL took to make a commit durable:
 a command that writes cannot answer sooner than its commit, so that is the floor under the bot's p99 on
-this disk.
+this disk. `--processes N` runs N bots on the one port (`REUSE_PORT`: the kernel spreads the connections),
+as N replicas on one host would; their CPU time is added up.
 """
 
 import argparse
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from redis.asyncio import Redis
 from sandbox.slack_api import SlackEmulator
 from storage import migrate
 from tests.bot.harness import sign
+from tests.processes import holds_listener
 
 SECRET = "bench-signing-secret"
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,18 +80,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-async def cpu_until_idle(pid: int, since: float, limit: float = 60) -> float:
-    """CPU seconds the process has used since `since` (a `cpu_seconds` reading), once it has gone idle:
-    less than 2 % of a core over half a second (its background loops), or after `limit` seconds."""
+async def cpu_until_idle(pids: Sequence[int], since: float, limit: float = 60) -> float:
+    """CPU seconds the processes have used since `since` (their `cpu_seconds` readings added), once they have
+    gone idle: less than 2 % of a core over half a second (their background loops), or after `limit` seconds."""
     loop = asyncio.get_running_loop()
-    deadline, last = loop.time() + limit, cpu_seconds(pid)
+    deadline, last = loop.time() + limit, _cpu(pids)
     while loop.time() < deadline:
         await asyncio.sleep(0.5)
-        now = cpu_seconds(pid)
+        now = _cpu(pids)
         if now - last < 0.01:
             return now - since
         last = now
-    return cpu_seconds(pid) - since
+    return _cpu(pids) - since
+
+
+def _cpu(pids: Sequence[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 async def forget(prefix: str) -> None:
@@ -254,7 +260,12 @@ async def _declare_incidents(http: aiohttp.ClientSession, url: str) -> None:
 
 
 async def main(
-    rates: list[int], seconds: float, database: str, profile: str | None = None, bot_log: str | None = None
+    rates: list[int],
+    seconds: float,
+    database: str,
+    profile: str | None = None,
+    bot_log: str | None = None,
+    processes: int = 1,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -264,21 +275,22 @@ async def main(
             if profile:  # py-spy (pip install py-spy) samples the bot while it serves the load
                 bot_args = ["py-spy", "record", "--format", "raw", "-o", profile, "--", *bot_args]
             anchor_args = [sys.executable, "-m", "bench.anchor_bolt", str(anchor_port), SECRET, slack.url]
-            env = bot_env(slack.url, db_url, bot_port, workdir)
+            env = bot_env(slack.url, db_url, bot_port, workdir) | {"REUSE_PORT": str(processes > 1).lower()}
             timeout = aiohttp.ClientTimeout(total=TIMEOUT)
             bot_log_path = Path(bot_log) if bot_log else workdir / "bot.log"
             async with (
-                served(bot_args, env, bot_port, bot_log_path) as (bot_base, bot_process),
+                _bots(bot_args, env, bot_port, bot_log_path, processes) as (bot_base, bot_pids),
                 served(anchor_args, env, anchor_port, workdir / "anchor.log") as (anchor_base, anchor_process),
                 aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http,
             ):
                 bot_url, anchor_url = bot_base + "/slack/events", anchor_base + "/slack/events"
                 await _declare_incidents(http, bot_url)
-                print(f"slash_load: {database}, {seconds:g} s per rate, open loop, mix over {INCIDENTS} incidents")
+                bots = f", {processes} bot processes on one port" if processes > 1 else ""
+                print(f"slash_load: {database}, {seconds:g} s per rate, open loop, {INCIDENTS} incidents{bots}")
                 for rate in rates:
-                    anchor, anchor_cpu = await _timed(http, anchor_url, anchor_process.pid, rate, seconds)
+                    anchor, anchor_cpu = await _timed(http, anchor_url, [anchor_process.pid], rate, seconds)
                     async with _commit_probe(db_url if database == "postgresql" else None) as commits:
-                        bot, bot_cpu = await _timed(http, bot_url, bot_process.pid, rate, seconds)
+                        bot, bot_cpu = await _timed(http, bot_url, bot_pids, rate, seconds)
                     print(anchor.line("anchor", rate) + f"  CPU {anchor_cpu * 1000:.2f} ms/command")
                     print(
                         bot.line("bot", rate)
@@ -320,11 +332,39 @@ async def _commit_probe(url: str | None, every: float = 0.05) -> AsyncIterator[R
                 await task
 
 
-async def _timed(http: aiohttp.ClientSession, url: str, pid: int, rate: int, seconds: float) -> tuple[Result, float]:
-    """`open_loop`, and the server's CPU seconds per command until it is idle again."""
-    before = cpu_seconds(pid)
+async def _timed(
+    http: aiohttp.ClientSession, url: str, pids: Sequence[int], rate: int, seconds: float
+) -> tuple[Result, float]:
+    """`open_loop`, and the servers' CPU seconds per command until they are idle again."""
+    before = _cpu(pids)
     result = await open_loop(http, url, rate, seconds, seed=rate)
-    return result, await cpu_until_idle(pid, before) / max(len(result.latencies), 1)
+    return result, await cpu_until_idle(pids, before) / max(len(result.latencies), 1)
+
+
+@asynccontextmanager
+async def _bots(
+    args: list[str], env: dict[str, str], port: int, log: Path, processes: int
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """`processes` bots serving `port` (with `REUSE_PORT` when more than one), each listening before this
+    yields; the base URL and their pids."""
+    async with contextlib.AsyncExitStack() as stack:
+        pids = []
+        for n in range(processes):
+            path = log if n == 0 else log.with_name(f"{log.stem}-{n}{log.suffix}")
+            base, started = await stack.enter_async_context(served(args, env, port, path))
+            pids.append(started.pid)
+            await _listening(started, port)
+        yield base, pids
+
+
+async def _listening(process: asyncio.subprocess.Process, port: int) -> None:
+    """Until `process` itself holds a socket listening on `port` (/proc/net/tcp's listeners matched to its
+    descriptors): with several processes on one port, another's answer to /healthz proves nothing."""
+    for _ in range(200):
+        if holds_listener(process.pid, port):
+            return
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"process {process.pid} never listened on port {port}")
 
 
 if __name__ == "__main__":
@@ -334,6 +374,9 @@ if __name__ == "__main__":
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--profile", metavar="FILE", help="sample the bot with py-spy into FILE (collapsed stacks)")
     parser.add_argument("--bot-log", metavar="FILE", help="keep the bot's log (warnings and errors) in FILE")
+    parser.add_argument("--processes", type=int, default=1, help="bot processes sharing the port (REUSE_PORT)")
     options = parser.parse_args()
+    if options.profile and options.processes > 1:
+        parser.error("--profile samples one bot process: leave --processes at 1")
     rates = [int(r) for r in options.rates.split(",")]
-    asyncio.run(main(rates, options.seconds, options.database, options.profile, options.bot_log))
+    asyncio.run(main(rates, options.seconds, options.database, options.profile, options.bot_log, options.processes))

@@ -4,6 +4,7 @@
 
 import argparse
 import asyncio
+import errno
 import gc
 import sys
 from datetime import UTC, datetime
@@ -209,5 +210,14 @@ def _serve(settings: Settings, oncall: OnCall | None) -> int:
     if setup is not None:
         sandbox.mount(app, setup)
         print(f"Sandbox: http://127.0.0.1:{settings.port}/  (no Slack credentials set: Slack is emulated)", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(
+            app, host=settings.host, port=settings.port, print=None, access_log=None, reuse_port=settings.reuse_port
+        )
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        share = "" if settings.reuse_port else "; REUSE_PORT=true lets several Firebreak processes share it"
+        print(f"firebreak: {settings.host}:{settings.port} is taken by another process{share}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     return 0

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # all: one process does everything; web: Slack, the webhook and the API (alerts wait for a worker);
     # worker: the alert worker (with the background loops), serving only /healthz and /readyz
     process_role: Literal["all", "web", "worker"] = "all"
+    # several processes on one host serve one port, the kernel spreading new connections among them
+    # (SO_REUSEPORT; only processes of the same user can share it); off, a second start on the port fails
+    reuse_port: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 

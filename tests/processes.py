@@ -2,6 +2,7 @@
 kill them with SIGKILL)."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -32,9 +33,10 @@ class BotProcess:
         self.log.close()
 
 
-async def start_process(env: dict[str, str], workdir: Path, name: str) -> BotProcess:
-    """Start a bot with these settings (beside PATH and PYTHONPATH) and wait until it is ready."""
-    port = free_port()
+async def start_process(env: dict[str, str], workdir: Path, name: str, port: int | None = None) -> BotProcess:
+    """Start a bot with these settings (beside PATH and PYTHONPATH), on `port` (default: a free one), and wait
+    until it is ready."""
+    port = port or free_port()
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "HOST": "127.0.0.1"}
     log = (workdir / f"{name}.log").open("wb")
     process = await asyncio.create_subprocess_exec(
@@ -61,3 +63,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds a socket listening on loopback `port` (/proc/net/tcp's listeners
+    matched to its descriptors): with several processes on one port, an answer proves nothing about which."""
+    listeners = {
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port
+    }
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed since it was listed
+            held.add(os.readlink(fd).removeprefix("socket:[").removesuffix("]"))
+    return bool(listeners & held)
