@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    func,
     insert,
     or_,
     update,
@@ -122,6 +123,12 @@ _OPEN = (
     core_select(_TABLE).where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES])).order_by(_TABLE.c.number.desc())
 )
 _ALL = core_select(_TABLE).order_by(_TABLE.c.number.desc())
+_MOST_SEVERE_OPEN = (  # with the count of every open incident on each row (one statement)
+    core_select(_TABLE, func.count().over().label("open_count"))
+    .where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES]))
+    .order_by(_TABLE.c.severity, _TABLE.c.number.desc())
+    .limit(bindparam("limit"))
+)
 # The SET clause comes from the parameters' keys: every column `_values` names, and the revision.
 _SAVE = (
     update(_TABLE)
@@ -235,6 +242,13 @@ class IncidentStore:
         async with self._reads.connect() as connection:
             rows = (await connection.execute(_OPEN if open_only else _ALL)).all()
         return [_incident(row) for row in rows]
+
+    async def most_severe_open(self, limit: int) -> tuple[Sequence[Incident], int]:
+        """At most `limit` open incidents, SEV-1 first and newest first within a severity, and how many are
+        open in all."""
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(_MOST_SEVERE_OPEN, {"limit": limit})).all()
+        return [_incident(row) for row in rows], rows[0].open_count if rows else 0
 
     async def _insert(
         self, incident: Incident, idempotency_key: str | None, entries: Sequence[TimelineEntry]

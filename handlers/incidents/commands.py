@@ -15,6 +15,8 @@ from handlers.incidents import timeline as timeline_flows
 from handlers.services import Services
 from handlers.slack import SlashCommand
 
+LISTED = 25  # `/incident list` shows the most severe open incidents, and how many more there are
+
 
 def register(router: CommandRouter, services: Services) -> None:
     async def declare(command: SlashCommand, request: DeclareRequest) -> Decision:
@@ -52,8 +54,8 @@ def register(router: CommandRouter, services: Services) -> None:
         return Decision(messages.timeline_text(incident, entries), incident.number)
 
     async def list_open(command: SlashCommand, request: ListRequest) -> Decision:
-        open_incidents = await services.incidents.list(open_only=True)
-        return Decision(messages.list_text(open_incidents, services.clock()))
+        listed, open_count = await services.incidents.most_severe_open(LISTED)
+        return Decision(messages.list_text(listed, services.clock(), open_count))
 
     router.add(DeclareRequest, declare)
     router.add(DeclareModalRequest, declare_in_modal)

@@ -262,14 +262,19 @@ def timeline_text(incident: Incident, entries: Sequence[TimelineEntry]) -> str:
     return clip("\n".join(lines), MESSAGE_TEXT_LIMIT)
 
 
-def list_text(incidents: Sequence[Incident], now: datetime) -> str:
+def list_text(incidents: Sequence[Incident], now: datetime, open_count: int | None = None) -> str:
+    """The open incidents listed (the most severe first, as read), and how many more are open beyond them
+    (`open_count`: every open incident, default those listed)."""
     if not incidents:
         return "No open incidents. 🎉"
-    lines = ["*Open incidents*"]
+    lines = ["*Open incidents*" if open_count is None else f"*Open incidents: {open_count}*"]
     for incident in incidents:
         where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
         age = format_duration(now - incident.declared_at)
         lines.append(f"• {incident.severity.label} {incident_title(incident)}: {incident.status.value}, {age}{where}")
+    if open_count is not None and open_count > len(incidents):
+        more = open_count - len(incidents)
+        lines.append(f"_…and {more} more, less severe or older_")
     return clip("\n".join(lines), MESSAGE_TEXT_LIMIT)
 
 

@@ -132,6 +132,19 @@ async def test_list_shows_only_open_incidents(bot: Bot) -> None:
     assert [i["number"] for i in (await bot.api("/api/incidents?status=all"))["incidents"]] == [2, 1]
 
 
+async def test_list_shows_the_most_severe_and_counts_the_rest(bot: Bot) -> None:
+    """Past 25 open incidents, `list` shows the 25 most severe (SEV-1 first) and says how many more are open."""
+    for n in range(27):
+        await bot.command(f"declare Minor {n} sev4")
+    await bot.declare("Checkout is down sev1")
+    listed = await bot.command("list")
+    assert listed.startswith("*Open incidents: 28*\n• SEV-1 #28 Checkout is down")
+    assert listed.count("\n• ") == 25
+    assert "#4 Minor 3:" in listed
+    assert "#3 Minor 2:" not in listed
+    assert listed.endswith("_…and 3 more, less severe or older_")
+
+
 async def test_card_buttons_acknowledge_change_and_resolve(bot: Bot) -> None:
     """The card's Acknowledge, status, severity, Resolve and Reopen controls drive the incident."""
     await bot.declare()

@@ -115,6 +115,29 @@ async def test_list_of_an_empty_table_is_empty(incident_store: IncidentStore):
     """No incidents: both listings are empty."""
     assert await incident_store.list(open_only=False) == []
     assert await incident_store.list(open_only=True) == []
+    assert await incident_store.most_severe_open(5) == ([], 0)
+
+
+async def test_most_severe_open_reads_the_first_few_and_counts_them_all(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """SEV-1 first, newest first within a severity, resolved ones left out, the count of every open one."""
+    severities = [Severity.SEV3, Severity.SEV1, Severity.SEV2, Severity.SEV1, Severity.SEV4, Severity.SEV2]
+    for severity in severities:
+        await incident_store.add(make_incident(severity=severity))
+    resolved = make_incident(severity=Severity.SEV1, status=Status.RESOLVED, acknowledged_at=LATER, resolved_at=LATER)
+    await incident_store.add(resolved)  # number 7
+    listed, open_count = await incident_store.most_severe_open(4)
+    assert [(incident.number, incident.severity) for incident in listed] == [
+        (4, Severity.SEV1),
+        (2, Severity.SEV1),
+        (6, Severity.SEV2),
+        (3, Severity.SEV2),
+    ]
+    assert open_count == 6
+    every, count = await incident_store.most_severe_open(100)
+    assert [incident.number for incident in every] == [4, 2, 6, 3, 1, 5]
+    assert count == 6
 
 
 async def test_save_persists_every_field_and_bumps_the_revision(

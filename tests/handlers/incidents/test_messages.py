@@ -94,4 +94,8 @@ def test_timeline_and_list_text() -> None:
     assert "No open incidents" in messages.list_text([], T0)
     listed = messages.list_text([make(channel_id="C1")], T0 + timedelta(hours=1))
     assert "SEV-1 #42 Checkout is down: declared, 1 h in <#C1>" in listed
+    assert "more" not in listed
+    counted = messages.list_text([make(channel_id="C1")], T0, open_count=3)
+    assert counted.startswith("*Open incidents: 3*")
+    assert counted.endswith("_…and 2 more, less severe or older_")
     assert messages.timeline_text(make(), []).startswith("*Timeline of #42 Checkout is down*")
