@@ -1,13 +1,18 @@
-"""One Lua script called by many tasks at once, sent to Redis together."""
+"""Many tasks' calls sent together: one Lua script's calls as one pipeline, a statement's as one statement."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
+import structlog
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, KeyT
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+log = structlog.get_logger()
 _Call = tuple[Sequence[KeyT], Sequence[EncodableT], "asyncio.Future[object]"]
 
 
@@ -57,3 +62,49 @@ class ScriptBatch:
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             replies: list[object] = await pipe.execute(raise_on_error=False)  # a ResponseError per failed call
         return replies
+
+
+class TurnBatch(Generic[Item, Result]):
+    """Calls made in the same turn of the event loop run as one (`many`: one SQL statement for all of them
+    instead of one each); each caller gets its own result. Should `many` fail, each call of that batch runs
+    alone (`one`), so a caller sees its own error only and the others' calls are not lost with it."""
+
+    def __init__(
+        self, many: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], one: Callable[[Item], Awaitable[Result]]
+    ) -> None:
+        self._many, self._one = many, one
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if len(self._waiting) == 1:  # the first of this turn: run once the tasks ready now have made theirs
+            task = asyncio.create_task(self._run())
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return await future
+
+    async def _run(self) -> None:
+        calls, self._waiting = self._waiting, []
+        futures = [future for _, future in calls]
+        try:
+            results: list[Result | BaseException] = []
+            if len(calls) > 1:
+                try:
+                    results = list(await self._many([item for item, _ in calls]))
+                except Exception as error:  # each runs alone below, to raise its own error
+                    log.info("batch_run_alone", calls=len(calls), error=type(error).__name__)
+            if not results:
+                results = await asyncio.gather(*(self._one(item) for item, _ in calls), return_exceptions=True)
+        except BaseException:  # cancelled (shutdown): no caller waits forever
+            for future in futures:
+                future.cancel()
+            raise
+        for future, result in zip(futures, results, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

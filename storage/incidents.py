@@ -38,6 +38,7 @@ from domain.incident import Incident
 from domain.severity import Severity
 from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
+from storage.batch import TurnBatch
 from storage.columns import UTCDateTime, utc
 from storage.db import autocommit
 from storage.effects import stage_effects
@@ -119,6 +120,18 @@ _TABLE: Table = IncidentRow.__table__  # type: ignore[attr-defined]
 _BY_NUMBER = core_select(_TABLE).where(_TABLE.c.number == bindparam("b_number"))
 _BY_CHANNEL = core_select(_TABLE).where(_TABLE.c.channel_id == bindparam("b_channel"))
 _BY_KEY = core_select(_TABLE).where(_TABLE.c.idempotency_key == bindparam("b_key"))
+_LATEST_FROM_SOURCE = (
+    core_select(_TABLE)
+    .where(_TABLE.c.source_group_key == bindparam("b_group"))
+    .order_by(_TABLE.c.number.desc())
+    .limit(1)
+)
+_FROM_SOURCES = (  # every incident of these groups, newest first
+    core_select(_TABLE)
+    .where(_TABLE.c.source_group_key.in_(bindparam("b_groups", expanding=True)))
+    .order_by(_TABLE.c.number.desc())
+)
+_KEYS_PER_READ = 500
 _OPEN = (
     core_select(_TABLE).where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES])).order_by(_TABLE.c.number.desc())
 )
@@ -145,6 +158,7 @@ class IncidentStore:
         self._engine, self._reads = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
+        self._latest = TurnBatch(self._latest_many, self._latest_one)
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
@@ -178,16 +192,22 @@ class IncidentStore:
         return await self._first(_BY_CHANNEL, {"b_channel": channel_id})
 
     async def latest_from_source(self, group_key: str) -> Incident | None:
-        """The newest incident opened by this alert group, open or resolved."""
-        statement = (
-            select(IncidentRow)
-            .where(col(IncidentRow.source_group_key) == group_key)
-            .order_by(col(IncidentRow.number).desc())
-            .limit(1)
-        )
-        async with self._sessions() as session:
-            row = (await session.exec(statement)).first()
-        return None if row is None else _incident(row)
+        """The newest incident opened by this alert group, open or resolved. Calls made in the same turn of the
+        event loop (a batch's alert groups) share one statement."""
+        return await self._latest(group_key)
+
+    async def _latest_one(self, group_key: str) -> Incident | None:
+        return await self._first(_LATEST_FROM_SOURCE, {"b_group": group_key})
+
+    async def _latest_many(self, group_keys: Sequence[str]) -> list[Incident | None]:
+        latest: dict[str, Incident] = {}
+        unique = list(dict.fromkeys(group_keys))
+        async with self._reads.connect() as connection:
+            for start in range(0, len(unique), _KEYS_PER_READ):
+                chunk = unique[start : start + _KEYS_PER_READ]
+                for row in await connection.execute(_FROM_SOURCES, {"b_groups": chunk}):
+                    latest.setdefault(row.source_group_key, _incident(row))  # newest first
+        return [latest.get(group_key) for group_key in group_keys]
 
     async def save(
         self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None

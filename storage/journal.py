@@ -20,10 +20,13 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.timeline import EntryKind, TimelineEntry
+from storage.batch import TurnBatch
 from storage.columns import UTCDateTime, utc
 from storage.db import autocommit
 
 _IN_CHUNK = 1000
+_ROWS_PER_STATEMENT = 2000  # 12,000 bound parameters: within SQLite's 32,766 and PostgreSQL's 65,535
+_Adding = tuple[int, Sequence[tuple[TimelineEntry, str | None]]]  # an incident and its entries, with once-tokens
 
 
 class TimelineOutboxRow(SQLModel, table=True):
@@ -83,6 +86,8 @@ class TimelineJournal:
         self._engine, self._alone = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
+        self._adding = TurnBatch(self._add_many, self._add_one)  # calls of one turn: one INSERT
+        self._marking = TurnBatch(self._mark_many, self._mark_one)  # and one UPDATE
 
     def _insert_new(self) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that skips a row whose once-token the incident already has (ON CONFLICT DO NOTHING)."""
@@ -97,19 +102,40 @@ class TimelineJournal:
         self, number: int, entries: Sequence[tuple[TimelineEntry, str | None]]
     ) -> list[JournalEntry | None]:
         """Keep entries in one statement, each with a `once` token only if that token was never written for
-        this incident (nor earlier in `entries`); each as kept, None where it was not."""
+        this incident (nor earlier in `entries`); each as kept, None where it was not. Calls made in the same
+        turn of the event loop (a batch's alert groups, each following its incident) share one statement."""
         if not entries:
             return []
-        rows = [_row(number, entry, once) for entry, once in entries]
-        statement = self._insert_new().values(rows).returning(_TABLE.c.id, _TABLE.c.once)
+        return await self._adding((number, entries))
+
+    async def _add_many(self, calls: Sequence[_Adding]) -> list[list[JournalEntry | None]]:
+        kept: list[list[JournalEntry | None]] = []
+        start = 0
+        while start < len(calls):  # as few statements as the bound parameters allow
+            end, rows = start, 0
+            while end < len(calls) and (end == start or rows + len(calls[end][1]) <= _ROWS_PER_STATEMENT):
+                rows += len(calls[end][1])
+                end += 1
+            kept += await self._insert(calls[start:end])
+            start = end
+        return kept
+
+    async def _add_one(self, call: _Adding) -> list[JournalEntry | None]:
+        return (await self._insert([call]))[0]
+
+    async def _insert(self, calls: Sequence[_Adding]) -> list[list[JournalEntry | None]]:
+        """One INSERT of every call's entries; each call's entries as kept."""
+        rows = [_row(number, entry, once) for number, entries in calls for entry, once in entries]
+        statement = self._insert_new().values(rows).returning(_TABLE.c.id, _TABLE.c.number, _TABLE.c.once)
         async with self._alone.begin() as connection:  # one statement
             written = list((await connection.execute(statement)).all())
-        ids_by_once = {once: int(row_id) for row_id, once in written if once is not None}
-        unnamed = iter(sorted(int(row_id) for row_id, once in written if once is None))  # ids grow in row order
-        kept: list[JournalEntry | None] = []
-        for entry, once in entries:
-            row_id = next(unnamed) if once is None else ids_by_once.pop(once, None)
-            kept.append(None if row_id is None else JournalEntry(row_id, number, entry))
+        ids_by_once = {(int(n), once): int(row_id) for row_id, n, once in written if once is not None}
+        unnamed = iter(sorted(int(row_id) for row_id, _, once in written if once is None))  # ids grow in row order
+        kept: list[list[JournalEntry | None]] = []
+        for number, entries in calls:
+            ids = [next(unnamed) if once is None else ids_by_once.pop((number, once), None) for _, once in entries]
+            pairs = zip(ids, entries, strict=True)
+            kept.append([None if i is None else JournalEntry(i, number, entry) for i, (entry, _) in pairs])
         return kept
 
     async def has(self, number: int, once: str) -> bool:
@@ -139,8 +165,16 @@ class TimelineJournal:
 
         Rows another mover is marking are skipped, not waited for: two movers locking overlapping rows in
         different orders would deadlock (PostgreSQL finds updated rows in a new place)."""
-        if not ids:
-            return
+        if ids:
+            await self._marking(ids)
+
+    async def _mark_many(self, calls: Sequence[Sequence[int]]) -> list[None]:
+        ids = [row_id for call in calls for row_id in call]
+        for start in range(0, len(ids), _IN_CHUNK):
+            await self._mark_one(ids[start : start + _IN_CHUNK])
+        return [None] * len(calls)
+
+    async def _mark_one(self, ids: Sequence[int]) -> None:
         async with self._alone.begin() as connection:  # one statement: the claim is its subquery
             await connection.execute(*marking_moved(ids))
 

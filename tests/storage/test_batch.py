@@ -1,13 +1,15 @@
-"""A Lua script's concurrent calls sent together: each caller's own reply, its own error, the script loaded."""
+"""Concurrent calls sent together: a Lua script's (each caller's own reply, its own error, the script loaded),
+and a statement's (`TurnBatch`: one run for a turn's calls, each alone should it fail)."""
 
 import asyncio
+from collections.abc import Sequence
 from uuid import uuid4
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
-from storage.batch import ScriptBatch
+from storage.batch import ScriptBatch, TurnBatch
 from storage.keys import Keys
 
 # Appends ARGV[1] to a list and answers its new length; refuses the value "bad" without appending.
@@ -62,3 +64,69 @@ async def test_a_cancelled_caller_does_not_hold_up_the_others(redis: Redis, keys
     assert isinstance(done[1], asyncio.CancelledError)
     with pytest.raises(asyncio.CancelledError):
         calls[1].result()
+
+
+class _Calls:
+    """A `TurnBatch`'s two ways of running, recording what each was given; an item "bad" fails."""
+
+    def __init__(self, many_fails: bool = False) -> None:
+        self.many_calls: list[list[str]] = []
+        self.one_calls: list[str] = []
+        self.many_fails = many_fails
+
+    async def many(self, items: Sequence[str]) -> list[str]:
+        self.many_calls.append(list(items))
+        if self.many_fails or "bad" in items:
+            raise ValueError("the batch failed")
+        return [item.upper() for item in items]
+
+    async def one(self, item: str) -> str:
+        self.one_calls.append(item)
+        if item == "bad":
+            raise ValueError(f"{item} refused")
+        return item.upper()
+
+
+async def test_calls_of_one_turn_run_as_one() -> None:
+    """Calls made together run in one `many`, each answered with its own result, in order."""
+    calls = _Calls()
+    batch = TurnBatch(calls.many, calls.one)
+    assert await asyncio.gather(*(batch(item) for item in ("a", "b", "c"))) == ["A", "B", "C"]
+    assert calls.many_calls == [["a", "b", "c"]]
+    assert calls.one_calls == []
+    assert await batch("d") == "D"  # a call alone runs alone
+    assert calls.one_calls == ["d"]
+
+
+async def test_a_failed_batch_runs_each_call_alone_and_only_the_bad_one_fails() -> None:
+    """Should the batch's statement fail, each call runs alone: the bad one raises its own error, the rest land."""
+    calls = _Calls()
+    batch = TurnBatch(calls.many, calls.one)
+    results = await asyncio.gather(*(batch(item) for item in ("a", "bad", "c")), return_exceptions=True)
+    assert [results[0], results[2]] == ["A", "C"]
+    assert isinstance(results[1], ValueError)
+    assert str(results[1]) == "bad refused"
+    assert calls.one_calls == ["a", "bad", "c"]
+
+
+async def test_calls_made_while_a_batch_is_out_go_in_the_next() -> None:
+    """A call made after a batch was sent waits for no other batch's result: it runs in one of its own."""
+    calls = _Calls()
+    batch = TurnBatch(calls.many, calls.one)
+    first = asyncio.gather(batch("a"), batch("b"))
+    await asyncio.sleep(0)  # the first batch is out
+    second = asyncio.gather(batch("c"), batch("d"))
+    assert await first == ["A", "B"]
+    assert await second == ["C", "D"]
+    assert calls.many_calls == [["a", "b"], ["c", "d"]]
+
+
+async def test_a_cancelled_caller_of_a_turn_batch_does_not_hold_up_the_others() -> None:
+    calls = _Calls()
+    batch = TurnBatch(calls.many, calls.one)
+    waiting = [asyncio.ensure_future(batch(item)) for item in ("a", "b", "c")]
+    await asyncio.sleep(0)
+    waiting[1].cancel()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [results[0], results[2]] == ["A", "C"]
+    assert isinstance(results[1], asyncio.CancelledError)

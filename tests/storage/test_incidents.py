@@ -288,3 +288,59 @@ async def test_entries_kept_together_skip_once_tokens_already_written_or_repeate
     assert [item.entry for item in stored] == [old, new, note, note]
     assert [item.id for item in kept if item is not None] == [item.id for item in stored[1:]]
     assert await journal.add_all(incident.number, []) == []
+
+
+def _statements(engine: AsyncEngine, starting: str) -> list[str]:
+    """The statements the engine sends from now on that start with `starting` (SQLAlchemy's own event)."""
+    sent: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith(starting):
+            sent.append(statement)
+
+    sqlalchemy.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+async def test_entries_kept_together_by_several_callers_share_one_statement(
+    engine: AsyncEngine, incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """`add_all` calls made at once for several incidents go in one INSERT; each caller gets its own entries,
+    with the ids SQL gave them, its once-tokens judged per incident and in the callers' order."""
+    first, _ = await incident_store.add(make_incident())
+    second, _ = await incident_store.add(make_incident())
+    journal = incident_store.journal
+    a, b, c = (TimelineEntry(LATER, EntryKind.ALERT_FIRING, None, text) for text in ("a", "b", "c"))
+    assert await journal.add(first.number, a, "alert:a")
+    inserts = _statements(engine, "INSERT")
+    kept = await asyncio.gather(
+        journal.add_all(first.number, [(a, "alert:a"), (b, "alert:b"), (c, None)]),
+        journal.add_all(second.number, [(a, "alert:a"), (c, None)]),
+        journal.add_all(first.number, [(b, "alert:b"), (a, None)]),  # its alert:b came earlier in the turn
+    )
+    assert len(inserts) == 1
+    assert [[item is not None for item in call] for call in kept] == [[False, True, True], [True, True], [False, True]]
+    for number in (first.number, second.number):
+        stored = {item.id: item for item in await journal.entries(number)}
+        ours = [item for call in kept for item in call if item is not None and item.number == number]
+        assert all(stored[item.id] == item for item in ours)
+    assert [item.entry for item in await journal.entries(first.number)] == [a, b, c, a]
+    assert [item.entry for item in await journal.entries(second.number)] == [a, c]
+    marks = _statements(engine, "UPDATE")
+    await asyncio.gather(*(journal.mark_moved([item.id for item in call if item]) for call in kept))
+    assert len(marks) == 1
+    assert [item.entry for item in await journal.pending()] == [a]  # the one added alone, never moved
+
+
+async def test_latest_from_source_read_together_gives_each_group_its_own(
+    engine: AsyncEngine, incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Reads of several groups' newest incidents made at once share one SELECT; each gets its own, or None."""
+    await incident_store.add(make_incident(source_group_key="g1"))
+    await incident_store.add(make_incident(source_group_key="g2"))
+    newest, _ = await incident_store.add(make_incident(source_group_key="g1"))
+    selects = _statements(engine, "SELECT")
+    latest = await asyncio.gather(*(incident_store.latest_from_source(key) for key in ("g1", "g2", "g3", "g1")))
+    assert len(selects) == 1
+    assert [incident.number if incident else None for incident in latest] == [newest.number, 2, None, newest.number]
+    assert await incident_store.latest_from_source("g1") == newest
