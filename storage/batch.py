@@ -13,7 +13,7 @@ from redis.typing import EncodableT, KeyT
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 log = structlog.get_logger()
-_Call = tuple[Sequence[KeyT], Sequence[EncodableT], "asyncio.Future[object]"]
+_Call = tuple[Sequence[KeyT], Sequence[EncodableT]]  # a script's keys and arguments
 
 
 class ScriptBatch:
@@ -25,54 +25,50 @@ class ScriptBatch:
     def __init__(self, redis: Redis, script: AsyncScript) -> None:
         self._redis = redis
         self._script = script
-        self._waiting: list[_Call] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._batch: TurnBatch[_Call, object] = TurnBatch(self._send, self._send_one, shared=(Exception,))
 
     async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> object:
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._waiting.append((keys, args, future))
-        if len(self._waiting) == 1:  # the first of this turn: send once the tasks ready now have had theirs
-            task = asyncio.create_task(self._send())
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return await future
+        return await self._batch((keys, args))
 
-    async def _send(self) -> None:
-        calls, self._waiting = self._waiting, []
-        try:
-            replies = await self._run(calls)
-            missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-            if missing:  # Redis restarted, or SCRIPT FLUSH: load it, and send again the calls it refused
-                await self._redis.script_load(self._script.script)
-                for n, reply in zip(missing, await self._run([calls[n] for n in missing]), strict=True):
-                    replies[n] = reply
-        except Exception as error:  # not swallowed: every caller of the batch raises it
-            replies = [error] * len(calls)
-        for (_, _, future), reply in zip(calls, replies, strict=True):
-            if future.done():  # its caller was cancelled
-                continue
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
+    async def _send(self, calls: Sequence[_Call]) -> list[object]:
+        """Each call's reply, a `ResponseError` for one the script refused."""
+        replies = await self._run(calls)
+        missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:  # Redis restarted, or SCRIPT FLUSH: load it, and send again the calls it refused
+            await self._redis.script_load(self._script.script)
+            for n, reply in zip(missing, await self._run([calls[n] for n in missing]), strict=True):
+                replies[n] = reply
+        return replies
 
-    async def _run(self, calls: list[_Call]) -> list[object]:
+    async def _send_one(self, call: _Call) -> object:
+        reply = (await self._send([call]))[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def _run(self, calls: Sequence[_Call]) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args, _ in calls:
+            for keys, args in calls:
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             replies: list[object] = await pipe.execute(raise_on_error=False)  # a ResponseError per failed call
         return replies
 
 
 class TurnBatch(Generic[Item, Result]):
-    """Calls made in the same turn of the event loop run as one (`many`: one SQL statement for all of them
-    instead of one each); each caller gets its own result. Should `many` fail, each call of that batch runs
-    alone (`one`), so a caller sees its own error only and the others' calls are not lost with it."""
+    """Calls made in the same turn of the event loop run as one (`many`: one SQL statement or one pipeline for
+    all of them instead of one each); each caller gets its own result, or raises the exception `many` gave
+    for its call. Should `many` fail, each call of that batch runs alone (`one`), in the order made, so a
+    caller sees its own error only and the others' calls are not lost with it; unless the error is one of
+    `shared` (the connection failed: every call alone would fail alike, each waiting its own timeout),
+    which every caller raises."""
 
     def __init__(
-        self, many: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], one: Callable[[Item], Awaitable[Result]]
+        self,
+        many: Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]],
+        one: Callable[[Item], Awaitable[Result]],
+        shared: tuple[type[BaseException], ...] = (),
     ) -> None:
-        self._many, self._one = many, one
+        self._many, self._one, self._shared = many, one, shared
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -93,18 +89,26 @@ class TurnBatch(Generic[Item, Result]):
             if len(calls) > 1:
                 try:
                     results = list(await self._many([item for item, _ in calls]))
+                except self._shared as error:
+                    results = [error] * len(calls)
                 except Exception as error:  # each runs alone below, to raise its own error
                     log.info("batch_run_alone", calls=len(calls), error=type(error).__name__)
             if not results:
-                results = await asyncio.gather(*(self._one(item) for item, _ in calls), return_exceptions=True)
+                results = [await self._alone(item) for item, _ in calls]
         except BaseException:  # cancelled (shutdown): no caller waits forever
             for future in futures:
                 future.cancel()
             raise
-        for future, result in zip(futures, results, strict=True):
+        for future, result in zip(futures, results, strict=True):  # a cancelled caller's result is dropped
             if future.done():  # its caller was cancelled
                 continue
             if isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _alone(self, item: Item) -> Result | BaseException:
+        try:
+            return await self._one(item)
+        except Exception as error:
+            return error

@@ -8,13 +8,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 5000
 _SQLITE_CACHE_KIB = 64 * 1024
 _SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+# Errors of the connection, not of a statement: every statement on it would fail alike.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 # scheme as written -> (async driver, sync driver)
 _SCHEMES = {

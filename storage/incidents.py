@@ -40,7 +40,7 @@ from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
 from storage.batch import TurnBatch
 from storage.columns import UTCDateTime, utc
-from storage.db import autocommit
+from storage.db import CONNECTION_ERRORS, autocommit
 from storage.effects import stage_effects
 from storage.journal import JournalEntry, TimelineJournal, stage
 
@@ -158,7 +158,7 @@ class IncidentStore:
         self._engine, self._reads = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
-        self._latest = TurnBatch(self._latest_many, self._latest_one)
+        self._latest = TurnBatch(self._latest_many, self._latest_one, CONNECTION_ERRORS)
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.timeline import EntryKind, TimelineEntry
 from storage.batch import TurnBatch
 from storage.columns import UTCDateTime, utc
-from storage.db import autocommit
+from storage.db import CONNECTION_ERRORS, autocommit
 
 _IN_CHUNK = 1000
 _ROWS_PER_STATEMENT = 2000  # 12,000 bound parameters: within SQLite's 32,766 and PostgreSQL's 65,535
@@ -86,8 +86,8 @@ class TimelineJournal:
         self._engine, self._alone = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
-        self._adding = TurnBatch(self._add_many, self._add_one)  # calls of one turn: one INSERT
-        self._marking = TurnBatch(self._mark_many, self._mark_one)  # and one UPDATE
+        self._adding = TurnBatch(self._add_many, self._add_one, CONNECTION_ERRORS)  # calls of one turn: one INSERT
+        self._marking = TurnBatch(self._mark_many, self._mark_one, CONNECTION_ERRORS)  # and one UPDATE
 
     def _insert_new(self) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that skips a row whose once-token the incident already has (ON CONFLICT DO NOTHING)."""

@@ -130,3 +130,12 @@ async def test_a_cancelled_caller_of_a_turn_batch_does_not_hold_up_the_others() 
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert [results[0], results[2]] == ["A", "C"]
     assert isinstance(results[1], asyncio.CancelledError)
+
+
+async def test_a_shared_failure_fails_every_caller_without_running_each_alone() -> None:
+    """A lost connection (one of `shared`) would fail every call alike: each caller raises it, none runs alone."""
+    calls = _Calls(many_fails=True)
+    batch = TurnBatch(calls.many, calls.one, shared=(ValueError,))
+    results = await asyncio.gather(*(batch(item) for item in ("a", "b")), return_exceptions=True)
+    assert [str(result) for result in results] == ["the batch failed", "the batch failed"]
+    assert calls.one_calls == []
