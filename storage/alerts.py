@@ -13,7 +13,7 @@ from redis.typing import EncodableT, FieldT, StreamIdT
 
 from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification
 from domain.severity import Severity
-from storage.batch import ScriptBatch
+from storage.batch import Command, CommandBatch, ScriptBatch
 from storage.keys import Keys
 from storage.replies import text
 
@@ -72,6 +72,7 @@ class AlertStore:
         self._seen_ttl = seen_ttl
         self._group_ttl = _GROUP_TTL
         self._admit = ScriptBatch(redis, redis.register_script(_ADMIT))
+        self._commands = CommandBatch(redis)  # the worker's groups' commands of one turn: one pipeline
         self._bury = redis.register_script(_BURY)
 
     async def admit(
@@ -136,13 +137,12 @@ class AlertStore:
         """`done` for each entry, in one round trip."""
         if not entries:
             return
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for entry in entries:
-                lane = entry.stream or self._keys.alert_inbox()
-                pipe.xack(lane, _CONSUMER_GROUP, entry.id)
-                pipe.xdel(lane, entry.id)
-            pipe.hdel(self._keys.alert_attempts(), *(entry.id for entry in entries))
-            await pipe.execute()
+        commands: list[Command] = []
+        for entry in entries:
+            lane = entry.stream or self._keys.alert_inbox()
+            commands += [("XACK", lane, _CONSUMER_GROUP, entry.id), ("XDEL", lane, entry.id)]
+        commands.append(("HDEL", self._keys.alert_attempts(), *(entry.id for entry in entries)))
+        await self._commands(*commands)
 
     async def failed(self, entry_id: str) -> int:
         """Count a failed attempt at an entry; how many it has had."""
@@ -189,7 +189,8 @@ class AlertStore:
 
     async def state(self, group_key: str) -> GroupState:
         """The group's alerts as last seen, with its title, severity and Alertmanager's truncatedAlerts."""
-        raw = await self._redis.hgetall(self._keys.alert_group(group_key, "alerts"))
+        [raw] = await self._commands(("HGETALL", self._keys.alert_group(group_key, "alerts")))
+        assert isinstance(raw, dict)
         fields = {text(k): text(v) for k, v in raw.items()}
         truncated, title, severity = (fields.pop(name, "") for name in _META)
         return GroupState(
@@ -204,11 +205,11 @@ class AlertStore:
         mapping: dict[FieldT, EncodableT] = {r.fingerprint: _dump(r) for r in state.records}
         mapping.update(zip(_META, (state.truncated, state.title, int(state.severity)), strict=True))
         key = self._keys.alert_group(group_key, "alerts")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, self._group_ttl)
-            pipe.expire(self._keys.alert_group(group_key, "message"), self._group_ttl)
-            await pipe.execute()
+        await self._commands(
+            ("HSET", key, *(item for pair in mapping.items() for item in pair)),
+            ("EXPIRE", key, self._group_ttl),
+            ("EXPIRE", self._keys.alert_group(group_key, "message"), self._group_ttl),
+        )
 
     async def forget(self, group_key: str) -> None:
         """Start the group afresh (a new incident for it): drop its records and its alerts-channel message."""
@@ -229,18 +230,16 @@ class AlertStore:
 
         Kept `group_ttl` after its last use (the SQL journal keeps what was posted for good)."""
         key = self._keys.incident_set(number, kind)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(key, token)
-            pipe.expire(key, self._group_ttl)
-            added, _ = await pipe.execute()
+        added, _ = await self._commands(("SADD", key, token), ("EXPIRE", key, self._group_ttl))
         return bool(added)
 
     async def marked_for_incident(self, number: int, kind: str, token: str) -> bool:
         """Whether `first_for_incident` has seen (kind, token) for the incident."""
-        return bool(await self._redis.sismember(self._keys.incident_set(number, kind), token))
+        [member] = await self._commands(("SISMEMBER", self._keys.incident_set(number, kind), token))
+        return bool(member)
 
     async def reset_for_incident(self, number: int, kind: str) -> None:
-        await self._redis.delete(self._keys.incident_set(number, kind))
+        await self._commands(("DEL", self._keys.incident_set(number, kind)))
 
 
 class InboxReader:

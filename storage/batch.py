@@ -1,4 +1,5 @@
-"""Many tasks' calls sent together: one Lua script's calls as one pipeline, a statement's as one statement."""
+"""Many tasks' calls sent together: a Lua script's calls, or Redis commands, as one pipeline; a statement's
+calls as one statement."""
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,44 @@ class ScriptBatch:
                 pipe.evalsha(self._script.sha, len(keys), *keys, *args)
             replies: list[object] = await pipe.execute(raise_on_error=False)  # a ResponseError per failed call
         return replies
+
+
+Command = tuple[EncodableT, ...]  # a Redis command: its name, then its arguments
+
+
+class CommandBatch:
+    """Redis commands of many callers made in the same turn of the event loop go out as one pipeline (not a
+    transaction: each caller's commands run in order, one after another, as they would without it). Each
+    caller gets the replies to its own commands, or raises the first error among them."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._batch: TurnBatch[Sequence[Command], list[object]] = TurnBatch(
+            self._send, self._send_one, shared=(Exception,)
+        )
+
+    async def __call__(self, *commands: Command) -> list[object]:
+        return await self._batch(commands)
+
+    async def _send(self, calls: Sequence[Sequence[Command]]) -> list[list[object] | BaseException]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for commands in calls:
+                for command in commands:
+                    pipe.execute_command(*command)
+            replies: list[object] = await pipe.execute(raise_on_error=False)  # a ResponseError per refusal
+        answers: list[list[object] | BaseException] = []
+        start = 0
+        for commands in calls:
+            own = replies[start : start + len(commands)]
+            start += len(commands)
+            answers.append(next((r for r in own if isinstance(r, Exception)), own))
+        return answers
+
+    async def _send_one(self, commands: Sequence[Command]) -> list[object]:
+        [answer] = await self._send([commands])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
 
 
 class TurnBatch(Generic[Item, Result]):

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
-from storage.batch import ScriptBatch, TurnBatch
+from storage.batch import CommandBatch, ScriptBatch, TurnBatch
 from storage.keys import Keys
 
 # Appends ARGV[1] to a list and answers its new length; refuses the value "bad" without appending.
@@ -116,8 +116,8 @@ async def test_calls_made_while_a_batch_is_out_go_in_the_next() -> None:
     first = asyncio.gather(batch("a"), batch("b"))
     await asyncio.sleep(0)  # the first batch is out
     second = asyncio.gather(batch("c"), batch("d"))
-    assert await first == ["A", "B"]
-    assert await second == ["C", "D"]
+    assert list(await first) == ["A", "B"]
+    assert list(await second) == ["C", "D"]
     assert calls.many_calls == [["a", "b"], ["c", "d"]]
 
 
@@ -139,3 +139,31 @@ async def test_a_shared_failure_fails_every_caller_without_running_each_alone() 
     results = await asyncio.gather(*(batch(item) for item in ("a", "b")), return_exceptions=True)
     assert [str(result) for result in results] == ["the batch failed", "the batch failed"]
     assert calls.one_calls == []
+
+
+async def test_commands_of_many_callers_each_get_their_own_replies(redis: Redis, keys: Keys) -> None:
+    """Commands made together go out in one pipeline: each caller gets its own replies, in order, and a refused
+    command fails its own caller only."""
+    commands = CommandBatch(redis)
+    counter, text_key = keys.seen("batch", "counter"), keys.seen("batch", "text")
+    await redis.set(text_key, "not a number")
+    replies = await asyncio.gather(
+        commands(("INCR", counter), ("INCR", counter)),
+        commands(("INCR", text_key)),  # refused: the value is not an integer
+        commands(("INCR", counter), ("GET", counter)),
+        return_exceptions=True,
+    )
+    assert replies[0] == [1, 2]
+    assert isinstance(replies[1], ResponseError)
+    assert replies[2] == [3, b"3"]
+    assert await redis.get(text_key) == b"not a number"
+
+
+async def test_commands_with_redis_unreachable_fail_every_caller() -> None:
+    unreachable = Redis(port=1, socket_connect_timeout=1)
+    commands = CommandBatch(unreachable)
+    try:
+        replies = await asyncio.gather(*(commands(("GET", "k")) for _ in range(3)), return_exceptions=True)
+    finally:
+        await unreachable.aclose()
+    assert all(isinstance(reply, ConnectionError) for reply in replies)
