@@ -25,7 +25,6 @@ from storage.columns import UTCDateTime, utc
 from storage.db import CONNECTION_ERRORS, autocommit
 
 _IN_CHUNK = 1000
-_ROWS_PER_STATEMENT = 2000  # 12,000 bound parameters: within SQLite's 32,766 and PostgreSQL's 65,535
 _Adding = tuple[int, Sequence[tuple[TimelineEntry, str | None]]]  # an incident and its entries, with once-tokens
 
 
@@ -86,7 +85,8 @@ class TimelineJournal:
         self._engine, self._alone = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
-        self._adding = TurnBatch(self._add_many, self._add_one, CONNECTION_ERRORS)  # calls of one turn: one INSERT
+        self._insert_kept = self._insert_new().returning(_TABLE.c.id, _TABLE.c.number, _TABLE.c.once)
+        self._adding = TurnBatch(self._insert, self._add_one, CONNECTION_ERRORS)  # calls of one turn: one INSERT
         self._marking = TurnBatch(self._mark_many, self._mark_one, CONNECTION_ERRORS)  # and one UPDATE
 
     def _insert_new(self) -> postgresql.Insert | sqlite.Insert:
@@ -108,27 +108,15 @@ class TimelineJournal:
             return []
         return await self._adding((number, entries))
 
-    async def _add_many(self, calls: Sequence[_Adding]) -> list[list[JournalEntry | None]]:
-        kept: list[list[JournalEntry | None]] = []
-        start = 0
-        while start < len(calls):  # as few statements as the bound parameters allow
-            end, rows = start, 0
-            while end < len(calls) and (end == start or rows + len(calls[end][1]) <= _ROWS_PER_STATEMENT):
-                rows += len(calls[end][1])
-                end += 1
-            kept += await self._insert(calls[start:end])
-            start = end
-        return kept
-
     async def _add_one(self, call: _Adding) -> list[JournalEntry | None]:
         return (await self._insert([call]))[0]
 
     async def _insert(self, calls: Sequence[_Adding]) -> list[list[JournalEntry | None]]:
-        """One INSERT of every call's entries; each call's entries as kept."""
+        """One INSERT of every call's entries (SQLAlchemy sends the rows a thousand at a time, within every
+        driver's limit on bound parameters); each call's entries as kept."""
         rows = [_row(number, entry, once) for number, entries in calls for entry, once in entries]
-        statement = self._insert_new().values(rows).returning(_TABLE.c.id, _TABLE.c.number, _TABLE.c.once)
-        async with self._alone.begin() as connection:  # one statement
-            written = list((await connection.execute(statement)).all())
+        async with self._alone.begin() as connection:  # one statement (compiled once: the rows are parameters)
+            written = list((await connection.execute(self._insert_kept, rows)).all())
         ids_by_once = {(int(n), once): int(row_id) for row_id, n, once in written if once is not None}
         unnamed = iter(sorted(int(row_id) for row_id, _, once in written if once is None))  # ids grow in row order
         kept: list[list[JournalEntry | None]] = []

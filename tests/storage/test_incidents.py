@@ -344,3 +344,18 @@ async def test_latest_from_source_read_together_gives_each_group_its_own(
     assert len(selects) == 1
     assert [incident.number if incident else None for incident in latest] == [newest.number, 2, None, newest.number]
     assert await incident_store.latest_from_source("g1") == newest
+
+
+async def test_more_entries_than_one_page_of_rows_are_each_kept_with_their_own_id(
+    incident_store: IncidentStore, make_incident: MakeIncident
+):
+    """Past the thousand rows SQLAlchemy sends at a time, every entry still comes back with the id SQL gave it."""
+    first, _ = await incident_store.add(make_incident())
+    second, _ = await incident_store.add(make_incident())
+    journal = incident_store.journal
+    entries = [(TimelineEntry(LATER, EntryKind.NOTE, None, f"n{n}"), f"t{n}" if n % 3 else None) for n in range(1500)]
+    kept = await asyncio.gather(journal.add_all(first.number, entries), journal.add_all(second.number, entries[:10]))
+    for number, call in zip((first.number, second.number), kept, strict=True):
+        stored = {item.id: item for item in await journal.entries(number)}
+        assert [item.entry.text for item in call if item] == [entry.text for entry, _ in entries[: len(call)]]
+        assert all(stored[item.id] == item for item in call if item)
