@@ -72,7 +72,7 @@ class AlertStore:
         self._seen_ttl = seen_ttl
         self._group_ttl = _GROUP_TTL
         self._admit = ScriptBatch(redis, redis.register_script(_ADMIT))
-        self._commands = CommandBatch(redis)  # the worker's groups' commands of one turn: one pipeline
+        self._commands = CommandBatch(redis)  # the worker's groups' commands made meanwhile: one pipeline
         self._bury = redis.register_script(_BURY)
 
     async def admit(

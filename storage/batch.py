@@ -18,15 +18,15 @@ _Call = tuple[Sequence[KeyT], Sequence[EncodableT]]  # a script's keys and argum
 
 
 class ScriptBatch:
-    """Calls of `script` made in the same turn of the event loop go out as one pipeline: one write and one read
-    of the replies instead of a round trip each (under a storm of webhooks the client's per-command work was a
+    """Calls of `script` made while one is out go out together as one pipeline (`Batched`): one write and one
+    read of the replies instead of a round trip each (under a storm of webhooks the client's per-command work was a
     fifth of the intake's CPU). Each caller waits for the reply to its own call, and gets its own error; the
     calls run in the order they were made, each as the script alone would run it."""
 
     def __init__(self, redis: Redis, script: AsyncScript) -> None:
         self._redis = redis
         self._script = script
-        self._batch: TurnBatch[_Call, object] = TurnBatch(self._send, self._send_one, shared=(Exception,))
+        self._batch: Batched[_Call, object] = Batched(self._send, self._send_one, shared=(Exception,))
 
     async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> object:
         return await self._batch((keys, args))
@@ -59,15 +59,13 @@ Command = tuple[EncodableT, ...]  # a Redis command: its name, then its argument
 
 
 class CommandBatch:
-    """Redis commands of many callers made in the same turn of the event loop go out as one pipeline (not a
+    """Redis commands of many callers made while others are out go out together as one pipeline (`Batched`; not a
     transaction: each caller's commands run in order, one after another, as they would without it). Each
     caller gets the replies to its own commands, or raises the first error among them."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._batch: TurnBatch[Sequence[Command], list[object]] = TurnBatch(
-            self._send, self._send_one, shared=(Exception,)
-        )
+        self._batch: Batched[Sequence[Command], list[object]] = Batched(self._send, self._send_one, shared=(Exception,))
 
     async def __call__(self, *commands: Command) -> list[object]:
         return await self._batch(commands)
@@ -93,13 +91,14 @@ class CommandBatch:
         return answer
 
 
-class TurnBatch(Generic[Item, Result]):
-    """Calls made in the same turn of the event loop run as one (`many`: one SQL statement or one pipeline for
-    all of them instead of one each); each caller gets its own result, or raises the exception `many` gave
-    for its call. Should `many` fail, each call of that batch runs alone (`one`), in the order made, so a
-    caller sees its own error only and the others' calls are not lost with it; unless the error is one of
-    `shared` (the connection failed: every call alone would fail alike, each waiting its own timeout),
-    which every caller raises."""
+class Batched(Generic[Item, Result]):
+    """A call made while none is out runs at once, alone (`one`): no latency added to a quiet process. Calls
+    made while one is out wait for it and then run together (`many`: one SQL statement or one pipeline for
+    all of them instead of one each), in the order made; so under load, when round trips pile up, they share
+    them. Each caller gets its own result, or raises the exception `many` gave for its call. Should `many`
+    fail, each call of that batch runs alone, so a caller sees its own error only and the others' calls are
+    not lost with it; unless the error is one of `shared` (the connection failed: every call alone would fail
+    alike, each waiting its own timeout), which every caller of the batch raises."""
 
     def __init__(
         self,
@@ -108,20 +107,38 @@ class TurnBatch(Generic[Item, Result]):
         shared: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._many, self._one, self._shared = many, one, shared
+        self._out = False  # a call or a batch is out
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._draining: set[asyncio.Task[None]] = set()
 
     async def __call__(self, item: Item) -> Result:
+        if not self._out:
+            self._out = True
+            try:
+                return await self._one(item)
+            finally:
+                self._next()
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if len(self._waiting) == 1:  # the first of this turn: run once the tasks ready now have made theirs
-            task = asyncio.create_task(self._run())
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
         return await future
 
-    async def _run(self) -> None:
+    def _next(self) -> None:
+        """Once a call or batch is back: send what waited for it, else nothing is out."""
+        if not self._waiting:
+            self._out = False
+            return
+        task = asyncio.create_task(self._drain())
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _drain(self) -> None:
         calls, self._waiting = self._waiting, []
+        try:
+            await self._settle(calls)
+        finally:
+            self._next()
+
+    async def _settle(self, calls: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
         futures = [future for _, future in calls]
         try:
             results: list[Result | BaseException] = []
@@ -138,7 +155,7 @@ class TurnBatch(Generic[Item, Result]):
             for future in futures:
                 future.cancel()
             raise
-        for future, result in zip(futures, results, strict=True):  # a cancelled caller's result is dropped
+        for future, result in zip(futures, results, strict=True):
             if future.done():  # its caller was cancelled
                 continue
             if isinstance(result, BaseException):

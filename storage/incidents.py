@@ -38,7 +38,7 @@ from domain.incident import Incident
 from domain.severity import Severity
 from domain.status import OPEN_STATUSES, Status
 from domain.timeline import TimelineEntry
-from storage.batch import TurnBatch
+from storage.batch import Batched
 from storage.columns import UTCDateTime, utc
 from storage.db import CONNECTION_ERRORS, autocommit
 from storage.effects import stage_effects
@@ -158,7 +158,7 @@ class IncidentStore:
         self._engine, self._reads = engine, autocommit(engine)
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
-        self._latest = TurnBatch(self._latest_many, self._latest_one, CONNECTION_ERRORS)
+        self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
@@ -192,8 +192,8 @@ class IncidentStore:
         return await self._first(_BY_CHANNEL, {"b_channel": channel_id})
 
     async def latest_from_source(self, group_key: str) -> Incident | None:
-        """The newest incident opened by this alert group, open or resolved. Calls made in the same turn of the
-        event loop (a batch's alert groups) share one statement."""
+        """The newest incident opened by this alert group, open or resolved. Calls made while one is out (a
+        batch's alert groups) share one statement."""
         return await self._latest(group_key)
 
     async def _latest_one(self, group_key: str) -> Incident | None:

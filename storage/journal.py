@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.timeline import EntryKind, TimelineEntry
-from storage.batch import TurnBatch
+from storage.batch import Batched
 from storage.columns import UTCDateTime, utc
 from storage.db import CONNECTION_ERRORS, autocommit
 
@@ -86,8 +86,8 @@ class TimelineJournal:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._dialect = engine.dialect.name
         self._insert_kept = self._insert_new().returning(_TABLE.c.id, _TABLE.c.number, _TABLE.c.once)
-        self._adding = TurnBatch(self._insert, self._add_one, CONNECTION_ERRORS)  # calls of one turn: one INSERT
-        self._marking = TurnBatch(self._mark_many, self._mark_one, CONNECTION_ERRORS)  # and one UPDATE
+        self._adding = Batched(self._insert, self._add_one, CONNECTION_ERRORS)  # calls made meanwhile: one INSERT
+        self._marking = Batched(self._mark_many, self._mark_one, CONNECTION_ERRORS)  # and one UPDATE
 
     def _insert_new(self) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that skips a row whose once-token the incident already has (ON CONFLICT DO NOTHING)."""
@@ -102,8 +102,8 @@ class TimelineJournal:
         self, number: int, entries: Sequence[tuple[TimelineEntry, str | None]]
     ) -> list[JournalEntry | None]:
         """Keep entries in one statement, each with a `once` token only if that token was never written for
-        this incident (nor earlier in `entries`); each as kept, None where it was not. Calls made in the same
-        turn of the event loop (a batch's alert groups, each following its incident) share one statement."""
+        this incident (nor earlier in `entries`); each as kept, None where it was not. Calls made while one
+        is out (a batch's alert groups, each following its incident) share one statement."""
         if not entries:
             return []
         return await self._adding((number, entries))

@@ -1,5 +1,5 @@
 """Concurrent calls sent together: a Lua script's (each caller's own reply, its own error, the script loaded),
-and a statement's (`TurnBatch`: one run for a turn's calls, each alone should it fail)."""
+and a statement's (`Batched`: calls made while one is out run together, each alone should that fail)."""
 
 import asyncio
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
-from storage.batch import CommandBatch, ScriptBatch, TurnBatch
+from storage.batch import Batched, CommandBatch, ScriptBatch
 from storage.keys import Keys
 
 # Appends ARGV[1] to a list and answers its new length; refuses the value "bad" without appending.
@@ -67,7 +67,8 @@ async def test_a_cancelled_caller_does_not_hold_up_the_others(redis: Redis, keys
 
 
 class _Calls:
-    """A `TurnBatch`'s two ways of running, recording what each was given; an item "bad" fails."""
+    """A `Batched`'s two ways of running, recording what each was given; each takes a moment (it is out
+    meanwhile); an item "bad" fails."""
 
     def __init__(self, many_fails: bool = False) -> None:
         self.many_calls: list[list[str]] = []
@@ -76,54 +77,56 @@ class _Calls:
 
     async def many(self, items: Sequence[str]) -> list[str]:
         self.many_calls.append(list(items))
+        await asyncio.sleep(0.01)
         if self.many_fails or "bad" in items:
             raise ValueError("the batch failed")
         return [item.upper() for item in items]
 
     async def one(self, item: str) -> str:
         self.one_calls.append(item)
+        await asyncio.sleep(0.01)
         if item == "bad":
             raise ValueError(f"{item} refused")
         return item.upper()
 
 
-async def test_calls_of_one_turn_run_as_one() -> None:
-    """Calls made together run in one `many`, each answered with its own result, in order."""
+async def test_a_call_runs_at_once_and_those_made_meanwhile_run_as_one() -> None:
+    """A call with none out runs alone at once; calls made while it is out run together after it, in order."""
     calls = _Calls()
-    batch = TurnBatch(calls.many, calls.one)
+    batch = Batched(calls.many, calls.one)
     assert await asyncio.gather(*(batch(item) for item in ("a", "b", "c"))) == ["A", "B", "C"]
-    assert calls.many_calls == [["a", "b", "c"]]
-    assert calls.one_calls == []
-    assert await batch("d") == "D"  # a call alone runs alone
-    assert calls.one_calls == ["d"]
+    assert calls.one_calls == ["a"]
+    assert calls.many_calls == [["b", "c"]]
+    assert await batch("d") == "D"  # nothing out: at once, alone
+    assert calls.one_calls == ["a", "d"]
 
 
 async def test_a_failed_batch_runs_each_call_alone_and_only_the_bad_one_fails() -> None:
     """Should the batch's statement fail, each call runs alone: the bad one raises its own error, the rest land."""
     calls = _Calls()
-    batch = TurnBatch(calls.many, calls.one)
+    batch = Batched(calls.many, calls.one)
     results = await asyncio.gather(*(batch(item) for item in ("a", "bad", "c")), return_exceptions=True)
     assert [results[0], results[2]] == ["A", "C"]
     assert isinstance(results[1], ValueError)
     assert str(results[1]) == "bad refused"
+    assert calls.many_calls == [["bad", "c"]]
     assert calls.one_calls == ["a", "bad", "c"]
 
 
-async def test_calls_made_while_a_batch_is_out_go_in_the_next() -> None:
-    """A call made after a batch was sent waits for no other batch's result: it runs in one of its own."""
+async def test_every_call_made_while_one_is_out_goes_in_the_next_batch() -> None:
     calls = _Calls()
-    batch = TurnBatch(calls.many, calls.one)
+    batch = Batched(calls.many, calls.one)
     first = asyncio.gather(batch("a"), batch("b"))
-    await asyncio.sleep(0)  # the first batch is out
+    await asyncio.sleep(0)  # "a" is out, "b" waits
     second = asyncio.gather(batch("c"), batch("d"))
     assert list(await first) == ["A", "B"]
     assert list(await second) == ["C", "D"]
-    assert calls.many_calls == [["a", "b"], ["c", "d"]]
+    assert calls.many_calls == [["b", "c", "d"]]
 
 
-async def test_a_cancelled_caller_of_a_turn_batch_does_not_hold_up_the_others() -> None:
+async def test_a_cancelled_caller_of_a_batch_does_not_hold_up_the_others() -> None:
     calls = _Calls()
-    batch = TurnBatch(calls.many, calls.one)
+    batch = Batched(calls.many, calls.one)
     waiting = [asyncio.ensure_future(batch(item)) for item in ("a", "b", "c")]
     await asyncio.sleep(0)
     waiting[1].cancel()
@@ -135,10 +138,11 @@ async def test_a_cancelled_caller_of_a_turn_batch_does_not_hold_up_the_others() 
 async def test_a_shared_failure_fails_every_caller_without_running_each_alone() -> None:
     """A lost connection (one of `shared`) would fail every call alike: each caller raises it, none runs alone."""
     calls = _Calls(many_fails=True)
-    batch = TurnBatch(calls.many, calls.one, shared=(ValueError,))
-    results = await asyncio.gather(*(batch(item) for item in ("a", "b")), return_exceptions=True)
-    assert [str(result) for result in results] == ["the batch failed", "the batch failed"]
-    assert calls.one_calls == []
+    batch = Batched(calls.many, calls.one, shared=(ValueError,))
+    results = await asyncio.gather(*(batch(item) for item in ("a", "b", "c")), return_exceptions=True)
+    assert results[0] == "A"  # alone, before the others
+    assert [str(result) for result in results[1:]] == ["the batch failed", "the batch failed"]
+    assert calls.one_calls == ["a"]
 
 
 async def test_commands_of_many_callers_each_get_their_own_replies(redis: Redis, keys: Keys) -> None:
