@@ -1,7 +1,7 @@
 """Settings from the environment and `.env`. Built once by the CLI and passed down."""
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,12 +11,12 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import setting_values as setting
 from domain import IncidentError, ResponseTarget, ResponseTargets, Severity, parse_duration
 from domain.alerts import AlertPolicy
 from domain.calendar import BusinessCalendar, parse_days, parse_hours
 from domain.errors import where_and_what
 from domain.postmortem import Policy as PostmortemPolicy
-from domain.postmortem import Priority
 from handlers.http import listens_on_loopback
 from storage import async_url
 
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     @field_validator("business_hours", "business_days", "holidays_extra")
     @classmethod
     def _calendar_part(cls, value: str, info: ValidationInfo) -> str:
-        parse = {"business_hours": parse_hours, "business_days": parse_days, "holidays_extra": _dates}
+        parse = {"business_hours": parse_hours, "business_days": parse_days, "holidays_extra": setting.dates}
         try:
             parse[str(info.field_name)](value)
         except IncidentError as error:
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     @classmethod
     def _reminder(cls, value: str) -> str:
         try:
-            _reminder_interval(value)
+            setting.reminder_interval(value)
         except IncidentError as error:
             raise ValueError(f"{error} Or write off.") from None
         return value
@@ -212,41 +212,41 @@ class Settings(BaseSettings):
     @field_validator("alert_severity_map")
     @classmethod
     def _severity_map(cls, value: str) -> str:
-        _severity_map(value)
+        setting.severity_map(value)
         return value
 
     @field_validator("alert_declare_up_to")
     @classmethod
     def _declare_up_to(cls, value: str) -> str:
-        _severity(value)
+        setting.severity(value)
         return value
 
     @field_validator("alert_auto_resolve")
     @classmethod
     def _auto_resolve(cls, value: str) -> str:
-        for token in _items(value):
-            _severity(token)
+        for token in setting.items(value):
+            setting.severity(token)
         return value
 
     @field_validator("postmortem_required")
     @classmethod
     def _postmortem_required(cls, value: str) -> str:
-        for token in _items(value):
-            _severity(token)
+        for token in setting.items(value):
+            setting.severity(token)
         return value
 
     @field_validator("action_item_due_days")
     @classmethod
     def _item_due_days(cls, value: str) -> str:
-        _item_due_days(value)
+        setting.item_due_days(value)
         return value
 
     @property
     def postmortem_policy(self) -> PostmortemPolicy:
         return PostmortemPolicy(
-            required=frozenset(_severity(token) for token in _items(self.postmortem_required)),
+            required=frozenset(setting.severity(token) for token in setting.items(self.postmortem_required)),
             due_business_days=self.postmortem_due_days,
-            item_due_days=_item_due_days(self.action_item_due_days),
+            item_due_days=setting.item_due_days(self.action_item_due_days),
         )
 
     @field_validator("alert_reopen_window", "page_ack_ttl")
@@ -261,28 +261,28 @@ class Settings(BaseSettings):
     @property
     def alert_policy(self) -> AlertPolicy:
         return AlertPolicy(
-            severity_map=_severity_map(self.alert_severity_map),
+            severity_map=setting.severity_map(self.alert_severity_map),
             severity_label=self.alert_severity_label,
-            declare_up_to=_severity(self.alert_declare_up_to),
-            service_labels=tuple(_items(self.alert_service_labels)),
+            declare_up_to=setting.severity(self.alert_declare_up_to),
+            service_labels=tuple(setting.items(self.alert_service_labels)),
             reopen_window=parse_duration(self.alert_reopen_window),
-            auto_resolve=frozenset(_severity(token) for token in _items(self.alert_auto_resolve)),
+            auto_resolve=frozenset(setting.severity(token) for token in setting.items(self.alert_auto_resolve)),
         )
 
     @property
     def response_targets(self) -> ResponseTargets:
-        return _targets(self.response_target_sev1, self.response_target_sev2, self.response_target_sev3,
+        return setting.targets(self.response_target_sev1, self.response_target_sev2, self.response_target_sev3,
                         self.response_target_sev4)  # fmt: skip
 
     @property
     def resolution_targets(self) -> ResponseTargets:
-        return _targets(self.resolution_target_sev1, self.resolution_target_sev2, self.resolution_target_sev3,
+        return setting.targets(self.resolution_target_sev1, self.resolution_target_sev2, self.resolution_target_sev3,
                         self.resolution_target_sev4)  # fmt: skip
 
     def business_calendar(self, years: range) -> BusinessCalendar:
         """The calendar business-time targets count on; country holidays are looked up for `years`."""
         opens, closes = parse_hours(self.business_hours)
-        listed = set(_dates(self.holidays_extra))
+        listed = set(setting.dates(self.holidays_extra))
         if self.holidays_country:
             listed |= set(holidays.country_holidays(self.holidays_country.upper(), years=years).keys())
         return BusinessCalendar(
@@ -297,7 +297,7 @@ class Settings(BaseSettings):
             self.update_reminder_sev3,
             self.update_reminder_sev4,
         ]
-        every = {severity: _reminder_interval(value) for severity, value in zip(Severity, values, strict=True)}
+        every = {severity: setting.reminder_interval(value) for severity, value in zip(Severity, values, strict=True)}
         return {severity: interval for severity, interval in every.items() if interval is not None}
 
     @property
@@ -315,58 +315,6 @@ class Settings(BaseSettings):
         if not self.socket_mode:
             needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
         return [name for name, value in needed.items() if value is None]
-
-
-def _targets(sev1: str, sev2: str, sev3: str, sev4: str) -> ResponseTargets:
-    parse = ResponseTarget.parse
-    return ResponseTargets(sev1=parse(sev1), sev2=parse(sev2), sev3=parse(sev3), sev4=parse(sev4))
-
-
-def _dates(value: str) -> list[date]:
-    try:
-        return [date.fromisoformat(item) for item in _items(value)]
-    except ValueError:
-        raise IncidentError(f"`{value}` is not a list of dates: write 2026-12-24,2026-12-31.") from None
-
-
-def _reminder_interval(value: str) -> timedelta | None:
-    return None if value.strip().lower() == "off" else parse_duration(value)
-
-
-def _items(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def _severity(value: str) -> Severity:
-    try:
-        return Severity.parse(value)
-    except IncidentError as error:
-        raise ValueError(str(error)) from None
-
-
-def _severity_map(value: str) -> dict[str, Severity]:
-    """`critical=sev1,error=sev2`: label value → severity."""
-    mapping = {}
-    for item in _items(value):
-        label, sep, severity = item.partition("=")
-        if not sep or not label.strip():
-            raise ValueError(f"`{item}` is not `label=severity`, e.g. critical=sev1")
-        mapping[label.strip().lower()] = _severity(severity)
-    return mapping
-
-
-def _item_due_days(value: str) -> dict[Priority, int]:
-    """`p1=7,p2=30,p3=90`: days from creation to an action item's default due date, by priority."""
-    days = {}
-    for item in _items(value):
-        priority, sep, count = item.partition("=")
-        if not sep or priority.strip().lower() not in {p.value for p in Priority} or not count.strip().isdigit():
-            raise ValueError(f"`{item}` is not `priority=days`, e.g. p1=7")
-        days[Priority(priority.strip().lower())] = int(count)
-    missing = [p.label for p in Priority if p not in days]
-    if missing:
-        raise ValueError(f"needs a number of days for {', '.join(missing)}")
-    return days
 
 
 def load_settings(**overrides: object) -> Settings:
