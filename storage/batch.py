@@ -26,7 +26,7 @@ class ScriptBatch:
     def __init__(self, redis: Redis, script: AsyncScript) -> None:
         self._redis = redis
         self._script = script
-        self._batch: Batched[_Call, object] = Batched(self._send, self._send_one, shared=(Exception,))
+        self._batch: Batched[_Call, object] = Batched(self._send, shared=(Exception,))
 
     async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> object:
         return await self._batch((keys, args))
@@ -40,12 +40,6 @@ class ScriptBatch:
             for n, reply in zip(missing, await self._run([calls[n] for n in missing]), strict=True):
                 replies[n] = reply
         return replies
-
-    async def _send_one(self, call: _Call) -> object:
-        reply = (await self._send([call]))[0]
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
 
     async def _run(self, calls: Sequence[_Call]) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -65,7 +59,7 @@ class CommandBatch:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._batch: Batched[Sequence[Command], list[object]] = Batched(self._send, self._send_one, shared=(Exception,))
+        self._batch: Batched[Sequence[Command], list[object]] = Batched(self._send, shared=(Exception,))
 
     async def __call__(self, *commands: Command) -> list[object]:
         return await self._batch(commands)
@@ -84,12 +78,6 @@ class CommandBatch:
             answers.append(next((r for r in own if isinstance(r, Exception)), own))
         return answers
 
-    async def _send_one(self, commands: Sequence[Command]) -> list[object]:
-        [answer] = await self._send([commands])
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
 
 class Batched(Generic[Item, Result]):
     """A call made while none is out runs at once, alone (`one`): no latency added to a quiet process. Calls
@@ -103,10 +91,10 @@ class Batched(Generic[Item, Result]):
     def __init__(
         self,
         many: Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]],
-        one: Callable[[Item], Awaitable[Result]],
+        one: Callable[[Item], Awaitable[Result]] | None = None,  # default: `many` of the one call
         shared: tuple[type[BaseException], ...] = (),
     ) -> None:
-        self._many, self._one, self._shared = many, one, shared
+        self._many, self._one, self._shared = many, one or self._many_of_one, shared
         self._out = False  # a call or a batch is out
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._draining: set[asyncio.Task[None]] = set()
@@ -162,6 +150,12 @@ class Batched(Generic[Item, Result]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _many_of_one(self, item: Item) -> Result:
+        [result] = await self._many([item])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     async def _alone(self, item: Item) -> Result | BaseException:
         try:
