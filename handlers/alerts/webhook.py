@@ -1,5 +1,7 @@
 """POST /webhooks/alertmanager: authenticate, parse, store durably, then answer. Slow work happens later."""
 
+from collections.abc import Awaitable
+
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
@@ -8,7 +10,7 @@ from redis.exceptions import RedisError
 from domain.alerts import Notification
 from domain.errors import where_and_what
 from handlers.http import TokenGate, json_error
-from handlers.services import SERVICES
+from handlers.services import SERVICES, Services
 
 log = structlog.get_logger()
 
@@ -26,24 +28,30 @@ def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
         if b"\x00" in body or b"\\u0000" in body:  # JSON spells the escape with a lowercase u only
             return json_error(400, "the body contains NUL characters")
         try:
-            notification = Notification.model_validate_json(body)
+            group_key, admitted = _admit(request.app[SERVICES], body)
         except ValidationError as error:
             log.info("alert_webhook_refused", reason="malformed", errors=error.error_count())
             return json_error(400, _describe(error))
         try:
-            services = request.app[SERVICES]
-            severity = services.alert_policy.severity(notification)
-            entry_id = await services.alerts.admit(notification, severity, body)
+            entry_id = await admitted
         except (RedisError, OSError) as error:
             log.warning("alert_webhook_unavailable", error=type(error).__name__)
             return json_error(503, "storage is unavailable; Alertmanager will retry")
         if entry_id is None:
-            log.info("alert_deduplicated", group_key=notification.group_key)
+            log.info("alert_deduplicated", group_key=group_key)
             return web.json_response({"status": "duplicate"})
-        log.info("alert_admitted", group_key=notification.group_key, entry=entry_id)
+        log.info("alert_admitted", group_key=group_key, entry=entry_id)
         return web.json_response({"status": "accepted", "id": entry_id})
 
     return [web.post("/webhooks/alertmanager", receive_alertmanager_webhook)]
+
+
+def _admit(services: Services, body: bytes) -> tuple[str, Awaitable[str | None]]:
+    """Parse `body` and start its admission: its group key and the admission to wait for. The parsed
+    notification ends here, before the handler waits on Redis (see `AlertStore.admit`)."""
+    notification = Notification.model_validate_json(body)
+    severity = services.alert_policy.severity(notification)
+    return notification.group_key, services.alerts.admit(notification, severity, body)
 
 
 def _refusal(request: web.Request, gate: TokenGate, max_body: int) -> web.Response | None:

@@ -42,6 +42,17 @@ async def test_one_calls_error_is_its_own(redis: Redis, keys: Keys) -> None:
     assert await redis.lrange(key, 0, -1) == [b"a", b"b"]
 
 
+async def test_a_lone_call_loads_the_script_and_raises_its_own_error(redis: Redis, keys: Keys) -> None:
+    """A call with none out runs as the script's own EVALSHA: it loads a script Redis does not know yet, and a
+    refusal is its caller's error."""
+    append, key = script(redis), keys.seen("batch", "list")
+    assert await append([key], ["a"]) == 1
+    with pytest.raises(ResponseError, match="bad value"):
+        await append([key], ["bad"])
+    assert await append([key], ["b"]) == 2
+    assert await redis.lrange(key, 0, -1) == [b"a", b"b"]
+
+
 async def test_unreachable_redis_fails_every_caller() -> None:
     """When Redis cannot be reached, every caller of the batch raises the connection error (none waits forever)."""
     unreachable = Redis(port=1, socket_connect_timeout=1)
