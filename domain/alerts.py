@@ -108,19 +108,22 @@ class AlertPolicy:
     auto_resolve: frozenset[Severity] = frozenset()
 
     def severity(self, notification: Notification) -> Severity:
-        """The most severe of the group's firing alerts (all alerts if none fires)."""
-        firing = [a for a in notification.alerts if a.status is AlertStatus.FIRING] or notification.alerts
-        return min(self._alert_severity(alert) for alert in firing)
+        """The most severe of the group's firing alerts (all alerts if none fires). Worked out once per distinct
+        status and labels: a group's alerts mostly share them."""
+        override, label = self.override_label, self.severity_label
+        kinds = {
+            (alert.status, alert.labels.get(override), alert.labels.get(label, "")) for alert in notification.alerts
+        }
+        firing = [kind for kind in kinds if kind[0] is AlertStatus.FIRING] or kinds
+        return min(self._label_severity(overridden, value) for _, overridden, value in firing)
 
-    def _alert_severity(self, alert: Alert) -> Severity:
-        override = alert.labels.get(self.override_label)
+    def _label_severity(self, override: str | None, value: str) -> Severity:
         if override is not None:
             try:
                 return Severity.parse(override)
             except IncidentError:
                 pass  # an unreadable override falls back to the severity label
-        value = alert.labels.get(self.severity_label, "").lower()
-        return self.severity_map.get(value, self.unknown_severity)
+        return self.severity_map.get(value.lower(), self.unknown_severity)
 
     def service(self, notification: Notification) -> str | None:
         labels = notification.common_labels or notification.alerts[0].labels
