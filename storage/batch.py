@@ -1,5 +1,5 @@
-"""Many tasks' calls sent together: a Lua script's calls, or Redis commands, as one pipeline; a statement's
-calls as one statement."""
+"""Many tasks' calls sent together: Redis commands as one pipeline, a statement's calls as one statement, a Lua
+script's calls as one call of it."""
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
@@ -7,54 +7,11 @@ from typing import Generic, TypeVar
 
 import structlog
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
-from redis.typing import EncodableT, KeyT
+from redis.typing import EncodableT
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 log = structlog.get_logger()
-_Call = tuple[Sequence[KeyT], Sequence[EncodableT]]  # a script's keys and arguments
-
-
-class ScriptBatch:
-    """Calls of `script` made while one is out go out together as one pipeline (`Batched`): one write and one
-    read of the replies instead of a round trip each (under a storm of webhooks the client's per-command work was a
-    fifth of the intake's CPU). Each caller waits for the reply to its own call, and gets its own error; the
-    calls run in the order they were made, each as the script alone would run it."""
-
-    def __init__(self, redis: Redis, script: AsyncScript) -> None:
-        self._redis = redis
-        self._script = script
-        self._batch: Batched[_Call, object] = Batched(self._send, self._send_alone, shared=(Exception,))
-
-    async def __call__(self, keys: Sequence[KeyT], args: Sequence[EncodableT]) -> object:
-        return await self._batch((keys, args))
-
-    async def _send_alone(self, call: _Call) -> object:
-        """A lone call as the script's own EVALSHA (it loads the script should Redis not know it): a pipeline of
-        one costs the client about half as much again."""
-        keys, args = call
-        return await self._script(keys=keys, args=args)
-
-    async def _send(self, calls: Sequence[_Call]) -> list[object]:
-        """Each call's reply, a `ResponseError` for one the script refused."""
-        replies = await self._run(calls)
-        missing = [n for n, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-        if missing:  # Redis restarted, or SCRIPT FLUSH: load it, and send again the calls it refused
-            await self._redis.script_load(self._script.script)
-            for n, reply in zip(missing, await self._run([calls[n] for n in missing]), strict=True):
-                replies[n] = reply
-        return replies
-
-    async def _run(self, calls: Sequence[_Call]) -> list[object]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-            replies: list[object] = await pipe.execute(raise_on_error=False)  # a ResponseError per failed call
-        return replies
-
-
 Command = tuple[EncodableT, ...]  # a Redis command: its name, then its arguments
 
 

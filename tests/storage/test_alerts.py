@@ -2,8 +2,10 @@
 
 import asyncio
 from datetime import timedelta
+from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError, ResponseError
 
 from domain import Severity
 from domain.alerts import AlertPolicy, GroupState, Notification
@@ -37,6 +39,61 @@ async def test_concurrent_repeats_are_admitted_once(redis: Redis, keys: Keys) ->
     results = await asyncio.gather(*(store.admit(load("01-firing-single-critical")) for _ in range(20)))
     assert len([r for r in results if r is not None]) == 1
     assert await store.pending() == 1
+
+
+def _order(entry_id: bytes) -> tuple[int, ...]:
+    """A stream id's place in its stream's order: `ms-seq`, compared as numbers."""
+    return tuple(int(part) for part in entry_id.split(b"-"))
+
+
+def _groups(count: int) -> list[Notification]:
+    first = load("03-firing-group-of-3")
+    return [first.model_copy(update={"group_key": f"{first.group_key}-{n}"}) for n in range(count)]
+
+
+async def _queued_groups(redis: Redis, keys: Keys) -> list[str]:
+    """The group of each queued entry, both lanes, in the order queued."""
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for lane in (keys.alert_inbox_priority(), keys.alert_inbox()):
+        entries += cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(lane))
+    return [fields[b"group"].decode() for _, fields in sorted(entries, key=lambda entry: _order(entry[0]))]
+
+
+async def test_concurrent_admissions_are_each_answered_and_queued_in_order(redis: Redis, keys: Keys) -> None:
+    """Admissions made while one is out go to Redis together; each gets its own entry id, queued in call order."""
+    store, notifications = AlertStore(redis, keys), _groups(20)
+    ids = await asyncio.gather(*(store.admit(n) for n in notifications))
+    assert all(ids)
+    assert ids == sorted(ids, key=lambda entry_id: _order(str(entry_id).encode()))
+    assert await _queued_groups(redis, keys) == [n.group_key for n in notifications]
+    assert await asyncio.gather(*(store.admit(n) for n in notifications)) == [None] * 20  # repeats, together
+
+
+async def test_a_bad_group_fails_its_own_admission_only(redis: Redis, keys: Keys) -> None:
+    """A group whose seen-set is not a sorted set (WRONGTYPE) fails the call of all those sent together; each then
+    runs alone: the bad one raises, the rest are queued. One that Redis had run before the failure is queued
+    once and, alone again, answered as a repeat: nothing is lost and nothing is queued twice."""
+    store, notifications = AlertStore(redis, keys), _groups(4)
+    await redis.set(keys.alert_group(notifications[2].group_key, "seen-at"), "not a sorted set")
+    results = await asyncio.gather(*(store.admit(n) for n in notifications), return_exceptions=True)
+    assert isinstance(results[0], str)  # with none out: at once, alone
+    assert results[1] is None  # run before the batch failed on the bad one: queued then, a repeat alone
+    assert isinstance(results[2], ResponseError)
+    assert "WRONGTYPE" in str(results[2])
+    assert isinstance(results[3], str)
+    groups = [notifications[n].group_key for n in (0, 1, 3)]
+    assert await _queued_groups(redis, keys) == groups
+
+
+async def test_unreachable_redis_fails_every_admission() -> None:
+    """When Redis cannot be reached, every admission sent together raises the connection error; none waits on."""
+    unreachable = Redis(port=1, socket_connect_timeout=1)
+    store = AlertStore(unreachable, Keys("unreachable:"))
+    try:
+        results = await asyncio.gather(*(store.admit(n) for n in _groups(3)), return_exceptions=True)
+    finally:
+        await unreachable.aclose()
+    assert all(isinstance(result, ConnectionError) for result in results)
 
 
 async def test_unfinished_entries_are_reclaimed(redis: Redis, keys: Keys) -> None:
