@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 from redis.typing import EncodableT, FieldT, StreamIdT
 
-from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification
+from domain.alerts import AlertRecord, AlertStatus, GroupState, Notification, state_tokens
 from domain.severity import Severity
 from storage.batch import Batched, Command, CommandBatch
 from storage.keys import Keys
@@ -119,7 +119,7 @@ class AlertStore:
                 group,
                 body if body is not None else notification.model_dump_json(by_alias=True),
                 int(severity),
-                json.dumps([alert.token for alert in notification.alerts]),
+                json.dumps(state_tokens(notification.alerts)),
             )
         )
 

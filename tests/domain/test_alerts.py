@@ -21,6 +21,7 @@ from domain.alerts import (
     alert_entries,
     merge_records,
     route,
+    state_tokens,
     title,
 )
 from domain.timeline import EntryKind
@@ -73,6 +74,11 @@ def test_token_prints_each_start_time_as_it_is() -> None:
         tokens = [AlertRecord("f", "n", "w", AlertStatus.FIRING, at).token for at in times]
         assert tokens == [f"f:firing:{at.isoformat()}" for at in times]
     assert len(set(tokens)) == len(times)
+    alert = load("01-firing-single-critical").alerts[0]
+    starts = [*times, *times]  # each printed once per call, then remembered
+    alerts = [alert.model_copy(update={"starts_at": at}) for at in starts]
+    assert state_tokens(alerts) == [a.token for a in alerts]
+    assert state_tokens(alerts) == [f"{alert.fingerprint}:firing:{at.isoformat()}" for at in starts]
 
 
 @pytest.mark.parametrize(
