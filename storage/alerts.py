@@ -18,10 +18,11 @@ from storage.keys import Keys
 from storage.replies import text
 
 # Admit notifications, each as if alone, in order: mark each alert state of its group as seen (a ZSET scored by
-# when), and queue it only if one of them is new; in the priority lane if the group was never seen or its severity
-# goes up (a lower number), else in the inbox. States older than the TTL are dropped, so a group that flaps for
-# ever keeps a bounded set. The admissions made while one is out come together in one call (`Batched`): as a
-# pipeline of one call each, the client's work and Redis's per call were a fifth of the intake's CPU.
+# when first seen: one ZMSCORE finds the new states, one ZADD marks them), and queue the notification only if
+# one of them is new; in the priority lane if the group was never seen or its severity goes up (a lower
+# number), else in the inbox. States older than the TTL are dropped, so a group that flaps for ever keeps a
+# bounded set. The admissions made while one is out come together in one call (`Batched`): as a pipeline of
+# one call each, the client's work and Redis's per call were a fifth of the intake's CPU.
 # KEYS: inbox stream, priority stream, then per notification its seen-set and group alerts hash.
 # ARGV: seen TTL (s), then per notification its group key, payload, severity and tokens (a JSON array: one
 # argument instead of one per alert, which redis-py packs one by one). One reply per notification: the new
@@ -34,9 +35,19 @@ for n = 1, (#KEYS - 2) / 2 do
   local seen, alerts = KEYS[2 * n + 1], KEYS[2 * n + 2]
   local first = redis.call('EXISTS', seen) == 0
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - ttl)
-  local new = {}
-  for _, token in ipairs(cjson.decode(ARGV[4 * n + 1])) do
-    if redis.call('ZADD', seen, 'NX', now, token) == 1 then new[#new + 1] = token end
+  local tokens, new, added = cjson.decode(ARGV[4 * n + 1]), {}, {}
+  for start = 1, #tokens, 1000 do  -- ZMSCORE and ZADD take a chunk at a time (unpack has a limit)
+    local chunk = {unpack(tokens, start, math.min(start + 999, #tokens))}
+    local scores, adds = redis.call('ZMSCORE', seen, unpack(chunk)), {}
+    for i, token in ipairs(chunk) do
+      if not scores[i] and not added[token] then
+        added[token] = true
+        new[#new + 1] = token
+        adds[#adds + 1] = now
+        adds[#adds + 1] = token
+      end
+    end
+    if #adds > 0 then redis.call('ZADD', seen, unpack(adds)) end
   end
   redis.call('EXPIRE', seen, ttl)
   replies[n] = false

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
 from domain import Severity
-from domain.alerts import AlertPolicy, GroupState, Notification
+from domain.alerts import AlertPolicy, AlertStatus, GroupState, Notification
 from storage.alerts import AlertStore
 from storage.keys import Keys
 from tests.fixtures import ALERTMANAGER as FIXTURES
@@ -83,6 +83,25 @@ async def test_a_bad_group_fails_its_own_admission_only(redis: Redis, keys: Keys
     assert isinstance(results[3], str)
     groups = [notifications[n].group_key for n in (0, 1, 3)]
     assert await _queued_groups(redis, keys) == groups
+
+
+async def test_a_large_group_is_admitted_whole_and_its_repeat_is_not(redis: Redis, keys: Keys) -> None:
+    """9,000 alerts (past what Lua unpacks at once: Redis takes them a chunk at a time), two listed twice (in
+    the same chunk and in another): every state is marked once; the repeat is not queued; one alert resolved is
+    queued with that state alone."""
+    store, template = AlertStore(redis, keys), load("01-firing-single-critical")
+    alerts = [template.alerts[0].model_copy(update={"fingerprint": f"{n:016x}"}) for n in range(9000)]
+    large = template.model_copy(update={"alerts": [alerts[0], *alerts, alerts[7]]})
+    await store.ensure_consumer_group()
+    assert await store.admit(large) is not None
+    assert await store.admit(large) is None
+    resolved = alerts[1234].model_copy(update={"status": AlertStatus.RESOLVED})
+    assert await store.admit(large.model_copy(update={"alerts": [*alerts[:1234], resolved]})) is not None
+    async with store.reader() as reader:
+        priority, inbox = await reader.read("c1", 10, timedelta(milliseconds=10))
+    assert [len(entry.new_tokens) for entry in priority + inbox] == [9000, 1]
+    assert inbox[0].new_tokens == {resolved.token}
+    assert await redis.zcard(keys.alert_group(large.group_key, "seen-at")) == 9001
 
 
 async def test_unreachable_redis_fails_every_admission() -> None:
