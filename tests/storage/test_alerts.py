@@ -1,6 +1,7 @@
 """The alert inbox in Redis: atomic admission, the consumer group, crash recovery, group state."""
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import cast
 
@@ -90,12 +91,12 @@ async def test_a_large_group_is_admitted_whole_and_its_repeat_is_not(redis: Redi
     the same chunk and in another): every state is marked once; the repeat is not queued; one alert resolved is
     queued with that state alone."""
     store, template = AlertStore(redis, keys), load("01-firing-single-critical")
-    alerts = [template.alerts[0].model_copy(update={"fingerprint": f"{n:016x}"}) for n in range(9000)]
+    alerts = [replace(template.alerts[0], fingerprint=f"{n:016x}") for n in range(9000)]
     large = template.model_copy(update={"alerts": [alerts[0], *alerts, alerts[7]]})
     await store.ensure_consumer_group()
     assert await store.admit(large) is not None
     assert await store.admit(large) is None
-    resolved = alerts[1234].model_copy(update={"status": AlertStatus.RESOLVED})
+    resolved = replace(alerts[1234], status=AlertStatus.RESOLVED)
     assert await store.admit(large.model_copy(update={"alerts": [*alerts[:1234], resolved]})) is not None
     async with store.reader() as reader:
         priority, inbox = await reader.read("c1", 10, timedelta(milliseconds=10))
@@ -153,7 +154,7 @@ async def test_new_groups_and_raised_severities_take_the_priority_lane(redis: Re
     await store.admit(first, policy.severity(first))
     await store.remember(first.group_key, GroupState().after(first, policy))  # as the worker would
     await store.admit(more, Severity.SEV4)  # milder than the group: a repeat's lane
-    raised = more.model_copy(update={"alerts": [a.model_copy(update={"fingerprint": "f00d"}) for a in more.alerts]})
+    raised = more.model_copy(update={"alerts": [replace(a, fingerprint="f00d") for a in more.alerts]})
     await store.admit(raised, Severity.SEV1)  # the group was SEV-3 (warnings)
     async with store.reader() as reader:
         priority, inbox = await reader.read("c1", 10, timedelta(milliseconds=10))
