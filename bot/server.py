@@ -88,7 +88,7 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
             *api.routes(),
             *postmortem_api.routes(),
             *metrics_api.routes(),
-            *webhook.routes(gates["alertmanager"], settings.alert_max_body),
+            *webhook.routes(gates["alertmanager"], settings.alert_max_body, recorder.alert_notification),
             *ack.routes(),
         ]
     )

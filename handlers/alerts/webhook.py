@@ -1,6 +1,6 @@
 """POST /webhooks/alertmanager: authenticate, parse, store durably, then answer. Slow work happens later."""
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -15,8 +15,10 @@ from handlers.services import SERVICES, Services
 log = structlog.get_logger()
 
 
-def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
-    """The Alertmanager webhook view, behind `gate` (ALERTMANAGER_TOKEN)."""
+def routes(gate: TokenGate, max_body: int, counted: Callable[[str], None] = lambda outcome: None) -> list[web.RouteDef]:
+    """The Alertmanager webhook view, behind `gate` (ALERTMANAGER_TOKEN). `counted` is told each notification's
+    outcome: admitted, duplicate, malformed or unavailable (metrics). Admitted and duplicate ones are logged at
+    debug only: a storm sends hundreds a second, and the counts say how many."""
 
     async def receive_alertmanager_webhook(request: web.Request) -> web.Response:
         refusal = _refusal(request, gate, max_body)
@@ -30,17 +32,21 @@ def routes(gate: TokenGate, max_body: int) -> list[web.RouteDef]:
         try:
             group_key, admitted = _admit(request.app[SERVICES], body)
         except ValidationError as error:
+            counted("malformed")
             log.info("alert_webhook_refused", reason="malformed", errors=error.error_count())
             return json_error(400, _describe(error))
         try:
             entry_id = await admitted
         except (RedisError, OSError) as error:
+            counted("unavailable")
             log.warning("alert_webhook_unavailable", error=type(error).__name__)
             return json_error(503, "storage is unavailable; Alertmanager will retry")
         if entry_id is None:
-            log.info("alert_deduplicated", group_key=group_key)
+            counted("duplicate")
+            log.debug("alert_deduplicated", group_key=group_key)
             return web.json_response({"status": "duplicate"})
-        log.info("alert_admitted", group_key=group_key, entry=entry_id)
+        counted("admitted")
+        log.debug("alert_admitted", group_key=group_key, entry=entry_id)
         return web.json_response({"status": "accepted", "id": entry_id})
 
     return [web.post("/webhooks/alertmanager", receive_alertmanager_webhook)]

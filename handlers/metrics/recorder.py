@@ -14,6 +14,8 @@ from domain.metrics import ClockKind
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 86400, 259200)  # the response targets: 15 min, 1 h, 4 h, 1 d
 RESOLVE_BUCKETS = (900, 3600, 14400, 86400, 259200, 604800, 1209600, 2419200)  # 4 h, 24 h, 1 w, 2 w
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# queued; every alert state in it already seen; refused as malformed (400); not stored, Redis down (503)
+ALERT_OUTCOMES = ("admitted", "duplicate", "malformed", "unavailable")
 _PAGING_KINDS = {EntryKind.PAGED: "pages", EntryKind.ESCALATED: "escalations", EntryKind.PAGE_FAILED: "failures"}
 
 
@@ -50,6 +52,11 @@ class Recorder:
         self.dead_letters = Counter(
             "firebreak_alerts_dead_lettered", "Alert notifications given up on.", registry=registry
         )
+        self.alert_notifications = Counter(
+            "firebreak_alert_notifications", "Alertmanager notifications received, by outcome.", ["outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self._alert_outcomes = {outcome: self.alert_notifications.labels(outcome) for outcome in ALERT_OUTCOMES}
         self.http_requests = Counter(
             "firebreak_http_requests", "HTTP requests served.", ["route", "method", "status"], registry=registry
         )
@@ -91,6 +98,10 @@ class Recorder:
         self.slack_calls.labels(method).inc()
         if error is not None:
             self.slack_errors.labels(method, error).inc()
+
+    def alert_notification(self, outcome: str) -> None:
+        """One notification at the webhook: `ALERT_OUTCOMES` (each series exists from the start, at 0)."""
+        self._alert_outcomes[outcome].inc()
 
     def http_served(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(route, method, str(status)).inc()

@@ -218,6 +218,25 @@ async def test_storage_down_answers_503(start_bot: Any) -> None:
     response = await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)
     assert response.status == 503
     assert "retry" in (await response.json())["error"]
+    assert (
+        'firebreak_alert_notifications_total{outcome="unavailable"} 1.0'
+        in await (await bot.http.get("/metrics")).text()
+    )
+
+
+async def test_each_notification_is_counted_by_its_outcome(bot: Bot) -> None:
+    """Admitted, a duplicate, malformed: each counted in `firebreak_alert_notifications_total`, every outcome
+    listed from the start (at 0), whatever the log level."""
+    await bot.fixture("01-firing-single-critical")
+    await bot.fixture("02-repeat-single-critical")
+    assert (await bot.alert(json.dumps({"version": "4"}))).status == 400
+    exposition = await (await bot.http.get("/metrics")).text()
+    counted = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("firebreak_alert_notifications_total{")
+    }
+    assert counted == {"admitted": 1.0, "duplicate": 1.0, "malformed": 1.0, "unavailable": 0.0}
 
 
 async def test_without_token_loopback_is_accepted(start_bot: Any) -> None:
