@@ -61,7 +61,7 @@ class Alert:
     @property
     def token(self) -> str:
         """What makes this alert state new: repeats carry the same (fingerprint, status, startsAt)."""
-        return _state_token(self.fingerprint, self.status, self.starts_at)
+        return _state_token(self.fingerprint, self.status, _printed(self.starts_at))
 
     @property
     def where(self) -> str:
@@ -194,7 +194,7 @@ class AlertRecord:
     @property
     def token(self) -> str:
         """The same token as `Alert.token` for the alert state this record holds."""
-        return _state_token(self.fingerprint, self.status, self.starts_at)
+        return _state_token(self.fingerprint, self.status, _printed(self.starts_at))
 
 
 def state_tokens(alerts: Sequence[Alert]) -> list[str]:
@@ -209,15 +209,20 @@ def state_tokens(alerts: Sequence[Alert]) -> list[str]:
         text = printed.get(key)
         if text is None:
             text = printed[key] = at.isoformat()
-        tokens.append(f"{alert.fingerprint}:{_STATUS_TEXT[alert.status]}:{text}")
+        tokens.append(_state_token(alert.fingerprint, alert.status, text))
     return tokens
 
 
 _STATUS_TEXT = {status: status.value for status in AlertStatus}  # `.value` goes through a descriptor, per call
 
 
-def _state_token(fingerprint: str, status: AlertStatus, starts_at: datetime) -> str:
-    return f"{fingerprint}:{status.value}:{_isoformat(starts_at, starts_at.tzinfo, starts_at.fold)}"
+def _state_token(fingerprint: str, status: AlertStatus, started: str) -> str:
+    """The one spelling of a state token; `started` is the start time as `isoformat` prints it."""
+    return f"{fingerprint}:{_STATUS_TEXT[status]}:{started}"
+
+
+def _printed(at: datetime) -> str:
+    return _isoformat(at, at.tzinfo, at.fold)
 
 
 @lru_cache(maxsize=4096)
