@@ -44,12 +44,12 @@ class CommandBatch:
 
 class Batched(Generic[Item, Result]):
     """A call made while none is out runs at once, alone (`one`): no latency added to a quiet process. Calls
-    made while one is out wait for it and then run together (`many`: one SQL statement or one pipeline for
-    all of them instead of one each), in the order made; so under load, when round trips pile up, they share
-    them. Each caller gets its own result, or raises the exception `many` gave for its call. Should `many`
-    fail, each call of that batch runs alone, so a caller sees its own error only and the others' calls are
-    not lost with it; unless the error is one of `shared` (the connection failed: every call alone would fail
-    alike, each waiting its own timeout), which every caller of the batch raises."""
+    made while one is out wait for it and then run together (`many`: one SQL statement, one pipeline or one
+    script call for all of them instead of one each), in the order made; so under load, when round trips pile
+    up, they share them. Each caller gets its own result, or raises the exception `many` gave for its call.
+    Should `many` fail, each call of that batch runs alone, so a caller sees its own error only and the others'
+    calls are not lost with it; unless the error is one of `shared` (the connection failed: every call alone
+    would fail alike, each waiting its own timeout), which every caller of the batch raises."""
 
     def __init__(
         self,
