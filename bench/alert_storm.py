@@ -278,7 +278,18 @@ async def run_bot(
 def _bot(env: dict[str, str], workdir: Path, name: str) -> contextlib.AbstractAsyncContextManager[str]:
     port, args = free_port(), [sys.executable, "-m", "bot"]
     if "BENCH_PROFILE" in env:  # py-spy (pip install py-spy) samples each bot process into BENCH_PROFILE/NAME.txt
-        args = ["py-spy", "record", "--format", "raw", "-o", f"{env['BENCH_PROFILE']}/{name}.txt", "--", *args]
+        args = [
+            "py-spy",
+            "record",
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "-o",
+            f"{env['BENCH_PROFILE']}/{name}.txt",
+            "--",
+            *args,
+        ]
     logs = Path(os.environ.get("BENCH_LOGS", workdir))  # BENCH_LOGS=DIR keeps each process's log there
     return process(args, env | {"PORT": str(port)}, port, logs / f"{name}.log")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.alert_storm import TOKEN, notifications, storm
-from bench.slash_load import REDIS_URL, bot_env, cpu_seconds, database_url, forget, free_port, served
+from bench.slash_load import REDIS_URL, bot_env, cpu_seconds, database_url, forget, free_port, served, served_pid
 from sandbox.slack_api import SlackEmulator
 
 
@@ -73,7 +73,7 @@ async def bench(alerts: int, groups: int, senders: int, rounds: int, profile: Pa
                 print(f"intake: {len(bodies)} notifications ({alerts} alerts in {groups} groups), {senders} senders")
                 ratios, cpu_ratios = [], []
                 for n in range(rounds):
-                    targets = [("firebreak", bot_base, bot.pid), ("bare XADD", bare_base, bare.pid)]
+                    targets = [("firebreak", bot_base, served_pid(bot)), ("bare XADD", bare_base, bare.pid)]
                     results = {}
                     for name, base, pid in targets if n % 2 == 0 else targets[::-1]:
                         results[name] = await measure(f"{base}/webhooks/alertmanager", pid, renamed(bodies, n), senders)

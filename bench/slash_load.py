@@ -352,19 +352,28 @@ async def _bots(
         for n in range(processes):
             path = log if n == 0 else log.with_name(f"{log.stem}-{n}{log.suffix}")
             base, started = await stack.enter_async_context(served(args, env, port, path))
-            pids.append(started.pid)
-            await _listening(started, port)
+            pid = served_pid(started)
+            pids.append(pid)
+            await _listening(pid, port)
         yield base, pids
 
 
-async def _listening(process: asyncio.subprocess.Process, port: int) -> None:
-    """Until `process` itself holds a socket listening on `port` (/proc/net/tcp's listeners matched to its
+async def _listening(pid: int, port: int) -> None:
+    """Until process `pid` itself holds a socket listening on `port` (/proc/net/tcp's listeners matched to its
     descriptors): with several processes on one port, another's answer to /healthz proves nothing."""
     for _ in range(200):
-        if holds_listener(process.pid, port):
+        if holds_listener(pid, port):
             return
         await asyncio.sleep(0.05)
-    raise SystemExit(f"process {process.pid} never listened on port {port}")
+    raise SystemExit(f"process {pid} never listened on port {port}")
+
+
+def served_pid(process: asyncio.subprocess.Process) -> int:
+    """The server's own pid: under py-spy (`--profile`) its child's, whose CPU time and sockets are the ones
+    to read (py-spy's own would be measured instead)."""
+    if "py-spy" not in Path(f"/proc/{process.pid}/cmdline").read_text():
+        return process.pid
+    return int(Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()[0])
 
 
 if __name__ == "__main__":
