@@ -2,6 +2,7 @@
 dead-lettered and re-admitted; nothing is declared twice; a runbook or a page webhook refused once is sent once."""
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -40,10 +41,19 @@ def read_only(database_url: str) -> Iterator[Callable[[bool], None]]:
             name = sql.Identifier(str(url.database))
             value = sql.SQL("on" if on else "off")
             connection.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = {}").format(name, value))
-            connection.execute(  # pooled connections keep their setting: end them, the pool reconnects
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (url.database,),
-            )
+            pids = [  # pooled connections keep their setting: end them, the pool reconnects
+                pid
+                for (pid,) in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,)
+                )
+            ]
+            for pid in pids:
+                connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            gone = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+            for _ in range(200):  # until they have exited: their goodbyes are on the pool's sockets
+                if connection.execute(gone, (pids,)).fetchone() == (0,):
+                    break
+                time.sleep(0.01)
 
     yield switch
     switch(False)

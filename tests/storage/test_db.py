@@ -1,5 +1,6 @@
 """URL mapping, engine construction, migrations and the readiness ping."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
@@ -130,23 +131,80 @@ async def test_ping_raises_when_the_database_is_unreachable():
         await engine.dispose()
 
 
+async def _backend(connection: AsyncConnection) -> int:
+    return int((await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _end_backends(database_url: str, pids: list[int]) -> None:
+    """End these backends from a connection of another engine, and wait until they are gone."""
+    killer = create_engine(database_url)
+    try:
+        async with killer.connect() as connection:
+            for pid in pids:
+                await connection.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            gone = sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            for _ in range(200):
+                if not (await connection.execute(gone, {"pids": pids})).scalar_one():
+                    return
+                await asyncio.sleep(0.01)
+        raise AssertionError(f"backends {pids} did not end")
+    finally:
+        await killer.dispose()
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_pooled_connection_the_server_ended_is_replaced_on_checkout(engine: AsyncEngine):
-    """PostgreSQL ends a pooled connection (a restart, pg_terminate_backend) just before it is checked out:
-    the next statement runs on a fresh connection instead of failing on the dead one."""
-    async with engine.connect() as killer:  # another pooled connection ends the first one's backend
+async def test_a_pooled_connection_the_server_ended_while_idle_is_replaced_on_checkout(database_url: str):
+    """PostgreSQL ends a pooled connection that has sat idle past the alive window (a restart, a failover,
+    pg_terminate_backend): it is pinged on checkout and the statement runs on a fresh connection."""
+    engine = create_engine(database_url, alive_window=0.05)
+    try:
         async with engine.connect() as connection:
-            first = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
-        await killer.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        await killer.commit()
-    async with engine.connect() as connection:
-        again = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
-        ended = (
-            await connection.execute(
-                sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
-            )
-        ).scalar_one()
-    assert (again != first, ended) == (True, 0)
+            first = await _backend(connection)
+        await _end_backends(database_url, [first])
+        await asyncio.sleep(0.1)  # idle past the window
+        async with engine.connect() as connection:
+            again = await _backend(connection)
+    finally:
+        await engine.dispose()
+    assert again != first
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_ended_within_the_alive_window_is_found_by_its_goodbye_and_replaced(database_url: str):
+    """A connection used a moment ago whose backend the server has ended: its socket holds the server's
+    goodbye, so it is pinged and replaced on checkout, and the statement runs."""
+    engine = create_engine(database_url, alive_window=60)
+    try:
+        async with engine.connect() as connection:
+            first = await _backend(connection)
+        await _end_backends(database_url, [first])
+        async with engine.connect() as connection:
+            again = await _backend(connection)
+    finally:
+        await engine.dispose()
+    assert again != first
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_live_connection_used_within_the_alive_window_is_checked_out_without_a_round_trip(
+    database_url: str,
+):
+    """Within the window the checkout asks the server nothing (its backend's last statement is still the
+    pool's ROLLBACK of the checkin); past it, the checkout pings."""
+    engine, observer = create_engine(database_url, alive_window=0.3), create_engine(database_url)
+    last = sqlalchemy.text("SELECT query FROM pg_stat_activity WHERE pid = :pid")
+    seen = []
+    try:
+        for pause in (0.0, 0.5):
+            async with engine.connect() as connection:
+                pid = await _backend(connection)
+            await asyncio.sleep(pause)
+            async with engine.connect(), observer.connect() as watching:  # the same pooled connection again
+                seen.append((await watching.execute(last, {"pid": pid})).scalar_one())
+    finally:
+        await engine.dispose()
+        await observer.dispose()
+    assert seen == ["ROLLBACK", ";"]  # ";": SQLAlchemy's ping on PostgreSQL
 
 
 async def test_sqlite_engine_enforces_foreign_keys(tmp_path: Path):
