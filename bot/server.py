@@ -37,7 +37,7 @@ from handlers import SERVICES, Clock, Services
 from handlers.alerts import effects as alert_effects
 from handlers.alerts import webhook
 from handlers.command import CommandRouter
-from handlers.http import json_error
+from handlers.http import database_unavailable, json_error
 from handlers.incidents import api
 from handlers.incidents import effects as incident_effects
 from handlers.incidents.flows import refresh_card
@@ -74,7 +74,12 @@ def build_server(settings: Settings, clock: Clock = utc_now, oncall: OnCall | No
     """The application; its connections open on startup and close on cleanup. Without `oncall`, no paging."""
     gates = token_gates(settings)
     recorder = Recorder(CollectorRegistry(auto_describe=True))
-    middlewares = [http_metrics(recorder), body_limit(settings), api_auth(gates["api"], gates["metrics"])]
+    middlewares = [
+        http_metrics(recorder),
+        body_limit(settings),
+        api_auth(gates["api"], gates["metrics"]),
+        database_unavailable(),
+    ]
     app = web.Application(client_max_size=largest_body(settings), middlewares=middlewares)
     app.cleanup_ctx.append(lambda app: _resources(app, settings, clock, oncall, recorder))
     loops.install(app, settings)  # after the resources they use: stopped before those close

@@ -1,4 +1,5 @@
-"""Small HTTP helpers shared by the API and the webhook views: the token gate, safe URLs, JSON errors."""
+"""Small HTTP helpers shared by the API and the webhook views: the token gate, safe URLs, JSON errors, and
+the API's answer while its database is unavailable."""
 
 import base64
 import binascii
@@ -8,7 +9,13 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = structlog.get_logger()
 
 NUMBER = re.compile(r"[0-9]{1,9}")  # incident numbers and other ids people type: at most nine ASCII digits
 
@@ -83,3 +90,23 @@ def safe_url(url: str) -> str:
 
 def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+DATABASE_UNAVAILABLE = "the database is unavailable; try again shortly"
+
+
+def database_unavailable() -> Middleware:
+    """An API request whose database connection failed (refused, ended, the pool exhausted) answers 503 with
+    what to do, not a bare 500. Nothing was changed: the failed statement's transaction rolled back."""
+
+    @web.middleware
+    async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (OperationalError, InterfaceError, PoolTimeout) as error:
+            if not request.path.startswith("/api/"):
+                raise
+            log.warning("api_database_unavailable", path=request.path, error=type(error).__name__)
+            return json_error(503, DATABASE_UNAVAILABLE)
+
+    return answer

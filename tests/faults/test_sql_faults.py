@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.cli import retry_dead
 from bot.settings import Settings
+from handlers.http import DATABASE_UNAVAILABLE
 from handlers.paging import PAGER
 from storage import Keys
 from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
@@ -96,8 +97,8 @@ async def test_a_read_only_database_dead_letters_the_alert_and_its_repeat_is_adm
 async def test_an_alert_waits_out_an_unreachable_database_and_declares_once(
     start_bot: Callable[..., Awaitable[Bot]], database_url: str, redis: Redis, keys: Keys
 ) -> None:
-    """PostgreSQL cut off: a declaration is refused (nothing stored), an alert is accepted and retried; once the
-    database is back the alert declares exactly one incident."""
+    """PostgreSQL cut off: a declaration is refused (nothing stored), the API answers 503 and says why, an alert
+    is accepted and retried; once the database is back the alert declares exactly one incident."""
     url = sqlalchemy.make_url(database_url)
     async with Proxy(f"tcp://{url.host}:{url.port or 5432}") as proxy:
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -105,6 +106,8 @@ async def test_an_alert_waits_out_an_unreachable_database_and_declares_once(
         await proxy.stop()
         refused = await bot.post_signed(_declaration(bot), "application/x-www-form-urlencoded")
         assert "Declared incident" not in await refused.text()  # the user is not told it is declared
+        unavailable = await bot.api("/api/incidents?status=all", status=503)
+        assert unavailable == {"error": DATABASE_UNAVAILABLE}  # said plainly, not a bare 500
         body = (ALERTS / f"{FIRING}.json").read_bytes()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
         assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
