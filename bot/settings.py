@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     slack_concurrency: int = Field(default=16, ge=1, le=10_000)  # Slack requests worked on at once; past it, busy
     database_pool_size: int = Field(default=20, ge=1, le=1000)  # PostgreSQL connections kept open
     # kept for what must not wait behind an alert storm's SQL work: the pager, and a new alert group's processing
-    database_urgent_pool_size: int = Field(default=4, ge=1, le=100)
+    # (up to 16 groups at once, the worker's parallel runs: with fewer kept, the rest opened and closed one each)
+    database_urgent_pool_size: int = Field(default=16, ge=1, le=100)
     setup_hold: float = Field(default=60.0, gt=0, le=3600)
     slack_effect_lease: float = Field(default=60.0, gt=0, le=3600)
     slack_effect_attempts: int = Field(default=6, ge=1, le=100)
