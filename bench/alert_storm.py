@@ -7,11 +7,11 @@ The bot runs as `python -m bot` in a process of its own (with `--workers N`: a w
 beside N alert workers, PROCESS_ROLE=worker), as do the anchor (`bench.anchor_xadd`) and the Slack emulator
 (`bench.slack_process`); this process sends the load, on real HTTP on 127.0.0.1, real Redis, SQLite in a temporary
 directory or a fresh PostgreSQL database. Each group's notifications go out as Alertmanager sends them (every
-notification carries all of the group's alerts so far); reports throughput, latency, processing time and
-Slack calls (with the busiest minute of chat.update); then checks that there is exactly one incident per
-group with every alert on its timeline. Environment: BENCH_LOG_LEVEL (warning), BENCH_LOGS=DIR keeps each
-process's log, BENCH_SLACK_TAIL=0 does not wait for Slack to catch up, BENCH_BACKLOG=1 (with --workers)
-starts the workers only after the storm, to time processing alone.
+notification carries all of the group's alerts so far); reports throughput, latency, processing time, the
+bot's CPU per notification and Slack calls (with the busiest minute of chat.update); then checks that there
+is exactly one incident per group with every alert on its timeline. Environment: BENCH_LOG_LEVEL (warning),
+BENCH_LOGS=DIR keeps each process's log, BENCH_SLACK_TAIL=0 does not wait for Slack to catch up,
+BENCH_BACKLOG=1 (with --workers) starts the workers only after the storm, to time processing alone.
 
 The bot runs with an on-call configuration that pages on declare (SEV-1, which `critical` maps to): every storm
 group pages the storm rotation. Halfway through the storm a new critical group of another service arrives; its
@@ -37,7 +37,17 @@ import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bench.slash_load import REDIS_URL, bot_env, database_url, forget, free_port, process
+from bench.slash_load import (
+    REDIS_URL,
+    bot_env,
+    cpu_seconds,
+    database_url,
+    forget,
+    free_port,
+    process,
+    served,
+    served_pid,
+)
 from storage import Keys
 
 TOKEN = "bench-token"
@@ -229,6 +239,7 @@ class Outcome:
     calls: Counter[str]
     busiest: int
     problems: list[str]
+    cpu: float  # the bot processes' CPU seconds, each from its start (idle until the storm) to the last stored
 
 
 async def run_bot(
@@ -240,18 +251,27 @@ async def run_bot(
     (workdir / "oncall.yaml").write_text(json.dumps(oncall()))  # JSON is YAML
     env = env | {"ONCALL_CONFIG": str(workdir / "oncall.yaml"), "PROCESS_ROLE": "web" if workers else "all"}
     redis = Redis.from_url(REDIS_URL)
+    cpu: dict[int, float] = {}  # pid -> its CPU seconds once it answered (started, idle until the storm)
+
+    async def start(bot_env: dict[str, str], name: str) -> str:
+        base, started = await stack.enter_async_context(_bot(bot_env, workdir, name))
+        pid = served_pid(started)
+        cpu[pid] = cpu_seconds(pid)
+        return base
+
     async with contextlib.AsyncExitStack() as stack:
-        base = await stack.enter_async_context(_bot(env, workdir, "bot"))
+        base = await start(env, "bot")
         backlog = workers and os.environ.get("BENCH_BACKLOG") == "1"  # the workers start after the storm
         for n in range(0 if backlog else workers):
-            await stack.enter_async_context(_bot(env | {"PROCESS_ROLE": "worker"}, workdir, f"worker-{n}"))
+            await start(env | {"PROCESS_ROLE": "worker"}, f"worker-{n}")
         storm_started = time.perf_counter()
         bot, replied = await storm(f"{base}/webhooks/alertmanager", bodies, senders, halfway=new_group())
         for n in range(workers if backlog else 0):
-            await stack.enter_async_context(_bot(env | {"PROCESS_ROLE": "worker"}, workdir, f"worker-{n}"))
+            await start(env | {"PROCESS_ROLE": "worker"}, f"worker-{n}")
         started = time.perf_counter()
         await asyncio.wait_for(_caught_up(redis, Keys(env["REDIS_PREFIX"])), timeout=1800)
         processed = time.perf_counter()
+        used = sum(cpu_seconds(pid) - at for pid, at in cpu.items())
         settled = float("nan")
         if os.environ.get("BENCH_SLACK_TAIL", "1") == "1":  # BENCH_SLACK_TAIL=0: do not wait for Slack to catch up
             settled = await asyncio.wait_for(_quiet(slack), timeout=1800) - started
@@ -272,10 +292,13 @@ async def run_bot(
         calls=Counter(call.method for call in calls),
         busiest=busiest_minute([call.at for call in calls if call.method == "chat.update"]),
         problems=problems,
+        cpu=used,
     )
 
 
-def _bot(env: dict[str, str], workdir: Path, name: str) -> contextlib.AbstractAsyncContextManager[str]:
+def _bot(
+    env: dict[str, str], workdir: Path, name: str
+) -> contextlib.AbstractAsyncContextManager[tuple[str, asyncio.subprocess.Process]]:
     port, args = free_port(), [sys.executable, "-m", "bot"]
     if "BENCH_PROFILE" in env:  # py-spy (pip install py-spy) samples each bot process into BENCH_PROFILE/NAME.txt
         args = [
@@ -291,7 +314,7 @@ def _bot(env: dict[str, str], workdir: Path, name: str) -> contextlib.AbstractAs
             *args,
         ]
     logs = Path(os.environ.get("BENCH_LOGS", workdir))  # BENCH_LOGS=DIR keeps each process's log there
-    return process(args, env | {"PORT": str(port)}, port, logs / f"{name}.log")
+    return served(args, env | {"PORT": str(port)}, port, logs / f"{name}.log")
 
 
 async def _caught_up(redis: Redis, keys: Keys) -> None:
@@ -373,6 +396,7 @@ def _report(outcome: Outcome, bare: Run, count: int) -> None:
     throughput, latency = bot.rate / bare.rate, bot.quantile(50) / bare.quantile(50)
     print(f"     ratio: {throughput:.2f} x the bare throughput, p50 latency {latency:.1f} x")
     print(f"processed: {count / outcome.processed_in:.0f} notifications/s (first request to the last one stored)")
+    print(f"  bot CPU: {outcome.cpu / count * 1e6:.0f} us per notification (every bot process, until the last stored)")
     if os.environ.get("BENCH_BACKLOG") == "1":
         print(f"  backlog: {count / outcome.stored:.0f} notifications/s (the workers, started after the storm)")
     print(
