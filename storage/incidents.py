@@ -155,7 +155,7 @@ class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine, self._reads = engine, autocommit(engine)
+        self._engine, self._reads = engine, autocommit(engine)  # _reads: also any write of one statement
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
         self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
@@ -220,7 +220,8 @@ class IncidentStore:
         self, incident: Incident, entries: Sequence[TimelineEntry] = (), effects: Effects | None = None
     ) -> tuple[Incident, list[JournalEntry]]:
         """`save`, and the timeline entries as kept (to be moved to Redis)."""
-        async with self._engine.begin() as connection:
+        alone = not entries and effects is None  # the UPDATE alone (Slack references, clocks): autocommit
+        async with (self._reads if alone else self._engine).begin() as connection:
             saved = await _change_in(connection, incident, entries, effects)
         if saved is not None:
             return saved

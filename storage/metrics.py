@@ -22,6 +22,7 @@ from sqlmodel import col
 from domain.metrics import DurationStats, Window, interpolate, percentile_positions
 from domain.postmortem import ItemStatus
 from storage.columns import UTCDateTime
+from storage.db import autocommit
 from storage.incidents import IncidentRow
 from storage.postmortems import ActionItemRow, PostmortemRow
 
@@ -94,7 +95,7 @@ class ReportRow:
 
 class MetricsStore:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine, self._alone = engine, autocommit(engine)  # _alone: a write of one statement
 
     async def aggregates(self, where: Filter, now: datetime) -> Aggregates:
         """Every figure of a window. The severity pass, the service pass and the open count run at once, each on
@@ -184,7 +185,7 @@ class MetricsStore:
             .where(col(IncidentRow.number) == number)
             .values(response_due_at=response, resolution_due_at=resolution)
         )
-        async with self._engine.begin() as connection:
+        async with self._alone.begin() as connection:  # one statement
             await connection.execute(statement)
 
 

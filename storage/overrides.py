@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.rotation import Override
 from storage.columns import UTCDateTime
+from storage.db import autocommit
 
 
 class OverrideRow(SQLModel, table=True):
@@ -39,7 +40,8 @@ class StoredOverride:
 
 class OverrideStore:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # each method is one statement: on PostgreSQL it runs in autocommit, without a BEGIN and a COMMIT round trip
+        self._sessions = async_sessionmaker(autocommit(engine), class_=AsyncSession, expire_on_commit=False)
 
     async def add(self, override: Override, created_by: str | None, created_at: datetime) -> int:
         """Store an override; its id."""

@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import UTCDateTime, utc
+from storage.db import autocommit
 
 
 class PageRow(SQLModel, table=True):
@@ -48,7 +49,9 @@ class StoredPage:
 
 class PageRecords:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # each method is one statement (`finish`'s UPDATE decides; its SELECT only tells a missing page): on
+        # PostgreSQL each runs in autocommit, without a BEGIN and a COMMIT round trip
+        self._sessions = async_sessionmaker(autocommit(engine), class_=AsyncSession, expire_on_commit=False)
 
     async def add(self, page: StoredPage) -> bool:
         """Store a new page; False if one with its id exists (then nothing changes)."""

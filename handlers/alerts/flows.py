@@ -114,7 +114,7 @@ async def declare_from_group(services: Services, group_key: str, user: str) -> I
         drill=is_drill_group(group_key),
     )
     if created:
-        services.outbox.submit(_key(incident), lambda: _open(services, incident.number))
+        services.outbox.submit(_key(incident), lambda: _open(services, incident))
         await services.effects.refresh(group_queue(group_key), group_refresh(group_key))  # "declared as #n"
     return incident
 
@@ -148,7 +148,7 @@ async def _incident_for(
         drill=is_drill_group(group_key, notification.common_labels),
     )
     if created:
-        services.outbox.submit(_key(incident), lambda: _open(services, incident.number))
+        services.outbox.submit(_key(incident), lambda: _open(services, incident))
     return incident
 
 
@@ -265,8 +265,8 @@ def group_refresh(group_key: str) -> Body:
     return {"kind": GROUP_KIND, "group": group_key}
 
 
-async def _open(services: Services, number: int) -> None:
-    await flows.open_channel(services, await services.incidents.get(number))
+async def _open(services: Services, incident: Incident) -> None:
+    await flows.open_channel(services, incident)  # which reads it again once it holds the setup
 
 
 def _safe(entry: TimelineEntry) -> TimelineEntry:
