@@ -239,7 +239,7 @@ class Outcome:
     calls: Counter[str]
     busiest: int
     problems: list[str]
-    cpu: float  # the bot processes' CPU seconds, each from its start (idle until the storm) to the last stored
+    cpu: dict[str, float]  # each bot process's CPU seconds by name, from its start (idle until then) to the last stored
 
 
 async def run_bot(
@@ -251,12 +251,12 @@ async def run_bot(
     (workdir / "oncall.yaml").write_text(json.dumps(oncall()))  # JSON is YAML
     env = env | {"ONCALL_CONFIG": str(workdir / "oncall.yaml"), "PROCESS_ROLE": "web" if workers else "all"}
     redis = Redis.from_url(REDIS_URL)
-    cpu: dict[int, float] = {}  # pid -> its CPU seconds once it answered (started, idle until the storm)
+    cpu: dict[str, tuple[int, float]] = {}  # name -> pid, its CPU seconds once it answered (idle until the storm)
 
     async def start(bot_env: dict[str, str], name: str) -> str:
         base, started = await stack.enter_async_context(_bot(bot_env, workdir, name))
         pid = served_pid(started)
-        cpu[pid] = cpu_seconds(pid)
+        cpu[name] = pid, cpu_seconds(pid)
         return base
 
     async with contextlib.AsyncExitStack() as stack:
@@ -271,7 +271,7 @@ async def run_bot(
         started = time.perf_counter()
         await asyncio.wait_for(_caught_up(redis, Keys(env["REDIS_PREFIX"])), timeout=1800)
         processed = time.perf_counter()
-        used = sum(cpu_seconds(pid) - at for pid, at in cpu.items())
+        used = {name: cpu_seconds(pid) - at for name, (pid, at) in cpu.items()}
         settled = float("nan")
         if os.environ.get("BENCH_SLACK_TAIL", "1") == "1":  # BENCH_SLACK_TAIL=0: do not wait for Slack to catch up
             settled = await asyncio.wait_for(_quiet(slack), timeout=1800) - started
@@ -396,7 +396,10 @@ def _report(outcome: Outcome, bare: Run, count: int) -> None:
     throughput, latency = bot.rate / bare.rate, bot.quantile(50) / bare.quantile(50)
     print(f"     ratio: {throughput:.2f} x the bare throughput, p50 latency {latency:.1f} x")
     print(f"processed: {count / outcome.processed_in:.0f} notifications/s (first request to the last one stored)")
-    print(f"  bot CPU: {outcome.cpu / count * 1e6:.0f} us per notification (every bot process, until the last stored)")
+    each = ", ".join(f"{name} {seconds / count * 1e6:.0f}" for name, seconds in outcome.cpu.items())
+    print(
+        f"  bot CPU: {sum(outcome.cpu.values()) / count * 1e6:.0f} us per notification ({each}; until the last stored)"
+    )
     if os.environ.get("BENCH_BACKLOG") == "1":
         print(f"  backlog: {count / outcome.stored:.0f} notifications/s (the workers, started after the storm)")
     print(
