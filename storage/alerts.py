@@ -24,8 +24,9 @@ from storage.replies import text
 # bounded set. The admissions made while one is out come together in one call (`Batched`): as a pipeline of
 # one call each, the client's work and Redis's per call were a fifth of the intake's CPU.
 # KEYS: inbox stream, priority stream, then per notification its seen-set and group alerts hash.
-# ARGV: seen TTL (s), then per notification its group key, payload, severity and tokens (a JSON array: one
-# argument instead of one per alert, which redis-py packs one by one). One reply per notification: the new
+# ARGV: seen TTL (s), then per notification its group key, payload, severity and tokens (joined by NUL, which
+# the webhook refuses in a body: one argument instead of one per alert, which redis-py packs one by one, and
+# a join instead of a JSON array, which cost the intake 4 % of its CPU). One reply per notification: the new
 # entry's id, or false (nil) for a repeat.
 _ADMIT = """
 local ttl = tonumber(ARGV[1])
@@ -35,7 +36,8 @@ for n = 1, (#KEYS - 2) / 2 do
   local seen, alerts = KEYS[2 * n + 1], KEYS[2 * n + 2]
   local first = redis.call('EXISTS', seen) == 0
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', now - ttl)
-  local tokens, new, added = cjson.decode(ARGV[4 * n + 1]), {}, {}
+  local tokens, new, added = {}, {}, {}
+  for token in string.gmatch(ARGV[4 * n + 1], '[^%z]+') do tokens[#tokens + 1] = token end
   for start = 1, #tokens, 1000 do  -- ZMSCORE and ZADD take a chunk at a time (unpack has a limit)
     local chunk = {unpack(tokens, start, math.min(start + 999, #tokens))}
     local scores, adds = redis.call('ZMSCORE', seen, unpack(chunk)), {}
@@ -88,7 +90,7 @@ class _Admission:
     group: str
     payload: bytes | str
     severity: int
-    tokens: str  # JSON
+    tokens: str  # joined by NUL
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class AlertStore:
                 group,
                 body if body is not None else notification.model_dump_json(by_alias=True),
                 int(severity),
-                json.dumps(state_tokens(notification.alerts)),
+                "\0".join(state_tokens(notification.alerts)),
             )
         )
 
