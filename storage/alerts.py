@@ -17,6 +17,7 @@ from storage.batch import Batched, Command, CommandBatch
 from storage.keys import Keys
 from storage.replies import text
 
+_ADMISSIONS_A_CALL = 100  # Redis runs nothing else while the admission script runs: a few ms at most
 # Admit notifications, each as if alone, in order: mark each alert state of its group as seen (a ZSET scored by
 # when first seen: one ZMSCORE finds the new states, one ZADD marks them), and queue the notification only if
 # one of them is new; in the priority lane if the group was never seen or its severity goes up (a lower
@@ -108,7 +109,7 @@ class AlertStore:
         self._seen_ttl = seen_ttl
         self._group_ttl = _GROUP_TTL
         self._admit_script = redis.register_script(_ADMIT)
-        self._admit = Batched(self._admit_all, shared=(ConnectionError, TimeoutError))
+        self._admit = Batched(self._admit_all, shared=(ConnectionError, TimeoutError), most=_ADMISSIONS_A_CALL)
         self._commands = CommandBatch(redis)  # the worker's groups' commands made meanwhile: one pipeline
         self._bury = redis.register_script(_BURY)
 

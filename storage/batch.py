@@ -49,15 +49,17 @@ class Batched(Generic[Item, Result]):
     up, they share them. Each caller gets its own result, or raises the exception `many` gave for its call.
     Should `many` fail, each call of that batch runs alone, so a caller sees its own error only and the others'
     calls are not lost with it; unless the error is one of `shared` (the connection failed: every call alone
-    would fail alike, each waiting its own timeout), which every caller of the batch raises."""
+    would fail alike, each waiting its own timeout), which every caller of the batch raises. `most` bounds a
+    batch (a Lua script's call holds Redis for its whole length): the rest wait for the next one, in order."""
 
     def __init__(
         self,
         many: Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]],
         one: Callable[[Item], Awaitable[Result]] | None = None,  # default: `many` of the one call
         shared: tuple[type[BaseException], ...] = (),
+        most: int | None = None,
     ) -> None:
-        self._many, self._one, self._shared = many, one or self._many_of_one, shared
+        self._many, self._one, self._shared, self._most = many, one or self._many_of_one, shared, most
         self._out = False  # a call or a batch is out
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._draining: set[asyncio.Task[None]] = set()
@@ -83,7 +85,8 @@ class Batched(Generic[Item, Result]):
         task.add_done_callback(self._draining.discard)
 
     async def _drain(self) -> None:
-        calls, self._waiting = self._waiting, []
+        most = len(self._waiting) if self._most is None else self._most
+        calls, self._waiting = self._waiting[:most], self._waiting[most:]
         try:
             await self._settle(calls)
         finally:

@@ -69,6 +69,13 @@ async def test_every_call_made_while_one_is_out_goes_in_the_next_batch() -> None
     assert calls.many_calls == [["b", "c", "d"]]
 
 
+async def test_a_bounded_batch_takes_at_most_its_bound_and_the_rest_follow_in_order() -> None:
+    calls = _Calls()
+    batch = Batched(calls.many, calls.one, most=2)
+    assert await asyncio.gather(*(batch(item) for item in "abcdef")) == list("ABCDEF")
+    assert (calls.one_calls, calls.many_calls) == (["a", "f"], [["b", "c"], ["d", "e"]])  # a batch of one: alone
+
+
 async def test_a_cancelled_caller_of_a_batch_does_not_hold_up_the_others() -> None:
     calls = _Calls()
     batch = Batched(calls.many, calls.one)
