@@ -98,7 +98,9 @@ def _readable(connection: psycopg.AsyncConnection[Any]) -> bool:
         socket = connection.pgconn.socket
     except psycopg.Error:  # closed on our side
         return True
-    return bool(select.select([socket], [], [], 0)[0])
+    poller = select.poll()  # not select(): it refuses descriptors past 1,023, which a busy process reaches
+    poller.register(socket, select.POLLIN)
+    return bool(poller.poll(0))  # readable, or hung up or in error (always reported)
 
 
 def migrate(url: str) -> None:

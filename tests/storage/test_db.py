@@ -1,6 +1,8 @@
 """URL mapping, engine construction, migrations and the readiness ping."""
 
 import asyncio
+import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -193,6 +195,27 @@ async def test_a_live_connection_used_within_the_alive_window_is_checked_out_wit
         await engine.dispose()
         await observer.dispose()
     assert seen == ["ROLLBACK", ";"]  # ";": SQLAlchemy's ping on PostgreSQL
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_connection_on_a_descriptor_past_1023_is_checked_out(database_url: str):
+    """The checkout's socket check works for any descriptor (select() refuses those past 1,023, which a busy
+    process reaches): with 1,100 descriptors taken first, a connection used just now is checked out again."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    taken = [os.dup(0) for _ in range(1100)]
+    engine = create_engine(database_url, alive_window=60)
+    try:
+        async with engine.connect() as connection:
+            first = await _backend(connection)
+        async with engine.connect() as connection:
+            again = await _backend(connection)
+    finally:
+        await engine.dispose()
+        for descriptor in taken:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert again == first
 
 
 async def test_sqlite_engine_enforces_foreign_keys(tmp_path: Path):
