@@ -16,7 +16,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.appkeys import BOLT, REMINDERS, URGENT, WORKER
+from bot.appkeys import BOLT, REDIS, REMINDERS, URGENT, WORKER
 from bot.background import Overlapping, running_every
 from bot.settings import Settings
 from handlers import SERVICES
@@ -27,6 +27,8 @@ from handlers.metrics import METRICS
 from handlers.paging import PAGER
 from handlers.postmortems import POSTMORTEMS
 from handlers.postmortems.flows import announce_pending
+from storage import Keys
+from storage.lease import Lease
 
 log = structlog.get_logger()
 
@@ -43,9 +45,13 @@ def install(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(lambda app: _reminders(app, timedelta(seconds=settings.reminder_interval)))
 
 
+_WORKER_LEASE = timedelta(seconds=10)  # a standby worker takes over within about this long of a death
+
+
 async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterator[None]:
-    """Run the alert worker beside the server; each process is its own consumer."""
+    """Run the alert worker beside the server; each process is its own consumer, and one at a time is active."""
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:6]}"
+    lease = Lease(app[REDIS], Keys(settings.redis_prefix).alert_worker_lease(), consumer, _WORKER_LEASE)
     worker = AlertWorker(
         app[SERVICES],
         consumer,
@@ -53,6 +59,7 @@ async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterat
         backoff=timedelta(seconds=settings.alert_retry_backoff),
         on_dead_letter=app[METRICS].recorder.dead_letters.inc,
         urgent=app[URGENT],
+        lease=lease,
     )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

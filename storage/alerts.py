@@ -162,14 +162,20 @@ class AlertStore:
         """A dedicated connection for blocking reads of the inbox, which `interrupt` can wake."""
         return InboxReader(self._redis, self._keys)
 
-    async def reclaim(self, consumer: str, idle: timedelta, count: int = 100) -> list[InboxEntry]:
-        """Entries another consumer took but never finished (it died), idle for at least `idle`; priority first."""
+    async def reclaim(self, consumer: str, idle: timedelta, count: int = 100, every: bool = False) -> list[InboxEntry]:
+        """Entries another consumer took but never finished (it died), idle for at least `idle`; priority first.
+        At most `count` of each lane, or with `every` all of them (a new active worker takes over everything
+        its predecessor left, before it reads anything newer)."""
         entries: list[InboxEntry] = []
         for lane in self._lanes():
-            answer = await self._redis.xautoclaim(
-                lane, _CONSUMER_GROUP, consumer, int(idle.total_seconds() * 1000), "0-0", count
-            )
-            entries += [_entry(entry_id, fields, lane) for entry_id, fields in answer[1] if fields]
+            cursor = "0-0"
+            while True:
+                cursor, claimed, *_ = await self._redis.xautoclaim(
+                    lane, _CONSUMER_GROUP, consumer, int(idle.total_seconds() * 1000), cursor, count
+                )
+                entries += [_entry(entry_id, fields, lane) for entry_id, fields in claimed if fields]
+                if not every or text(cursor) == "0-0":
+                    break
         return entries
 
     async def pending(self) -> int:

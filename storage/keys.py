@@ -53,6 +53,10 @@ class Keys:
         """A HASH of inbox entry id → failed attempts, while the entry is retried."""
         return f"{self.prefix}alerts:attempts"
 
+    def alert_worker_lease(self) -> str:
+        """Which alert worker is the active one (its consumer name), while it renews the lease."""
+        return f"{self.prefix}alerts:worker-lease"
+
     def alert_group(self, group_key: str, part: str) -> str:
         """Per alert group: `seen-at` (admitted alert states by when), `alerts` (records), `message` (its ts)."""
         digest = hashlib.sha256(group_key.encode()).hexdigest()[:24]

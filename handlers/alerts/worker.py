@@ -13,6 +13,11 @@ up its own group only. Should a full batch of priority entries come back, the in
 with it wait until the priority lane has been read to its end, so a group's later notification never
 overtakes its first.
 
+One worker is active at a time (`lease`, renewed by it; the others wait as standbys): two workers reading
+one stream would each take part of a group's notifications and process them at once, out of order (39 of
+101 groups in a storm with two worker processes). The active worker stops starting runs before its lease
+can lapse; the worker that takes the lease over first claims everything left pending, then reads on.
+
 Entries stay pending in the consumer group until processed, so a worker that dies loses nothing: on start,
 and every `reclaim_idle`, a worker takes over entries another consumer left unfinished. An entry whose
 processing fails (the database refused it, or anything else) is retried with backoff; after `max_attempts`
@@ -34,6 +39,7 @@ from handlers.alerts import messages
 from handlers.incidents.effects import post
 from handlers.services import Services
 from storage.alerts import InboxEntry, InboxReader
+from storage.lease import Lease
 
 log = structlog.get_logger()
 
@@ -56,7 +62,11 @@ class AlertWorker:
         yield_for: timedelta = timedelta(seconds=2),  # the longest a batch waits for a new group's processing
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
         urgent: Services | None = None,  # `services` on connections of their own, for new groups (default: the same)
+        lease: Lease | None = None,  # which worker is active (None: this one, alone)
     ) -> None:
+        self._lease = lease
+        self._active_until = 0.0  # (loop time) with a lease: start no run after this
+        self._term = 0  # how many times this worker became the active one (none with no lease: always active)
         self._urgent_services = urgent or services
         self._on_dead_letter = on_dead_letter
         self._parallel = parallel
@@ -81,25 +91,82 @@ class AlertWorker:
         self._reader: InboxReader | None = None
 
     async def run(self) -> None:
-        """Process entries until `stop`."""
+        """Process entries until `stop` (with a lease: while this worker holds it)."""
         loop = asyncio.get_running_loop()
         next_reclaim = loop.time()
-        while not self._stopping.is_set():
+        keeper = asyncio.create_task(self._keep_lease()) if self._lease is not None else None
+        term, inherit = 0, False  # what the worker before this one left pending is to be processed first
+        try:
+            while not self._stopping.is_set():
+                try:
+                    async with self._services.alerts.reader() as reader:
+                        self._reader = reader
+                        await self._services.alerts.ensure_consumer_group()
+                        while not self._stopping.is_set():
+                            if not self._active() and not await self._lease_held():
+                                break
+                            if self._term != term:  # newly active: first what the worker before it left
+                                term, inherit = self._term, True
+                            if inherit:  # again after a failure: nothing newer is read before these are done
+                                self._held = []
+                                pending = await self._services.alerts.reclaim(self._consumer, timedelta(0), every=True)
+                                await self._handle(pending)
+                                inherit = False
+                                next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
+                            if not self._active():
+                                continue
+                            if loop.time() >= next_reclaim:
+                                reclaimed = await self._services.alerts.reclaim(self._consumer, self._reclaim_idle)
+                                await self._handle(reclaimed)
+                                next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
+                            await self._read_and_handle(reader)
+                except (RedisError, SQLAlchemyError, OSError) as error:
+                    log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
+                    with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
+                        await asyncio.wait_for(self._stopping.wait(), timeout=1)
+                finally:
+                    self._reader = None
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+            if self._lease is not None:
+                with contextlib.suppress(RedisError, OSError):  # else it lapses on its own
+                    await self._lease.let_go()
+
+    def _active(self) -> bool:
+        """Whether this worker may start a run: it holds the lease, or has none."""
+        return self._lease is None or asyncio.get_running_loop().time() < self._active_until
+
+    async def _lease_held(self) -> bool:
+        """Wait until this worker holds the lease; False if stopped meanwhile."""
+        assert self._lease is not None
+        pause = self._lease.ttl.total_seconds() / 10
+        while not self._active():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=pause)
+            if self._stopping.is_set():
+                return False
+        return True
+
+    async def _keep_lease(self) -> None:
+        """Take the lease when it is free and renew it while held (every tenth of its time to live); a worker
+        counts as active for two thirds of the time to live from each renewal's start, so it stops starting
+        runs well before another worker can take over."""
+        assert self._lease is not None
+        loop, ttl = asyncio.get_running_loop(), self._lease.ttl.total_seconds()
+        while True:
+            asked, was = loop.time(), self._active()
             try:
-                async with self._services.alerts.reader() as reader:
-                    self._reader = reader
-                    await self._services.alerts.ensure_consumer_group()
-                    while not self._stopping.is_set():
-                        if loop.time() >= next_reclaim:
-                            await self._handle(await self._services.alerts.reclaim(self._consumer, self._reclaim_idle))
-                            next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
-                        await self._read_and_handle(reader)
-            except (RedisError, SQLAlchemyError, OSError) as error:
-                log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
-                with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
-                    await asyncio.wait_for(self._stopping.wait(), timeout=1)
-            finally:
-                self._reader = None
+                if await self._lease.hold():
+                    self._active_until = asked + ttl * 2 / 3
+                    if not was:
+                        self._term += 1
+                        log.info("alert_worker_active", consumer=self._consumer)
+            except (RedisError, OSError) as error:  # Redis down: the lease lapses, and so does this worker
+                log.warning("alert_worker_lease_unavailable", error=type(error).__name__)
+            await asyncio.sleep(ttl / 10)
 
     async def stop(self) -> None:
         """Finish the entry in hand and return from `run` (a blocked read is woken at once)."""
@@ -194,6 +261,8 @@ class AlertWorker:
                 while group:
                     if gated:
                         await self._yielded()
+                    if not self._active():
+                        return  # the lease may lapse: the rest stay pending for the worker that takes it over
                     applied = await self._settle_run(services, group[: self._run])
                     if not applied:
                         return  # stopping: the rest stay pending for the next worker

@@ -2,15 +2,18 @@
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from bot.appkeys import ENGINE, URGENT, WORKER
+from bot.appkeys import ENGINE, REDIS, URGENT, WORKER
 from handlers import SERVICES
 from handlers.alerts import AlertWorker
 from handlers.alerts import flows as alert_flows
+from storage import Keys
+from storage.lease import Lease
 from tests.bot.harness import ALERTMANAGER_TOKEN, Bot, LogEvents, pool_taken
 
 
@@ -147,3 +150,62 @@ async def test_a_new_group_mid_batch_is_declared_while_the_shared_pool_is_taken(
     assert declared[8] == "Fresh"
     assert sorted(declared[:8]) == [f"Backlog{group}" for group in range(8)]
     assert len((await bot.api("/api/incidents?status=all"))["incidents"]) == 9
+
+
+def _leased(bot: Bot, keys: Keys, consumer: str, batch: int) -> AlertWorker:
+    """A worker of the bot's inbox that is active only while it holds the bot's worker lease."""
+    services = bot.http.app[SERVICES]
+    lease = Lease(bot.http.app[REDIS], keys.alert_worker_lease(), consumer, timedelta(seconds=2))
+    return AlertWorker(services, consumer, batch=batch, lease=lease)
+
+
+async def _queue(bot: Bot, group: str, sizes: range) -> None:
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
+    for size in sizes:
+        response = await bot.http.post("/webhooks/alertmanager", data=notification(group, size), headers=headers)
+        assert response.status == 200
+
+
+async def test_two_workers_on_one_inbox_keep_each_group_in_order(bot: Bot, keys: Keys) -> None:
+    """Two workers reading five entries at a time would each take part of a group's notifications and process
+    them at once; with the lease one is active and the group's notifications are processed in order."""
+    await bot.http.app[WORKER].stop()
+    await _queue(bot, "Split", range(1, 25))
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        workers = [_leased(bot, keys, f"worker-{n}", batch=5) for n in range(2)]
+        running = [asyncio.create_task(worker.run()) for worker in workers]
+        for _ in range(500):  # bounded (10 s): until every entry is processed, by whichever worker
+            if not await bot.http.app[SERVICES].alerts.pending():
+                break
+            await asyncio.sleep(0.02)
+        for worker in workers:
+            await worker.stop()
+        await asyncio.gather(*running)
+    processed = [e["alerts"] for e in events.named("alert_notification")]
+    assert processed == list(range(1, 25))
+    assert len(events.named("alert_worker_active")) == 1
+
+
+async def test_a_worker_taking_over_processes_what_its_predecessor_left_before_anything_newer(
+    bot: Bot, keys: Keys
+) -> None:
+    """The active worker read notifications and died before processing them; the worker that takes the lease
+    over processes those first, in order, then the ones admitted later."""
+    await bot.http.app[WORKER].stop()
+    await _queue(bot, "Handover", range(1, 7))
+    services = bot.http.app[SERVICES]
+    await services.alerts.ensure_consumer_group()
+    async with services.alerts.reader() as reader:  # the dead worker's read: pending, never acknowledged
+        priority, inbox = await reader.read("dead-worker", 100, None)
+    assert len(priority + inbox) == 6
+    await _queue(bot, "Handover", range(7, 10))
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        worker = _leased(bot, keys, "successor", batch=1024)
+        running = asyncio.create_task(worker.run())
+        await worker.caught_up()
+        await worker.stop()
+        await running
+    assert [e["alerts"] for e in events.named("alert_notification")] == list(range(1, 10))
+    assert await services.alerts.pending() == 0
