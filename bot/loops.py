@@ -60,6 +60,7 @@ async def _alert_worker(app: web.Application, settings: Settings) -> AsyncIterat
         on_dead_letter=app[METRICS].recorder.dead_letters.inc,
         urgent=app[URGENT],
         lease=lease,
+        on_active=app[METRICS].recorder.alert_worker_active.set,
     )
     app[WORKER] = worker
     task = asyncio.create_task(worker.run())

@@ -63,8 +63,9 @@ class AlertWorker:
         on_dead_letter: Callable[[], None] | None = None,  # counts it (bot wires the Prometheus counter)
         urgent: Services | None = None,  # `services` on connections of their own, for new groups (default: the same)
         lease: Lease | None = None,  # which worker is active (None: this one, alone)
+        on_active: Callable[[bool], None] | None = None,  # told after each renewal whether it is active (a gauge)
     ) -> None:
-        self._lease = lease
+        self._lease, self._on_active = lease, on_active
         self._active_until = 0.0  # (loop time) with a lease: start no run after this
         self._term = 0  # how many times this worker became the active one (none with no lease: always active)
         self._urgent_services = urgent or services
@@ -134,6 +135,8 @@ class AlertWorker:
             if self._lease is not None:
                 with contextlib.suppress(RedisError, OSError):  # else it lapses on its own
                     await self._lease.let_go()
+            if self._on_active is not None:
+                self._on_active(False)
 
     def _active(self) -> bool:
         """Whether this worker may start a run: it holds the lease, or has none."""
@@ -166,6 +169,8 @@ class AlertWorker:
                         log.info("alert_worker_active", consumer=self._consumer)
             except (RedisError, OSError) as error:  # Redis down: the lease lapses, and so does this worker
                 log.warning("alert_worker_lease_unavailable", error=type(error).__name__)
+            if self._on_active is not None:
+                self._on_active(self._active())
             await asyncio.sleep(ttl / 10)
 
     async def stop(self) -> None:

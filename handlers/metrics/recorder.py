@@ -52,6 +52,11 @@ class Recorder:
         self.dead_letters = Counter(
             "firebreak_alerts_dead_lettered", "Alert notifications given up on.", registry=registry
         )
+        self.alert_worker_active = Gauge(
+            "firebreak_alert_worker_active",
+            "1 while this process's alert worker is the active one (one at a time: 0 on standbys and web processes).",
+            registry=registry,
+        )
         self.alert_notifications = Counter(
             "firebreak_alert_notifications", "Alertmanager notifications received, by outcome.", ["outcome"],
             registry=registry,

@@ -16,6 +16,7 @@ from uuid import uuid4
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.appkeys import WORKER
 from bot.cli import main
 from handlers.slack import BlockId, CallbackId
 from tests.bot.harness import ALICE, GENERAL, Bot
@@ -165,6 +166,20 @@ async def test_slack_errors_are_counted_per_method(bot: Bot) -> None:
     await bot.command("declare Checkout is down")
     exposition = await (await bot.http.get("/metrics")).text()
     assert 'firebreak_slack_api_errors_total{error="restricted_action",method="conversations.create"} 1.0' in exposition
+
+
+async def test_the_active_alert_worker_says_so_until_it_stops(bot: Bot) -> None:
+    """`firebreak_alert_worker_active` is 1 while the bot's worker holds the lease, 0 once it stopped."""
+    active = "firebreak_alert_worker_active 1.0"
+    for _ in range(100):  # bounded (2 s): its first renewal sets the gauge
+        if active in (await (await bot.http.get("/metrics")).text()).splitlines():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the bot's alert worker never reported itself active")
+    await bot.http.app[WORKER].stop()
+    exposition = await (await bot.http.get("/metrics")).text()
+    assert "firebreak_alert_worker_active 0.0" in exposition.splitlines()
 
 
 def test_deploy_rules_pass_promtool_and_their_tests() -> None:
