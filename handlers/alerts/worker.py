@@ -93,40 +93,9 @@ class AlertWorker:
 
     async def run(self) -> None:
         """Process entries until `stop` (with a lease: while this worker holds it)."""
-        loop = asyncio.get_running_loop()
-        next_reclaim = loop.time()
         keeper = asyncio.create_task(self._keep_lease()) if self._lease is not None else None
-        term, inherit = 0, False  # what the worker before this one left pending is to be processed first
         try:
-            while not self._stopping.is_set():
-                try:
-                    async with self._services.alerts.reader() as reader:
-                        self._reader = reader
-                        await self._services.alerts.ensure_consumer_group()
-                        while not self._stopping.is_set():
-                            if not self._active() and not await self._lease_held():
-                                break
-                            if self._term != term:  # newly active: first what the worker before it left
-                                term, inherit = self._term, True
-                            if inherit:  # again after a failure: nothing newer is read before these are done
-                                self._held = []
-                                pending = await self._services.alerts.reclaim(self._consumer, timedelta(0), every=True)
-                                await self._handle(pending)
-                                inherit = False
-                                next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
-                            if not self._active():
-                                continue
-                            if loop.time() >= next_reclaim:
-                                reclaimed = await self._services.alerts.reclaim(self._consumer, self._reclaim_idle)
-                                await self._handle(reclaimed)
-                                next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
-                            await self._read_and_handle(reader)
-                except (RedisError, SQLAlchemyError, OSError) as error:
-                    log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
-                    with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
-                        await asyncio.wait_for(self._stopping.wait(), timeout=1)
-                finally:
-                    self._reader = None
+            await self._serve()
         finally:
             if keeper is not None:
                 keeper.cancel()
@@ -137,6 +106,36 @@ class AlertWorker:
                     await self._lease.let_go()
             if self._on_active is not None:
                 self._on_active(False)
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reclaim = loop.time()
+        taken_over = 0  # the term whose predecessor's leftovers are processed (none with no lease)
+        while not self._stopping.is_set():
+            try:
+                async with self._services.alerts.reader() as reader:
+                    self._reader = reader
+                    await self._services.alerts.ensure_consumer_group()
+                    while not self._stopping.is_set():
+                        if not self._active() and not await self._lease_held():
+                            break
+                        if taken_over != self._term:  # newly active: first what the worker before it left
+                            term, self._held = self._term, []
+                            pending = await self._services.alerts.reclaim(self._consumer, timedelta(0), every=True)
+                            await self._handle(pending)  # a failure tries again: nothing newer is read first
+                            taken_over, next_reclaim = term, loop.time() + self._reclaim_idle.total_seconds()
+                        if not self._active():
+                            continue
+                        if loop.time() >= next_reclaim:
+                            await self._handle(await self._services.alerts.reclaim(self._consumer, self._reclaim_idle))
+                            next_reclaim = loop.time() + self._reclaim_idle.total_seconds()
+                        await self._read_and_handle(reader)
+            except (RedisError, SQLAlchemyError, OSError) as error:
+                log.warning("alert_worker_storage_unavailable", error=type(error).__name__, detail=str(error))
+                with contextlib.suppress(TimeoutError):  # storage is down; the entries wait in Redis
+                    await asyncio.wait_for(self._stopping.wait(), timeout=1)
+            finally:
+                self._reader = None
 
     def _active(self) -> bool:
         """Whether this worker may start a run: it holds the lease, or has none."""
