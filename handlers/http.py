@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from storage.db import DATABASE_ERRORS
 
 log = structlog.get_logger()
 
@@ -103,7 +103,7 @@ def database_unavailable() -> Middleware:
     async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except (OperationalError, InterfaceError, PoolTimeout) as error:
+        except DATABASE_ERRORS as error:
             if not request.path.startswith("/api/"):
                 raise
             log.warning("api_database_unavailable", path=request.path, error=type(error).__name__)

@@ -22,8 +22,10 @@ _SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 ALIVE_WINDOW = 0.5  # seconds: a pooled connection used more recently than this is not pinged on checkout
 _USED_AT = "firebreak_used_at"  # the connection record's info key: when it was last opened or checked in
 
-# Errors of the connection, not of a statement: every statement on it would fail alike.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, PoolTimeout, OSError)
+# Errors of the connection, not of a statement: every statement on it would fail alike. DATABASE_ERRORS are the
+# database's own (refused, ended, the pool exhausted); CONNECTION_ERRORS adds the socket's.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, PoolTimeout)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, OSError)
 
 # scheme as written -> (async driver, sync driver)
 _SCHEMES = {
