@@ -155,7 +155,7 @@ class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine, self._reads = engine, autocommit(engine)  # _reads: also any write of one statement
+        self._engine, self._alone = engine, autocommit(engine)  # _alone: a read, or a write of one statement
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
         self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
@@ -202,7 +202,7 @@ class IncidentStore:
     async def _latest_many(self, group_keys: Sequence[str]) -> list[Incident | None]:
         latest: dict[str, Incident] = {}
         unique = list(dict.fromkeys(group_keys))
-        async with self._reads.connect() as connection:
+        async with self._alone.connect() as connection:
             for start in range(0, len(unique), _KEYS_PER_READ):
                 chunk = unique[start : start + _KEYS_PER_READ]
                 for row in await connection.execute(_FROM_SOURCES, {"b_groups": chunk}):
@@ -221,7 +221,7 @@ class IncidentStore:
     ) -> tuple[Incident, list[JournalEntry]]:
         """`save`, and the timeline entries as kept (to be moved to Redis)."""
         alone = not entries and effects is None  # the UPDATE alone (Slack references, clocks): autocommit
-        async with (self._reads if alone else self._engine).begin() as connection:
+        async with (self._alone if alone else self._engine).begin() as connection:
             saved = await _change_in(connection, incident, entries, effects)
         if saved is not None:
             return saved
@@ -260,14 +260,14 @@ class IncidentStore:
 
     async def list(self, open_only: bool) -> list[Incident]:
         """Incidents newest first; with `open_only`, those not resolved."""
-        async with self._reads.connect() as connection:
+        async with self._alone.connect() as connection:
             rows = (await connection.execute(_OPEN if open_only else _ALL)).all()
         return [_incident(row) for row in rows]
 
     async def most_severe_open(self, limit: int) -> tuple[Sequence[Incident], int]:
         """At most `limit` open incidents, SEV-1 first and newest first within a severity, and how many are
         open in all."""
-        async with self._reads.connect() as connection:
+        async with self._alone.connect() as connection:
             rows = (await connection.execute(_MOST_SEVERE_OPEN, {"limit": limit})).all()
         return [_incident(row) for row in rows], rows[0].open_count if rows else 0
 
@@ -281,7 +281,7 @@ class IncidentStore:
         return _incident(row)
 
     async def _first(self, statement: Select[Any], parameters: dict[str, object]) -> Incident | None:
-        async with self._reads.connect() as connection:
+        async with self._alone.connect() as connection:
             row = (await connection.execute(statement, parameters)).first()
         return None if row is None else _incident(row)
 
