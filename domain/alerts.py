@@ -248,12 +248,34 @@ class GroupState:
 
     def after(self, notification: Notification, policy: AlertPolicy) -> "GroupState":
         """The state once this notification is applied."""
-        return GroupState(
-            records=tuple(merge_records(self.records, notification)),
-            truncated=notification.truncated_alerts,
-            title=title(notification),
-            severity=policy.severity(notification),
-        )
+        return self.fold([notification], policy)[0]
+
+    def fold(self, notifications: Sequence[Notification], policy: AlertPolicy) -> tuple["GroupState", int]:
+        """The state once the notifications are applied in order, up to and including the first that leaves
+        every alert resolved (its notice is for that moment); and how many were applied (at least one).
+
+        A record is made only for an alert whose state changed: a storm's notification repeats every alert of
+        its group so far, and one of them is new. An alert's fingerprint is a hash of its labels, so its name
+        and place are those of its record; equal instants printed with equal offsets print alike (the token)."""
+        merged = {record.fingerprint: record for record in self.records}
+        firing = sum(record.status is AlertStatus.FIRING for record in merged.values())
+        applied = 0
+        for notification in notifications:
+            applied += 1
+            for alert in notification.alerts:
+                known = merged.get(alert.fingerprint)
+                if known is None:
+                    firing += alert.status is AlertStatus.FIRING
+                elif known.status is not alert.status:
+                    firing += 1 if alert.status is AlertStatus.FIRING else -1
+                elif _same_time(known.starts_at, alert.starts_at):
+                    continue
+                merged[alert.fingerprint] = AlertRecord.of(alert)
+            if not firing and not notification.truncated_alerts:  # every alert resolved (a notification has one)
+                break
+        last = notifications[applied - 1]
+        state = GroupState(tuple(merged.values()), last.truncated_alerts, title(last), policy.severity(last))
+        return state, applied
 
 
 @dataclass(frozen=True)
@@ -278,14 +300,22 @@ class AlertSummary:
         return not self.firing and not self.truncated and bool(self.resolved)
 
 
-def alert_entries(notification: Notification, new_tokens: frozenset[str]) -> list[tuple[str, TimelineEntry]]:
-    """One timeline entry per new alert state, stamped with the alert's own time, with its once-token."""
+def new_alerts(notification: Notification, new_tokens: frozenset[str]) -> list[tuple[str, Alert]]:
+    """The notification's alerts whose state is new (`new_tokens`, as intake found them), with their tokens."""
+    if not new_tokens:  # a repeat
+        return []
+    alerts = notification.alerts
+    return [(token, alert) for token, alert in zip(state_tokens(alerts), alerts, strict=True) if token in new_tokens]
+
+
+def alert_entries(new: Sequence[tuple[str, Alert]]) -> list[tuple[str, TimelineEntry]]:
+    """One timeline entry per new alert state (`new_alerts`), stamped with the alert's own time, with its
+    once-token."""
     entries = []
-    for alert in notification.alerts:
-        if alert.token in new_tokens:
-            summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
-            at = alert.starts_at if alert.status is AlertStatus.FIRING else alert.ends_at or alert.starts_at
-            entries.append((f"alert:{alert.token}", _entry(alert.status, at, alert.name, alert.where, summary)))
+    for token, alert in new:
+        summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+        at = alert.starts_at if alert.status is AlertStatus.FIRING else alert.ends_at or alert.starts_at
+        entries.append((f"alert:{token}", _entry(alert.status, at, alert.name, alert.where, summary)))
     return entries
 
 
@@ -301,8 +331,5 @@ def _entry(status: AlertStatus, at: datetime, name: str, where: str, summary: st
     return TimelineEntry(at, EntryKind.ALERT_RESOLVED, None, f"Resolved: {detail}")
 
 
-def merge_records(known: Sequence[AlertRecord], notification: Notification) -> list[AlertRecord]:
-    """The group's alerts after this notification: its alerts replace what we knew of them."""
-    merged = {record.fingerprint: record for record in known}
-    merged.update({alert.fingerprint: AlertRecord.of(alert) for alert in notification.alerts})
-    return list(merged.values())
+def _same_time(known: datetime, seen: datetime) -> bool:
+    return known == seen and known.utcoffset() == seen.utcoffset()

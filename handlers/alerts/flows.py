@@ -13,7 +13,17 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from domain import Incident, InvalidTransition, Reopen, Resolve, TimelineEntry
-from domain.alerts import Alert, AlertStatus, GroupState, Notification, Route, alert_entries, record_entries, route
+from domain.alerts import (
+    Alert,
+    AlertStatus,
+    GroupState,
+    Notification,
+    Route,
+    alert_entries,
+    new_alerts,
+    record_entries,
+    route,
+)
 from domain.drill import is_drill_group
 from domain.runbooks import slack_text
 from domain.timeline import EntryKind
@@ -55,14 +65,11 @@ async def process_run(services: Services, entries: Sequence[InboxEntry]) -> int:
         if latest is None or not latest.status.is_open or len(entries) == 1:
             await _process(services, entries[0], latest)
             return 1
-        run: list[InboxEntry] = []
-        state = await services.alerts.state(group_key)
-        for entry in entries:
-            state = state.after(entry.notification, services.alert_policy)
-            run.append(entry)
+        known = await services.alerts.state(group_key)
+        state, applied = known.fold([entry.notification for entry in entries], services.alert_policy)
+        run = entries[:applied]
+        for entry in run:
             log.info("alert_notification", route=Route.UPDATE.value, alerts=len(entry.notification.alerts))
-            if state.summary.all_resolved:
-                break
         await services.alerts.remember(group_key, state)
         with bound_contextvars(incident=latest.number):
             await _follow(services, latest, run, state)
@@ -155,13 +162,12 @@ async def _incident_for(
 async def _follow(services: Services, incident: Incident, run: Sequence[InboxEntry], state: GroupState) -> None:
     """Record a run of the group's notifications on the incident (`state`: the group's after the last)."""
     number = incident.number
-    entries = [(_safe(e), once) for entry in run for once, e in alert_entries(entry.notification, entry.new_tokens)]
-    await timeline.record(services, number, entries)
+    new = [pair for entry in run for pair in new_alerts(entry.notification, entry.new_tokens)]
+    await timeline.record(services, number, [(_safe(e), once) for once, e in alert_entries(new)])
     fired: dict[str, Alert] = {}  # the first alert to fire of each name
-    for entry in run:
-        for alert in entry.notification.alerts:
-            if alert.status is AlertStatus.FIRING and alert.token in entry.new_tokens:
-                fired.setdefault(alert.name, alert)
+    for _, alert in new:
+        if alert.status is AlertStatus.FIRING:
+            fired.setdefault(alert.name, alert)
     if fired:
         await services.alerts.reset_for_incident(number, _ALL_RESOLVED)
     for alert in fired.values():  # each step is queued (once) before it is marked, so a failure in between retries it

@@ -19,7 +19,7 @@ from domain.alerts import (
     Notification,
     Route,
     alert_entries,
-    merge_records,
+    new_alerts,
     route,
     state_tokens,
     title,
@@ -179,7 +179,8 @@ def test_entries_only_for_new_states_at_their_own_time() -> None:
     """Timeline entries exist only for new alert states, stamped with startsAt or endsAt."""
     partly = load("04-firing-group-one-resolved")
     resolved = next(a for a in partly.alerts if a.status is AlertStatus.RESOLVED)
-    [(once, entry)] = alert_entries(partly, frozenset({resolved.token}))
+    assert new_alerts(partly, frozenset()) == []
+    [(once, entry)] = alert_entries(new_alerts(partly, frozenset({resolved.token})))
     assert once == f"alert:{resolved.token}"
     assert (entry.kind, entry.at) == (EntryKind.ALERT_RESOLVED, resolved.ends_at)
     assert "node-2.prod:9100" in entry.text
@@ -198,8 +199,40 @@ def test_group_state_follows_notifications() -> None:
     assert (state.title, state.severity) == ("Disk space low on /var", Severity.SEV3)
 
 
+def test_a_run_folds_as_its_notifications_one_by_one() -> None:
+    """`fold` gives what `after` gives applied in turn, stops after the notification that leaves every alert
+    resolved, and keeps the record of an alert whose state did not change."""
+    policy = AlertPolicy()
+    names = ["03-firing-group-of-3", "04-firing-group-one-resolved", "03-firing-group-of-3", RESOLVED, WARNING]
+    notifications = [load(name) for name in names]
+    state, applied = GroupState().fold(notifications, policy)
+    assert applied == 4  # the fourth leaves all resolved; the fifth is for the next run
+    one_by_one = GroupState()
+    for notification in notifications[:applied]:
+        one_by_one = one_by_one.after(notification, policy)
+    assert state == one_by_one
+    assert state.summary.all_resolved
+    first = GroupState().after(notifications[0], policy)
+    again, _ = first.fold([notifications[0]], policy)
+    assert all(kept is known for kept, known in zip(again.records, first.records, strict=True))
+    assert GroupState().fold(notifications[:3], policy)[1] == 3
+
+
+def test_fold_tells_equal_instants_in_other_zones_apart() -> None:
+    """An alert whose start is the same instant printed with another offset is a new state (its token differs),
+    so its record is made again."""
+    alert = load("03-firing-group-of-3").alerts[0]
+    state = GroupState().after(load("03-firing-group-of-3"), AlertPolicy())
+    shifted = alert.starts_at.astimezone(timezone(timedelta(hours=2)))
+    moved = load("03-firing-group-of-3").model_copy(update={"alerts": [replace(alert, starts_at=shifted)]})
+    after = state.after(moved, AlertPolicy())
+    [record] = [r for r in after.records if r.fingerprint == alert.fingerprint]
+    assert record.starts_at.utcoffset() == timedelta(hours=2)
+    assert record.token != next(r for r in state.records if r.fingerprint == alert.fingerprint).token
+
+
 def test_truncated_groups_are_never_all_resolved() -> None:
     """With alerts left out by Alertmanager, the group cannot be known to be resolved."""
-    records = merge_records([], load(RESOLVED))
+    records = GroupState().after(load(RESOLVED), AlertPolicy()).records
     assert AlertSummary.of(records).all_resolved
     assert not replace(AlertSummary.of(records), truncated=2).all_resolved
