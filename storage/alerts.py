@@ -5,6 +5,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import cast
 
 from redis.asyncio import Redis
@@ -96,10 +97,19 @@ class _Admission:
 
 @dataclass(frozen=True)
 class InboxEntry:
+    """An admitted notification as read from its lane. Its payload is parsed when the notification is first
+    asked for, by the run that processes it: a batch of thousands waits as its JSON (a fraction of the parsed
+    objects' memory), and reading it does not hold the event loop for the whole batch's parsing."""
+
     id: str
-    notification: Notification
+    group_key: str
+    payload: str  # the notification's JSON, as admitted
     new_tokens: frozenset[str]
     stream: str = ""  # the lane (stream key) it was read from
+
+    @cached_property
+    def notification(self) -> Notification:
+        return Notification.model_validate_json(self.payload)
 
 
 class AlertStore:
@@ -206,16 +216,14 @@ class AlertStore:
 
     async def bury(self, entry: InboxEntry, error: str) -> None:
         """Move an entry the worker gave up on to the dead-letter stream, its alert states admitted again."""
-        notification = entry.notification
         keys = [
             entry.stream or self._keys.alert_inbox(),
             self._keys.alert_dead(),
             self._keys.alert_attempts(),
-            self._keys.alert_group(notification.group_key, "seen-at"),
+            self._keys.alert_group(entry.group_key, "seen-at"),
         ]
         tokens = sorted(entry.new_tokens)
-        payload = notification.model_dump_json(by_alias=True)
-        args: list[EncodableT] = [entry.id, notification.group_key, payload, json.dumps(tokens), error]
+        args: list[EncodableT] = [entry.id, entry.group_key, entry.payload, json.dumps(tokens), error]
         await self._bury(keys=keys, args=[*args, _CONSUMER_GROUP, _DEAD_MAX, *tokens])
 
     async def retry_dead(self) -> int:
@@ -225,15 +233,14 @@ class AlertStore:
             if entry_id is None or fields is None:
                 continue
             entry = _entry(entry_id, fields, self._keys.alert_dead())
-            seen = self._keys.alert_group(entry.notification.group_key, "seen-at")
-            payload = entry.notification.model_dump_json(by_alias=True)
+            seen = self._keys.alert_group(entry.group_key, "seen-at")
             async with self._redis.pipeline(transaction=True) as pipe:
                 if entry.new_tokens:
                     pipe.zadd(seen, dict.fromkeys(sorted(entry.new_tokens), time.time()))
                     pipe.expire(seen, int(self._seen_ttl.total_seconds()))
                 new = json.dumps(sorted(entry.new_tokens))
-                group = entry.notification.group_key
-                pipe.xadd(self._keys.alert_inbox(), {"group": group, "payload": payload, "new": new})
+                queued: dict[FieldT, EncodableT] = {"group": entry.group_key, "payload": entry.payload, "new": new}
+                pipe.xadd(self._keys.alert_inbox(), queued)
                 pipe.xdel(self._keys.alert_dead(), entry_id)
                 await pipe.execute()
             moved += 1
@@ -337,12 +344,9 @@ class InboxReader:
 
 def _entry(entry_id: bytes | str, fields: _Fields, stream: str) -> InboxEntry:
     values = {text(k): text(v) for k, v in fields.items()}
-    return InboxEntry(
-        id=text(entry_id),
-        notification=Notification.model_validate_json(values["payload"]),
-        new_tokens=frozenset(json.loads(values["new"])),
-        stream=stream,
-    )
+    payload = values["payload"]
+    group = values.get("group") or Notification.model_validate_json(payload).group_key
+    return InboxEntry(text(entry_id), group, payload, frozenset(json.loads(values["new"])), stream)
 
 
 def _dump(record: AlertRecord) -> str:

@@ -47,8 +47,8 @@ _ALL_RESOLVED = "all-resolved"
 
 async def process(services: Services, entry: InboxEntry) -> None:
     """Apply one admitted Alertmanager notification."""
-    with bound_contextvars(alert_group=entry.notification.group_key):
-        await _process(services, entry, await services.incidents.latest_from_source(entry.notification.group_key))
+    with bound_contextvars(alert_group=entry.group_key):
+        await _process(services, entry, await services.incidents.latest_from_source(entry.group_key))
 
 
 async def process_run(services: Services, entries: Sequence[InboxEntry]) -> int:
@@ -59,7 +59,7 @@ async def process_run(services: Services, entries: Sequence[InboxEntry]) -> int:
     statement, one write of the group's state. A run stops after a notification that leaves every alert
     resolved (its notice is for that moment). Anything else (a declaration, a reopening, a group below the
     threshold) is the first notification alone, as `process` applies it. Idempotent like `process`."""
-    group_key = entries[0].notification.group_key
+    group_key = entries[0].group_key
     with bound_contextvars(alert_group=group_key):
         latest = await services.incidents.latest_from_source(group_key)
         if latest is None or not latest.status.is_open or len(entries) == 1:

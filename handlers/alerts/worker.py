@@ -217,16 +217,16 @@ class AlertWorker:
         them, which they never overtake."""
         if not entries:
             return []
-        groups = {entry.notification.group_key for entry in entries}
+        groups = {entry.group_key for entry in entries}
         tasks = {asyncio.create_task(self._handle(entries))}
         waiting: list[InboxEntry] = []
         try:
             while not all(task.done() for task in tasks) and not self._stopping.is_set():
                 await asyncio.wait(tasks, timeout=self._watch.total_seconds(), return_when=asyncio.ALL_COMPLETED)
                 priority, _ = await reader.read(self._consumer, self._batch, None, lanes=1)
-                new = [entry for entry in priority if entry.notification.group_key not in groups]
-                waiting += [entry for entry in priority if entry.notification.group_key in groups]
-                groups |= {entry.notification.group_key for entry in priority}
+                new = [entry for entry in priority if entry.group_key not in groups]
+                waiting += [entry for entry in priority if entry.group_key in groups]
+                groups |= {entry.group_key for entry in priority}
                 if new:
                     tasks.add(asyncio.create_task(self._urgently(new)))
         finally:
@@ -257,7 +257,7 @@ class AlertWorker:
         services = self._services if gated else self._urgent_services
         groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
-            groups.setdefault(entry.notification.group_key, []).append(entry)
+            groups.setdefault(entry.group_key, []).append(entry)
         room = asyncio.Semaphore(self._parallel)
 
         async def in_order(group: list[InboxEntry]) -> None:
@@ -329,7 +329,7 @@ class AlertWorker:
 
     async def _bury(self, entry: InboxEntry, error: Exception, attempts: int) -> None:
         reason = f"{type(error).__name__}: {error}"[:500]
-        group, channel = entry.notification.group_key, self._services.alerts_channel
+        group, channel = entry.group_key, self._services.alerts_channel
         if channel is not None:  # told first (once): a death before the burial buries it again, told once
             text = messages.dead_lettered(group, attempts, type(error).__name__)
             await self._tell(channel, group, text, once=f"dead-letter:{entry.id}")

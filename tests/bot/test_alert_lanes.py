@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -209,3 +210,23 @@ async def test_a_worker_taking_over_processes_what_its_predecessor_left_before_a
         await running
     assert [e["alerts"] for e in events.named("alert_notification")] == list(range(1, 10))
     assert await services.alerts.pending() == 0
+
+
+async def test_an_entry_that_no_longer_parses_is_dead_lettered_and_the_ones_behind_it_are_processed(
+    start_bot: Callable[..., Awaitable[Bot]], keys: Keys
+) -> None:
+    """An inbox entry is parsed by the run that processes it: one whose payload does not parse (written by hand
+    here; intake admits only valid ones) fails its attempts and goes to the dead-letter stream, and the group
+    admitted after it is declared."""
+    bot = await start_bot(alert_max_attempts=2, alert_retry_backoff=0.01)
+    redis = bot.http.app[REDIS]
+    fields = {"group": '{}:{alertname="Broken"}', "payload": '{"version": "4", "alerts": [', "new": '["x"]'}
+    await redis.xadd(keys.alert_inbox(), fields)
+    assert (await bot.alert(notification("Behind", 1))).status == 200
+    await bot.settle()
+    [(_, dead)] = await redis.xrange(keys.alert_dead())
+    assert dead[b"group"] == b'{}:{alertname="Broken"}'
+    assert dead[b"error"].startswith(b"ValidationError")
+    incidents = (await bot.api("/api/incidents"))["incidents"]
+    assert [incident["title"] for incident in incidents] == ["Behind is failing"]
+    assert await bot.http.app[SERVICES].alerts.pending() == 0
