@@ -3,15 +3,17 @@
 Two lanes: a group's first notification, or one that raises its severity, goes in the priority lane, which is
 read in the same command as the inbox and processed first; so a new critical group does not wait behind
 thousands of repeats. While a batch is worked on, the priority lane is read again every `watch`: an entry of
-a group with nothing in hand is processed at once, beside the batch; one of a group in hand waits until what
-was read before it is done. While such a new group is processed, the batch's groups start no further run
-(for at most `yield_for`): its declaration does not share the event loop with sixteen runs of the storm.
-Each batch is split by group: the groups are processed concurrently (at most `parallel` at once), each
-group's entries in the order admitted, a run of them at once while they follow an open incident
-(`alert_flows.process_run`: one SQL read, one timeline INSERT, one acknowledgement); a retried entry holds
-up its own group only. Should a full batch of priority entries come back, the inbox entries read
-with it wait until the priority lane has been read to its end, so a group's later notification never
-overtakes its first.
+a group with nothing in hand is processed at once, beside the batch; one of a group in hand joins that group's
+entries, after them (a severity raise waits for its own group, not for the batch). While such a new group is
+processed, the batch's groups start no further run (for at most `yield_for`): its declaration does not share
+the event loop with sixteen runs of the storm. Each batch is split by group: the groups are processed
+concurrently (at most `parallel` at once), each group's entries in the order admitted, a run of them at once
+while they follow an open incident (`alert_flows.process_run`: one SQL read, one timeline INSERT, one
+acknowledgement); a retried entry holds up its own group only. A batch is large (4,096 entries: a storm's
+hundred groups then have runs of about forty, where 1,024 gave runs of ten and cost the worker a sixth more
+CPU per notification); it waits as JSON, each entry parsed by its run. Should a full batch of priority entries
+come back, the inbox entries read with it wait until the priority lane has been read to its end, so a group's
+later notification never overtakes its first.
 
 One worker is active at a time (`lease`, renewed by it; the others wait as standbys): two workers reading
 one stream would each take part of a group's notifications and process them at once, out of order (39 of
@@ -51,7 +53,7 @@ class AlertWorker:
         self,
         services: Services,
         consumer: str,
-        batch: int = 1024,  # the priority lane is also read while a batch is worked on (every `watch`)
+        batch: int = 4096,  # entries read at once: a group's run is at most its share of them (see `run`)
         block: timedelta = timedelta(seconds=1),
         reclaim_idle: timedelta = timedelta(seconds=30),
         max_attempts: int = 8,
@@ -79,6 +81,7 @@ class AlertWorker:
         self._clear.set()
         self._opens_at = 0.0  # (loop time) the batch's groups go on by then at the latest
         self._held: list[InboxEntry] = []  # inbox entries read beside a full priority batch
+        self._in_hand: dict[str, list[InboxEntry]] = {}  # each group being processed: its entries not yet done
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._services = services
@@ -207,75 +210,88 @@ class AlertWorker:
             self._held = later
             return
         self._held = []
-        waiting = await self._watching(reader, priority + later)  # each group's priority entries first
-        await self._handle(waiting)
+        await self._watching(reader, priority + later)  # each group's priority entries first
 
-    async def _watching(self, reader: InboxReader, entries: list[InboxEntry]) -> list[InboxEntry]:
-        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group with none among
-        the entries read so far is processed at once, beside them: a new group waits for no batch. The others
-        (a severity raise of a group in hand) are returned, to be processed after every entry read before
-        them, which they never overtake."""
+    async def _watching(self, reader: InboxReader, entries: list[InboxEntry]) -> None:
+        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group in hand
+        joins its group's entries, after those read before it (a severity raise waits for its own group only);
+        one of a group with nothing in hand is processed at once, beside them: a new group waits for no batch."""
         if not entries:
-            return []
-        groups = {entry.group_key for entry in entries}
-        tasks = {asyncio.create_task(self._handle(entries))}
-        waiting: list[InboxEntry] = []
+            return
+        tasks = {asyncio.create_task(self._process(self._take(entries)))}
         try:
             while not all(task.done() for task in tasks) and not self._stopping.is_set():
                 await asyncio.wait(tasks, timeout=self._watch.total_seconds(), return_when=asyncio.ALL_COMPLETED)
                 priority, _ = await reader.read(self._consumer, self._batch, None, lanes=1)
-                new = [entry for entry in priority if entry.group_key not in groups]
-                waiting += [entry for entry in priority if entry.group_key in groups]
-                groups |= {entry.group_key for entry in priority}
+                new = []
+                for entry in priority:
+                    in_hand = self._in_hand.get(entry.group_key)
+                    if in_hand is not None:
+                        in_hand.append(entry)
+                    else:
+                        new.append(entry)
                 if new:
-                    tasks.add(asyncio.create_task(self._urgently(new)))
+                    tasks.add(asyncio.create_task(self._urgently(self._take(new))))
         finally:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            self._in_hand.clear()  # every group is done or left pending (also one whose task never started)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
-        return waiting
 
-    async def _urgently(self, entries: list[InboxEntry]) -> None:
-        """`_handle` new groups' entries (with the urgent services) while the batch's groups wait before their
+    async def _urgently(self, groups: dict[str, list[InboxEntry]]) -> None:
+        """`_process` new groups' entries (with the urgent services) while the batch's groups wait before their
         next run."""
         if not self._urgent:
             self._opens_at = asyncio.get_running_loop().time() + self._yield_for.total_seconds()
             self._clear.clear()
         self._urgent += 1
         try:
-            await self._handle(entries, gated=False)
+            await self._process(groups, gated=False)
         finally:
             self._urgent -= 1
             if not self._urgent:
                 self._clear.set()
 
-    async def _handle(self, entries: list[InboxEntry], gated: bool = True) -> None:
-        """Each group's entries in order, the groups concurrently; raises the first storage failure. `gated`:
-        each run first waits (up to `yield_for`) while the watch processes a new group; not `gated` (the
-        watch's new groups), they are processed with the urgent services."""
-        services = self._services if gated else self._urgent_services
+    async def _handle(self, entries: list[InboxEntry]) -> None:
+        await self._process(self._take(entries))
+
+    def _take(self, entries: list[InboxEntry]) -> dict[str, list[InboxEntry]]:
+        """The entries by group, in order, each group now in hand (`_in_hand`) until its entries are processed:
+        taken at once, so that an entry of the group read meanwhile joins them."""
         groups: dict[str, list[InboxEntry]] = {}
         for entry in entries:
             groups.setdefault(entry.group_key, []).append(entry)
+        self._in_hand.update(groups)
+        return groups
+
+    async def _process(self, groups: dict[str, list[InboxEntry]], gated: bool = True) -> None:
+        """Each group's entries in order (including those that join it meanwhile), the groups concurrently;
+        raises the first storage failure. `gated`: each run first waits (up to `yield_for`) while the watch
+        processes a new group; not `gated` (the watch's new groups), they are processed with the urgent
+        services."""
+        services = self._services if gated else self._urgent_services
         room = asyncio.Semaphore(self._parallel)
 
-        async def in_order(group: list[InboxEntry]) -> None:
-            async with room:
-                while group:
-                    if gated:
-                        await self._yielded()
-                    if not self._active():
-                        return  # the lease may lapse: the rest stay pending for the worker that takes it over
-                    applied = await self._settle_run(services, group[: self._run])
-                    if not applied:
-                        return  # stopping: the rest stay pending for the next worker
-                    del group[:applied]
-                    async with self._progress:
-                        self._processed += applied
-                        self._progress.notify_all()
+        async def in_order(key: str, group: list[InboxEntry]) -> None:
+            try:
+                async with room:
+                    while group:
+                        if gated:
+                            await self._yielded()
+                        if not self._active():
+                            return  # the lease may lapse: the rest stay pending for the worker that takes it over
+                        applied = await self._settle_run(services, group[: self._run])
+                        if not applied:
+                            return  # stopping: the rest stay pending for the next worker
+                        del group[:applied]
+                        async with self._progress:
+                            self._processed += applied
+                            self._progress.notify_all()
+            finally:  # no await since `group` was found empty: nothing joined it unseen
+                self._in_hand.pop(key, None)
 
-        outcomes = await asyncio.gather(*(in_order(group) for group in groups.values()), return_exceptions=True)
+        outcomes = await asyncio.gather(*(in_order(*item) for item in groups.items()), return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]

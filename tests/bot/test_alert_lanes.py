@@ -230,3 +230,34 @@ async def test_an_entry_that_no_longer_parses_is_dead_lettered_and_the_ones_behi
     incidents = (await bot.api("/api/incidents"))["incidents"]
     assert [incident["title"] for incident in incidents] == ["Behind is failing"]
     assert await bot.http.app[SERVICES].alerts.pending() == 0
+
+
+async def test_a_severity_raise_waits_for_its_own_group_not_for_the_batch(bot: Bot) -> None:
+    """A group's severity raise read while a batch is worked on is processed once that group's entries are
+    done, while another group of the batch still has most of its own to go (it used to wait for the batch); a
+    raise of a group still in hand joins it, after its entries read before."""
+    await bot.http.app[WORKER].stop()
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
+    sent = [("Quick", 1, "warning"), ("Quick", 2, "warning")] + [("Slow", size, "error") for size in range(1, 61)]
+    for group, size, severity in sent:
+        body = notification(group, size, severity)
+        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1, parallel=2)
+        running = asyncio.create_task(worker.run())
+        for _ in range(500):  # bounded (10 s): until both of Quick's notifications are processed
+            if len([e for e in events.named("alert_notification") if "Quick" in e["alert_group"]]) == 2:
+                break
+            await asyncio.sleep(0.02)
+        for raised in (notification("Quick", 3, "critical"), notification("Slow", 61, "critical")):  # priority lane
+            assert (await bot.http.post("/webhooks/alertmanager", data=raised, headers=headers)).status == 200
+        await worker.idle()
+        await worker.stop()
+        await running
+    order = [(e["alert_group"].split('"')[1], e["alerts"]) for e in events.named("alert_notification")]
+    assert [size for group, size in order if group == "Quick"] == [1, 2, 3]
+    assert [size for group, size in order if group == "Slow"] == list(range(1, 62))
+    assert order.index(("Quick", 3)) < order.index(("Slow", 30))
+    declared = [e["alert_group"].split('"')[1] for e in events.named("incident_declared")]
+    assert sorted(declared) == ["Quick", "Slow"]
