@@ -221,11 +221,12 @@ def test_a_run_folds_as_its_notifications_one_by_one() -> None:
 def test_fold_tells_equal_instants_in_other_zones_apart() -> None:
     """An alert whose start is the same instant printed with another offset is a new state (its token differs),
     so its record is made again."""
-    alert = load("03-firing-group-of-3").alerts[0]
-    state = GroupState().after(load("03-firing-group-of-3"), AlertPolicy())
+    data = json.loads((FIXTURES / "03-firing-group-of-3.json").read_text())
+    state = GroupState().after(Notification.model_validate(data), AlertPolicy())
+    alert = Notification.model_validate(data).alerts[0]
     shifted = alert.starts_at.astimezone(timezone(timedelta(hours=2)))
-    moved = load("03-firing-group-of-3").model_copy(update={"alerts": [replace(alert, starts_at=shifted)]})
-    after = state.after(moved, AlertPolicy())
+    data["alerts"] = [data["alerts"][0] | {"startsAt": shifted.isoformat()}]
+    after = state.after(Notification.model_validate(data), AlertPolicy())
     [record] = [r for r in after.records if r.fingerprint == alert.fingerprint]
     assert record.starts_at.utcoffset() == timedelta(hours=2)
     assert record.token != next(r for r in state.records if r.fingerprint == alert.fingerprint).token
