@@ -149,6 +149,7 @@ _SAVE = (
     .returning(*_TABLE.c)
 )
 _INSERT = insert(_TABLE).returning(*_TABLE.c)
+_SET_UP_KEPT = 10_000  # incidents whose channel `set_up_channel` remembers (a dict entry each)
 
 
 class IncidentStore:
@@ -159,6 +160,7 @@ class IncidentStore:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
         self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
+        self._set_up: dict[int, str] = {}  # number -> channel, of incidents seen with their channel and card noted
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
@@ -185,6 +187,23 @@ class IncidentStore:
         incident = await self._first(_BY_NUMBER, {"b_number": number})
         if incident is None:
             raise IncidentNotFound(f"#{number}")
+        return self._seen(incident)
+
+    async def set_up_channel(self, number: int) -> str | None:
+        """The incident's channel once its setup has noted the channel and the card, else None (or
+        IncidentNotFound). Remembered from then on, without a read: an incident's number is never reused and
+        its channel never changes once noted (its card may be posted again, but it was there first)."""
+        channel = self._set_up.get(number)
+        if channel is None:
+            incident = await self.get(number)
+            channel = incident.channel_id if incident.card_ts is not None else None
+        return channel
+
+    def _seen(self, incident: Incident) -> Incident:
+        if incident.channel_id is not None and incident.card_ts is not None:
+            if len(self._set_up) >= _SET_UP_KEPT:
+                del self._set_up[next(iter(self._set_up))]  # the oldest noted
+            self._set_up[incident.number] = incident.channel_id
         return incident
 
     async def find_by_channel(self, channel_id: str) -> Incident | None:
@@ -224,6 +243,7 @@ class IncidentStore:
         async with (self._alone if alone else self._engine).begin() as connection:
             saved = await _change_in(connection, incident, entries, effects)
         if saved is not None:
+            self._seen(saved[0])
             return saved
         await self.get(incident.number)  # raises IncidentNotFound if there is no such row
         raise ConcurrentUpdate(f"Incident #{incident.number} changed since revision {incident.revision} was loaded.")

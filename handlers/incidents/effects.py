@@ -82,7 +82,7 @@ def register(services: Services, refresh_card: Callable[[Services, int], Awaitab
 
 
 async def _channel(services: Services, number: int) -> str:
-    incident = await services.incidents.get(number)
-    if incident.channel_id is None or incident.card_ts is None:
+    channel = await services.incidents.set_up_channel(number)
+    if channel is None:
         raise Later(f"incident #{number} has no channel yet")
-    return incident.channel_id
+    return channel

@@ -360,3 +360,21 @@ async def test_more_entries_than_one_page_of_rows_are_each_kept_with_their_own_i
         stored = {item.id: item for item in await journal.entries(number)}
         assert [item.entry.text for item in call if item] == [entry.text for entry, _ in entries[: len(call)]]
         assert all(stored[item.id] == item for item in call if item)
+
+
+async def test_the_channel_of_a_set_up_incident_is_remembered(
+    incident_store: IncidentStore, make_incident: MakeIncident, engine: AsyncEngine
+):
+    """`set_up_channel` is None until the channel and the card are noted; from then on this store answers
+    without a read, also after another process noted the card gone (a new store reads it and says None)."""
+    stored, _ = await incident_store.add(make_incident())
+    assert await incident_store.set_up_channel(stored.number) is None
+    with_channel = await incident_store.save(replace(stored, channel_id="C0SETUP", channel_name="inc-1"))
+    assert await incident_store.set_up_channel(stored.number) is None  # no card yet: posts wait for it
+    set_up = await incident_store.save(replace(with_channel, card_ts="1.000"))
+    elsewhere = IncidentStore(engine)
+    await elsewhere.save(replace(set_up, card_ts=None))  # another process finds the card deleted
+    assert await incident_store.set_up_channel(stored.number) == "C0SETUP"
+    assert await elsewhere.set_up_channel(stored.number) is None
+    with pytest.raises(IncidentNotFound):
+        await incident_store.set_up_channel(99)
