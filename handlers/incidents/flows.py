@@ -221,21 +221,25 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
         if incident.declared_by:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
-    if incident.card_ts is None:
+    refs, card = {}, None  # the card's and the announcement's, noted in one write: a setup resumed before it
+    if incident.card_ts is None:  # finds each by its tag
         tag = ("firebreak_card", str(incident.number))
         card = None if fresh else await services.slack.find_posted(incident.channel_id, tag)  # a dead setup's, unnoted
         if card is None:
             blocks = await _card(services, incident)
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
-        incident = await _save_refs(services, incident, card_ts=card.ts)
-        await slack.pin(card)
+        refs["card_ts"] = card.ts
     announce_in = services.announcements(incident.drill)
     if incident.announcement_ts is None and announce_in:
         tag = ("firebreak_announcement", str(incident.number))
         posted = None if fresh else await services.slack.find_posted(announce_in, tag)
         if posted is None:
             posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
-        incident = await _save_refs(services, incident, announcement_ts=posted.ts)
+        refs["announcement_ts"] = posted.ts
+    if refs:
+        incident = await _save_refs(services, incident, **refs)
+    if card is not None:
+        await slack.pin(card)
     return incident
 
 
