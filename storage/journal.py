@@ -83,7 +83,7 @@ class JournalEntry:
 class TimelineJournal:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine, self._alone = engine, autocommit(engine)
-        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._sessions = async_sessionmaker(self._alone, class_=AsyncSession, expire_on_commit=False)  # reads only
         self._dialect = engine.dialect.name
         self._insert_kept = self._insert_new().returning(_TABLE.c.id, _TABLE.c.number, _TABLE.c.once)
         self._adding = Batched(self._insert, self._add_one, CONNECTION_ERRORS)  # calls made meanwhile: one INSERT
