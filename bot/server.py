@@ -144,7 +144,7 @@ async def _resources(
     # What must not wait for a connection behind an alert storm's runs and Slack work (in a storm a checkout
     # from the shared pool waited up to 0.9 s) has a few of its own: the pager, and a new group's processing.
     urgent_engine = create_engine(settings.database_url, settings.database_urgent_pool_size)
-    urgent_incidents = IncidentStore(urgent_engine)
+    urgent_incidents = services.incidents.beside(urgent_engine)
     pager = None
     if oncall is not None:
         app[WEBHOOK_CLIENT] = aiohttp.ClientSession()

@@ -162,25 +162,38 @@ class IncidentStore:
         self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
         self._set_up: dict[int, str] = {}  # number -> channel, of incidents seen with their channel and card noted
 
+    def beside(self, engine: AsyncEngine) -> "IncidentStore":
+        """A store on connections of `engine`'s (the urgent pool) that shares what this one remembers."""
+        store = IncidentStore(engine)
+        store._set_up = self._set_up
+        return store
+
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
     ) -> tuple[Incident, bool]:
         """Store a new incident (with its timeline `entries`); the database assigns its number.
 
         True if stored, False if the key existed (then nothing is written)."""
+        stored, kept = await self.add_kept(incident, idempotency_key, entries)
+        return stored, kept is not None
+
+    async def add_kept(
+        self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
+    ) -> tuple[Incident, Sequence[JournalEntry] | None]:
+        """`add`, with the timeline entries as kept (to be moved to Redis); None if the key existed."""
         if idempotency_key is not None:
             existing = await self._first(_BY_KEY, {"b_key": idempotency_key})
             if existing is not None:
-                return existing, False
+                return existing, None
         try:
-            return await self._insert(incident, idempotency_key, entries), True
+            return await self._insert(incident, idempotency_key, entries)
         except IntegrityError:
             if idempotency_key is None:
                 raise
             existing = await self._first(_BY_KEY, {"b_key": idempotency_key})
             if existing is None:
                 raise  # another unique column clashed, e.g. channel_id
-            return existing, False
+            return existing, None
 
     async def get(self, number: int) -> Incident:
         """The incident with this number, or IncidentNotFound."""
@@ -293,12 +306,12 @@ class IncidentStore:
 
     async def _insert(
         self, incident: Incident, idempotency_key: str | None, entries: Sequence[TimelineEntry]
-    ) -> Incident:
+    ) -> tuple[Incident, Sequence[JournalEntry]]:
         values = _values(incident) | {"idempotency_key": idempotency_key, "revision": 1}
         async with self._engine.begin() as connection:
             row = (await connection.execute(_INSERT, values)).one()
-            await stage(connection, row.number, entries)
-        return _incident(row)
+            kept = await stage(connection, row.number, entries)
+        return _incident(row), kept
 
     async def _first(self, statement: Select[Any], parameters: dict[str, object]) -> Incident | None:
         async with self._alone.connect() as connection:

@@ -31,7 +31,7 @@ from domain import (
 )
 from handlers.incidents import messages
 from handlers.incidents.effects import bodies
-from handlers.incidents.timeline import move_soon, record, show
+from handlers.incidents.timeline import move_kept, move_soon, record, show
 from handlers.services import Services
 from handlers.slack import FetchedMessage, Message, describe_failure, error_code, incident_key
 from handlers.slack.blocks import Block
@@ -90,10 +90,11 @@ async def declare_incident(
         title, severity, declared_by, services.clock(), description, source_group_key, service=service, drill=drill
     )
     entries = [*earlier, *_entries(transition.effects)]
-    incident, created = await services.incidents.add(transition.incident, idempotency_key, entries)
+    incident, kept = await services.incidents.add_kept(transition.incident, idempotency_key, entries)
+    created = kept is not None
     with bound_contextvars(incident=incident.number):
-        if created:
-            await move_soon(services, incident.number)
+        if kept is not None:
+            await move_kept(services, incident.number, kept)
             log.info("incident_declared", severity=incident.severity.label)
         else:
             log.info("incident_declaration_repeated", idempotency_key=idempotency_key)

@@ -30,13 +30,18 @@ async def record(services: Services, number: int, entries: Sequence[Written]) ->
     """Keep the entries in SQL in one statement (each with a once-token only once), then show those kept;
     which were kept. (Entries an earlier failure left only in SQL are moved by the next read or sweep.)"""
     kept = await services.incidents.journal.add_all(number, entries)
-    written = [item for item in kept if item is not None]
-    if written:
+    await move_kept(services, number, [item for item in kept if item is not None])
+    return [item is not None for item in kept]
+
+
+async def move_kept(services: Services, number: int, items: Sequence[JournalEntry]) -> None:
+    """Move entries SQL has just kept to Redis (no read for them); with Redis down they wait in SQL for the
+    next read or the repair sweep."""
+    if items:
         try:
-            await _move(services, written)
+            await _move(services, items)
         except (RedisError, OSError) as error:
             log.warning("timeline_move_deferred", incident=number, error=type(error).__name__)
-    return [item is not None for item in kept]
 
 
 async def move_timeline(services: Services, number: int | None = None) -> int:

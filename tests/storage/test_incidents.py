@@ -375,6 +375,7 @@ async def test_the_channel_of_a_set_up_incident_is_remembered(
     elsewhere = IncidentStore(engine)
     await elsewhere.save(replace(set_up, card_ts=None))  # another process finds the card deleted
     assert await incident_store.set_up_channel(stored.number) == "C0SETUP"
+    assert await incident_store.beside(engine).set_up_channel(stored.number) == "C0SETUP"  # the urgent pool's
     assert await elsewhere.set_up_channel(stored.number) is None
     with pytest.raises(IncidentNotFound):
         await incident_store.set_up_channel(99)
