@@ -231,16 +231,18 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
             card = await slack.post(incident.channel_id, messages.card_text(incident), blocks, tag=tag)
         refs["card_ts"] = card.ts
     announce_in = services.announcements(incident.drill)
-    if incident.announcement_ts is None and announce_in:
-        tag = ("firebreak_announcement", str(incident.number))
-        posted = None if fresh else await services.slack.find_posted(announce_in, tag)
-        if posted is None:
-            posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
-        refs["announcement_ts"] = posted.ts
-    if refs:
-        incident = await _save_refs(services, incident, **refs)
-    if card is not None:
-        await slack.pin(card)
+    try:
+        if incident.announcement_ts is None and announce_in:
+            tag = ("firebreak_announcement", str(incident.number))
+            posted = None if fresh else await services.slack.find_posted(announce_in, tag)
+            if posted is None:
+                posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
+            refs["announcement_ts"] = posted.ts
+    finally:  # the card is noted and pinned also when the announcement fails (its channel archived, say)
+        if refs:
+            incident = await _save_refs(services, incident, **refs)
+        if card is not None:
+            await slack.pin(card)
     return incident
 
 
@@ -344,10 +346,15 @@ def _entries(effects: Sequence[Effect]) -> list[TimelineEntry]:
 
 
 async def _save_refs(services: Services, incident: Incident, **refs: str | None) -> Incident:
-    """Store Slack references (channel, card, announcement); these merge cleanly into a newer revision."""
+    """Store Slack references (channel, card, announcement); these merge cleanly into a newer revision. One
+    noted meanwhile by another setup (one that outlasted the setup's hold) stays: the first noted wins, so an
+    incident's channel never changes once noted (`IncidentStore.set_up_channel` relies on it)."""
     for _ in range(_SAVE_ATTEMPTS):
+        if not refs:
+            return incident
         try:
             return await services.incidents.save(replace(incident, **refs))  # type: ignore[arg-type]
         except ConcurrentUpdate:
             incident = await services.incidents.get(incident.number)
+            refs = {name: ref for name, ref in refs.items() if getattr(incident, name) is None}
     raise ConcurrentUpdate(f"incident #{incident.number} kept changing; giving up")

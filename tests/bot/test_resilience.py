@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import structlog
 
+from handlers import SERVICES
 from handlers.slack import ActionId
 from tests.bot.harness import BOB, CAROL, Bot, LogEvents
 
@@ -137,6 +138,8 @@ async def test_a_missing_announcement_is_posted_by_the_repair(start_bot: Callabl
         await bot.settle()
         refused = [c.error for c in bot.slack.calls_to("chat.postMessage") if c.args["channel"] == announcements.id]
         assert refused == ["is_archived"]
+        assert len(bot.slack.calls_to("pins.add")) == 1  # the card is noted and pinned all the same
+        assert (await bot.http.app[SERVICES].incidents.get(1)).card_ts is not None
         announcements.archived = False
         bot.clock.advance(timedelta(minutes=2))
         await bot.slack.wait_for("chat.postMessage", 2)  # the card, then the announcement

@@ -141,3 +141,25 @@ async def test_timelines_written_before_sql_kept_every_entry_are_backfilled_once
     assert len(await timeline_store.read(incident.number)) == 3
     await timeline_store.delete(incident.number)  # Redis lost it now: SQL has every entry to rebuild from
     assert len(await timeline.read_timeline(working, incident.number)) == 3
+
+
+async def test_a_setup_that_outlasted_its_hold_keeps_the_channel_noted_first(
+    incident_store: IncidentStore, redis: Redis, keys: Keys, timeline_store: TimelineStore, engine: AsyncEngine
+) -> None:
+    """Another setup noted a channel while this one's `conversations.create` was out: the first noted stays (an
+    incident's channel never changes once noted), and the card goes there."""
+    async with SlackEmulator() as slack:
+        gateway = SlackGateway(AsyncWebClient(token="xoxb-test", base_url=slack.url))
+        working = replace(services(incident_store, redis, keys, timeline_store, engine), slack=gateway)
+        declared, _ = await flows.declare_incident(working, title="Checkout", severity=Severity.SEV1, declared_by=None)
+        first = slack.add_channel("inc-1-checkout-first")
+        slack.delay("conversations.create", 0.3)
+        setting_up = asyncio.create_task(flows.open_channel(working, declared))
+        await asyncio.sleep(0.1)
+        other = IncidentStore(engine)  # the other process's setup
+        await other.save(replace(await other.get(declared.number), channel_id=first, channel_name="inc-1-first"))
+        done = await setting_up
+        assert (await incident_store.get(declared.number)).channel_id == done.channel_id == first
+        [card] = [call for call in slack.calls_to("chat.postMessage") if call.ok]
+        assert card.args["channel"] == first
+        assert await incident_store.set_up_channel(declared.number) == first
