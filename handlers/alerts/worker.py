@@ -288,8 +288,11 @@ class AlertWorker:
                         async with self._progress:
                             self._processed += applied
                             self._progress.notify_all()
-            finally:  # no await since `group` was found empty: nothing joined it unseen
-                self._in_hand.pop(key, None)
+            finally:
+                # No await since `group` was found empty, so nothing joined it unseen. A group left with entries
+                # (a failure, the lease, a stop) stays in hand: an entry read later waits, pending, behind them.
+                if not group:
+                    self._in_hand.pop(key, None)
 
         outcomes = await asyncio.gather(*(in_order(*item) for item in groups.items()), return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
