@@ -111,6 +111,12 @@ class InboxEntry:
     def notification(self) -> Notification:
         return Notification.model_validate_json(self.payload)
 
+    @property
+    def admitted(self) -> int:
+        """When Redis admitted it, in milliseconds: its stream id's first part, comparable across the lanes
+        (the part after it counts within one stream only)."""
+        return int(self.id.partition("-")[0])
+
 
 class AlertStore:
     def __init__(self, redis: "Redis", keys: Keys, seen_ttl: timedelta = timedelta(days=7)) -> None:

@@ -261,3 +261,27 @@ async def test_a_severity_raise_waits_for_its_own_group_not_for_the_batch(bot: B
     assert order.index(("Quick", 3)) < order.index(("Slow", 30))
     declared = [e["alert_group"].split('"')[1] for e in events.named("incident_declared")]
     assert sorted(declared) == ["Quick", "Slow"]
+
+
+async def test_a_raise_read_with_its_groups_earlier_notifications_follows_them(bot: Bot, keys: Keys) -> None:
+    """A severity raise goes in the priority lane, but one admitted after inbox notifications of its group and
+    read in the same command is processed after them: each group in the order admitted (it went first)."""
+    assert (await bot.alert(notification("Mixed", 1, "warning"))).status == 200  # processed: the group is known
+    await bot.http.app[WORKER].stop()
+    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
+    for size, severity in [(2, "warning"), (3, "warning"), (4, "critical")]:
+        body = notification("Mixed", size, severity)
+        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        await asyncio.sleep(0.005)  # admitted in separate milliseconds
+    redis, services = bot.http.app[REDIS], bot.http.app[SERVICES]
+    [(_, raised)] = await redis.xrange(keys.alert_inbox_priority())  # the group's first was processed and deleted
+    assert json.loads(raised[b"payload"])["alerts"][-1]["labels"]["instance"] == "node-3"
+    assert await redis.xlen(keys.alert_inbox()) == 2
+    events = LogEvents()
+    with capture_logs(processors=[merge_contextvars, events]):
+        worker = AlertWorker(services, "test-consumer")
+        running = asyncio.create_task(worker.run())
+        await worker.idle()
+        await worker.stop()
+        await running
+    assert [e["alerts"] for e in events.named("alert_notification")] == [2, 3, 4]
