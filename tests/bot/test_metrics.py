@@ -20,6 +20,7 @@ from bot.appkeys import WORKER
 from bot.cli import main
 from handlers.slack import BlockId, CallbackId
 from tests.bot.harness import ALICE, GENERAL, Bot
+from tests.services import is_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")  # structlog's console lines
@@ -29,7 +30,7 @@ def promtool() -> str:
     """promtool's path; outside CI a missing one skips, saying how to install it."""
     found = shutil.which("promtool")
     if found is None:
-        if os.environ.get("CI") == "true":
+        if is_ci(os.environ):
             pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
         pytest.skip("promtool not installed: `apt-get install prometheus` (Debian's package carries promtool)")
     return found
