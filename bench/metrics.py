@@ -31,7 +31,7 @@ from bot.server import build_server
 from bot.settings import Settings
 from sandbox.slack_api import SlackEmulator
 from storage import migrate, sync_url
-from storage.incidents import IncidentRow
+from storage.incident_rows import IncidentRow
 from tests.bot.harness import sign
 
 SECRET = "bench-signing-secret"

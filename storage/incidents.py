@@ -1,4 +1,4 @@
-"""Incidents in SQL: the `incidents` table and the queries flows need.
+"""Incidents in SQL: the queries flows need (the table and its rows: `storage.incident_rows`).
 
 Each call uses one short connection. `save` refuses lost updates: it writes only if the row still has the
 revision the incident was loaded with. The timeline entries a change records are written in the same
@@ -12,14 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    CheckConstraint,
-    Index,
-    Row,
     Select,
-    String,
-    Table,
-    Text,
     bindparam,
     func,
     insert,
@@ -30,18 +23,17 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import IncidentNotFound
 from domain.incident import Incident
-from domain.severity import Severity
-from domain.status import OPEN_STATUSES, Status
+from domain.status import OPEN_STATUSES
 from domain.timeline import TimelineEntry
 from storage.batch import Batched
-from storage.columns import UTCDateTime, utc
 from storage.db import CONNECTION_ERRORS, autocommit
 from storage.effects import stage_effects
+from storage.incident_rows import INCIDENTS, IncidentRow, incident_of, row_values
 from storage.journal import JournalEntry, TimelineJournal, stage
 
 Effects = tuple[str, Sequence[dict[str, object]], datetime]  # queue key, effect bodies, when queued
@@ -51,104 +43,40 @@ class ConcurrentUpdate(Exception):
     """The incident's row changed since it was loaded: reload it and apply the change again."""
 
 
-# Covering indexes for the metrics (migration 0008): every aggregate reads an index range, never the table.
-METRICS_INDEX = (
-    "drill", "severity", "declared_at", "service", "acknowledged_at", "resolved_at", "ack_seconds",
-    "resolve_seconds", "response_due_at", "resolution_due_at", "impact_started_at", "impact_ended_at",
-)  # fmt: skip
-SERVICES_INDEX = ("drill", "service", *(c for c in METRICS_INDEX if c not in {"drill", "service"}))
-
-
-class IncidentRow(SQLModel, table=True):
-    """One incident. Its schema is created by migration 0001, not by `create_all`."""
-
-    __tablename__ = "incidents"
-    __table_args__ = (
-        CheckConstraint("severity BETWEEN 1 AND 4", name="ck_incidents_severity"),
-        Index("ix_incidents_status", "status"),
-        Index("ix_incidents_channel_id", "channel_id", unique=True),
-        Index("ix_incidents_idempotency_key", "idempotency_key", unique=True),
-        Index("ix_incidents_source_group_key", "source_group_key"),
-        Index("ix_incidents_metrics", *METRICS_INDEX),
-        Index("ix_incidents_services", *SERVICES_INDEX),
-        Index("ix_incidents_ack_seconds", "drill", "ack_seconds", "declared_at", "resolved_at", "severity", "service"),
-        Index(
-            "ix_incidents_resolve_seconds",
-            "drill",
-            "resolve_seconds",
-            "declared_at",
-            "resolved_at",
-            "severity",
-            "service",
-        ),
-        Index("ix_incidents_open", "resolved_at", "drill", "severity"),
-        {"sqlite_autoincrement": True},
-    )
-
-    number: int = Field(primary_key=True)
-    title: str = Field(sa_type=Text)
-    description: str = Field(sa_type=Text)
-    severity: int
-    status: str = Field(sa_type=String)
-    commander: str | None = Field(sa_type=String)
-    declared_by: str | None = Field(sa_type=String)
-    declared_at: datetime = Field(sa_type=UTCDateTime)
-    acknowledged_at: datetime | None = Field(sa_type=UTCDateTime)
-    resolved_at: datetime | None = Field(sa_type=UTCDateTime)
-    summary: str = Field(sa_type=Text)
-    roles: dict[str, str] = Field(sa_type=JSON)
-    channel_id: str | None = Field(sa_type=String)
-    channel_name: str | None = Field(sa_type=String)
-    card_ts: str | None = Field(sa_type=String)
-    announcement_ts: str | None = Field(sa_type=String)
-    idempotency_key: str | None = Field(sa_type=String)
-    source_group_key: str | None = Field(default=None, sa_type=Text)
-    service: str | None = Field(default=None, sa_type=String)
-    drill: bool = False
-    # Metrics (migration 0008): durations from the explicit event times above, the target due times the
-    # metrics capability sets, and the impact window a postmortem may record (else declared → resolved).
-    ack_seconds: float | None = None
-    resolve_seconds: float | None = None
-    response_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolution_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    impact_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    impact_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revision: int
-
-
-_TABLE: Table = IncidentRow.__table__  # type: ignore[attr-defined]
-_BY_NUMBER = core_select(_TABLE).where(_TABLE.c.number == bindparam("b_number"))
-_BY_CHANNEL = core_select(_TABLE).where(_TABLE.c.channel_id == bindparam("b_channel"))
-_BY_KEY = core_select(_TABLE).where(_TABLE.c.idempotency_key == bindparam("b_key"))
+_BY_NUMBER = core_select(INCIDENTS).where(INCIDENTS.c.number == bindparam("b_number"))
+_BY_CHANNEL = core_select(INCIDENTS).where(INCIDENTS.c.channel_id == bindparam("b_channel"))
+_BY_KEY = core_select(INCIDENTS).where(INCIDENTS.c.idempotency_key == bindparam("b_key"))
 _LATEST_FROM_SOURCE = (
-    core_select(_TABLE)
-    .where(_TABLE.c.source_group_key == bindparam("b_group"))
-    .order_by(_TABLE.c.number.desc())
+    core_select(INCIDENTS)
+    .where(INCIDENTS.c.source_group_key == bindparam("b_group"))
+    .order_by(INCIDENTS.c.number.desc())
     .limit(1)
 )
 _FROM_SOURCES = (  # every incident of these groups, newest first
-    core_select(_TABLE)
-    .where(_TABLE.c.source_group_key.in_(bindparam("b_groups", expanding=True)))
-    .order_by(_TABLE.c.number.desc())
+    core_select(INCIDENTS)
+    .where(INCIDENTS.c.source_group_key.in_(bindparam("b_groups", expanding=True)))
+    .order_by(INCIDENTS.c.number.desc())
 )
 _KEYS_PER_READ = 500
 _OPEN = (
-    core_select(_TABLE).where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES])).order_by(_TABLE.c.number.desc())
+    core_select(INCIDENTS)
+    .where(INCIDENTS.c.status.in_([s.value for s in OPEN_STATUSES]))
+    .order_by(INCIDENTS.c.number.desc())
 )
-_ALL = core_select(_TABLE).order_by(_TABLE.c.number.desc())
+_ALL = core_select(INCIDENTS).order_by(INCIDENTS.c.number.desc())
 _MOST_SEVERE_OPEN = (  # with the count of every open incident on each row (one statement)
-    core_select(_TABLE, func.count().over().label("open_count"))
-    .where(_TABLE.c.status.in_([s.value for s in OPEN_STATUSES]))
-    .order_by(_TABLE.c.severity, _TABLE.c.number.desc())
+    core_select(INCIDENTS, func.count().over().label("open_count"))
+    .where(INCIDENTS.c.status.in_([s.value for s in OPEN_STATUSES]))
+    .order_by(INCIDENTS.c.severity, INCIDENTS.c.number.desc())
     .limit(bindparam("limit"))
 )
 # The SET clause comes from the parameters' keys: every column `_values` names, and the revision.
 _SAVE = (
-    update(_TABLE)
-    .where(_TABLE.c.number == bindparam("b_number"), _TABLE.c.revision == bindparam("b_revision"))
-    .returning(*_TABLE.c)
+    update(INCIDENTS)
+    .where(INCIDENTS.c.number == bindparam("b_number"), INCIDENTS.c.revision == bindparam("b_revision"))
+    .returning(*INCIDENTS.c)
 )
-_INSERT = insert(_TABLE).returning(*_TABLE.c)
+_INSERT = insert(INCIDENTS).returning(*INCIDENTS.c)
 _SET_UP_KEPT = 10_000  # incidents whose channel `set_up_channel` remembers (a dict entry each)
 
 
@@ -238,7 +166,7 @@ class IncidentStore:
             for start in range(0, len(unique), _KEYS_PER_READ):
                 chunk = unique[start : start + _KEYS_PER_READ]
                 for row in await connection.execute(_FROM_SOURCES, {"b_groups": chunk}):
-                    latest.setdefault(row.source_group_key, _incident(row))  # newest first
+                    latest.setdefault(row.source_group_key, incident_of(row))  # newest first
         return [latest.get(group_key) for group_key in group_keys]
 
     async def save(
@@ -289,34 +217,34 @@ class IncidentStore:
         )
         async with self._sessions() as session:
             rows: Sequence[IncidentRow] = (await session.exec(statement)).all()
-        return [_incident(row) for row in rows]
+        return [incident_of(row) for row in rows]
 
     async def list(self, open_only: bool) -> list[Incident]:
         """Incidents newest first; with `open_only`, those not resolved."""
         async with self._alone.connect() as connection:
             rows = (await connection.execute(_OPEN if open_only else _ALL)).all()
-        return [_incident(row) for row in rows]
+        return [incident_of(row) for row in rows]
 
     async def most_severe_open(self, limit: int) -> tuple[Sequence[Incident], int]:
         """At most `limit` open incidents, SEV-1 first and newest first within a severity, and how many are
         open in all."""
         async with self._alone.connect() as connection:
             rows = (await connection.execute(_MOST_SEVERE_OPEN, {"limit": limit})).all()
-        return [_incident(row) for row in rows], rows[0].open_count if rows else 0
+        return [incident_of(row) for row in rows], rows[0].open_count if rows else 0
 
     async def _insert(
         self, incident: Incident, idempotency_key: str | None, entries: Sequence[TimelineEntry]
     ) -> tuple[Incident, Sequence[JournalEntry]]:
-        values = _values(incident) | {"idempotency_key": idempotency_key, "revision": 1}
+        values = row_values(incident) | {"idempotency_key": idempotency_key, "revision": 1}
         async with self._engine.begin() as connection:
             row = (await connection.execute(_INSERT, values)).one()
             kept = await stage(connection, row.number, entries)
-        return _incident(row), kept
+        return incident_of(row), kept
 
     async def _first(self, statement: Select[Any], parameters: dict[str, object]) -> Incident | None:
         async with self._alone.connect() as connection:
             row = (await connection.execute(statement, parameters)).first()
-        return None if row is None else _incident(row)
+        return None if row is None else incident_of(row)
 
 
 async def save_in(
@@ -337,7 +265,7 @@ async def _change_in(
     entries: Sequence[TimelineEntry],
     effects: Effects | None = None,
 ) -> tuple[Incident, list[JournalEntry]] | None:
-    parameters = _values(incident) | {
+    parameters = row_values(incident) | {
         "revision": incident.revision + 1,
         "b_number": incident.number,
         "b_revision": incident.revision,
@@ -348,60 +276,4 @@ async def _change_in(
     kept = await stage(connection, row.number, entries)
     if effects is not None:
         await stage_effects(connection, *effects)
-    return _incident(row), kept
-
-
-def _values(incident: Incident) -> dict[str, Any]:
-    """The columns `save` writes: all but number, idempotency_key and revision."""
-    return {
-        "title": incident.title,
-        "description": incident.description,
-        "severity": int(incident.severity),
-        "status": incident.status.value,
-        "commander": incident.commander,
-        "declared_by": incident.declared_by,
-        "declared_at": utc(incident.declared_at),
-        "acknowledged_at": None if incident.acknowledged_at is None else utc(incident.acknowledged_at),
-        "resolved_at": None if incident.resolved_at is None else utc(incident.resolved_at),
-        "summary": incident.summary,
-        "roles": dict(incident.roles),
-        "channel_id": incident.channel_id,
-        "channel_name": incident.channel_name,
-        "card_ts": incident.card_ts,
-        "announcement_ts": incident.announcement_ts,
-        "source_group_key": incident.source_group_key,
-        "service": incident.service,
-        "drill": incident.drill,
-        "ack_seconds": _seconds(incident.declared_at, incident.acknowledged_at),
-        "resolve_seconds": _seconds(incident.declared_at, incident.resolved_at),
-    }
-
-
-def _seconds(start: datetime, end: datetime | None) -> float | None:
-    """A duration between two explicit event times, kept beside them so aggregates need no date arithmetic."""
-    return None if end is None else (end - start).total_seconds()
-
-
-def _incident(row: IncidentRow | Row[Any]) -> Incident:
-    return Incident(
-        number=row.number,
-        title=row.title,
-        severity=Severity(row.severity),
-        status=Status(row.status),
-        declared_by=row.declared_by,
-        declared_at=row.declared_at,
-        description=row.description,
-        commander=row.commander,
-        roles=dict(row.roles),
-        acknowledged_at=row.acknowledged_at,
-        resolved_at=row.resolved_at,
-        summary=row.summary,
-        channel_id=row.channel_id,
-        channel_name=row.channel_name,
-        card_ts=row.card_ts,
-        announcement_ts=row.announcement_ts,
-        source_group_key=row.source_group_key,
-        service=row.service,
-        drill=row.drill,
-        revision=row.revision,
-    )
+    return incident_of(row), kept

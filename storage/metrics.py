@@ -23,7 +23,7 @@ from domain.metrics import DurationStats, Window, interpolate, percentile_positi
 from domain.postmortem import ItemStatus
 from storage.columns import UTCDateTime
 from storage.db import autocommit
-from storage.incidents import IncidentRow
+from storage.incident_rows import IncidentRow
 from storage.postmortems import ActionItemRow, PostmortemRow
 
 _T = IncidentRow.__table__.c  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 import storage
 from storage.db import async_url, create_engine, migrate, ping, sync_url
 from storage.effects import EffectRow
-from storage.incidents import IncidentRow
+from storage.incident_rows import IncidentRow
 from storage.journal import TimelineOutboxRow
 from storage.overrides import OverrideRow
 from storage.page_records import PageRow

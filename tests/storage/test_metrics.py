@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.metrics import Window
 from domain.severity import Severity
 from domain.status import Status
-from storage.incidents import IncidentRow, IncidentStore
+from storage.incident_rows import IncidentRow
+from storage.incidents import IncidentStore
 from storage.metrics import Filter, MetricsStore
 from storage.postmortems import ActionItemRow, PostmortemRow
 
