@@ -28,7 +28,7 @@ it goes to the dead-letter stream with its alert states admitted again, and the 
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from uuid import uuid4
 
@@ -213,7 +213,7 @@ class AlertWorker:
         await self._watching(reader, priority + later)  # the priority lane's groups start first
 
     async def _watching(self, reader: InboxReader, entries: list[InboxEntry]) -> None:
-        """`_handle` the entries while reading the priority lane every `watch`. An entry of a group in hand
+        """Process the entries while reading the priority lane every `watch`. An entry of a group in hand
         joins its group's entries, after those read before it (a severity raise waits for its own group only);
         one of a group with nothing in hand is processed at once, beside them: a new group waits for no batch."""
         if not entries:
@@ -235,9 +235,7 @@ class AlertWorker:
         finally:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
             self._in_hand.clear()  # every group is done or left pending (also one whose task never started)
-        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        if failures:
-            raise failures[0]
+        _raise_first(outcomes)
 
     async def _urgently(self, groups: dict[str, list[InboxEntry]]) -> None:
         """`_process` new groups' entries (with the urgent services) while the batch's groups wait before their
@@ -254,7 +252,11 @@ class AlertWorker:
                 self._clear.set()
 
     async def _handle(self, entries: list[InboxEntry]) -> None:
-        await self._process(self._take(entries))
+        """Process the entries, nothing read beside them (a takeover's, a reclaim's, a full priority batch)."""
+        try:
+            await self._process(self._take(entries))
+        finally:
+            self._in_hand.clear()  # a group left pending must not hold the next batch's entries of it
 
     def _take(self, entries: list[InboxEntry]) -> dict[str, list[InboxEntry]]:
         """The entries by group, in order, each group now in hand (`_in_hand`) until its entries are processed:
@@ -298,10 +300,7 @@ class AlertWorker:
                 if not group:
                     self._in_hand.pop(key, None)
 
-        outcomes = await asyncio.gather(*(in_order(*item) for item in groups.items()), return_exceptions=True)
-        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        if failures:
-            raise failures[0]
+        _raise_first(await asyncio.gather(*(in_order(*item) for item in groups.items()), return_exceptions=True))
 
     async def _yielded(self) -> None:
         """Until no new group is being processed, or `yield_for` after one began (a failing one holds up the
@@ -369,6 +368,13 @@ class AlertWorker:
             await self._services.effects.queue(queue, [post(None, text, channel=channel)], once=once)
         except SQLAlchemyError:
             self._services.outbox.submit(queue, lambda: _post(self._services, channel, text))
+
+
+def _raise_first(outcomes: Sequence[object]) -> None:
+    """Raise the first failure among gathered outcomes (each was logged where it happened)."""
+    failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+    if failure is not None:
+        raise failure
 
 
 async def _post(services: Services, channel: str, text: str) -> None:
