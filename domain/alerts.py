@@ -246,6 +246,12 @@ class GroupState:
     def summary(self) -> "AlertSummary":
         return AlertSummary.of(self.records, self.truncated)
 
+    @property
+    def all_resolved(self) -> bool:
+        """`summary.all_resolved`, without sorting the records."""
+        firing = sum(record.status is AlertStatus.FIRING for record in self.records)
+        return _all_resolved(firing, self.truncated, len(self.records))
+
     def after(self, notification: Notification, policy: AlertPolicy) -> "GroupState":
         """The state once this notification is applied."""
         return self.fold([notification], policy)[0]
@@ -271,7 +277,7 @@ class GroupState:
                 elif _same_time(known.starts_at, alert.starts_at):
                     continue
                 merged[alert.fingerprint] = AlertRecord.of(alert)
-            if not firing and not notification.truncated_alerts:  # every alert resolved (a notification has one)
+            if _all_resolved(firing, notification.truncated_alerts, len(merged)):
                 break
         last = notifications[applied - 1]
         state = GroupState(tuple(merged.values()), last.truncated_alerts, title(last), policy.severity(last))
@@ -297,7 +303,7 @@ class AlertSummary:
 
     @property
     def all_resolved(self) -> bool:
-        return not self.firing and not self.truncated and bool(self.resolved)
+        return _all_resolved(len(self.firing), self.truncated, len(self.firing) + len(self.resolved))
 
 
 def new_alerts(notification: Notification, new_tokens: frozenset[str]) -> list[tuple[str, Alert]]:
@@ -329,6 +335,11 @@ def _entry(status: AlertStatus, at: datetime, name: str, where: str, summary: st
     if status is AlertStatus.FIRING:
         return TimelineEntry(at, EntryKind.ALERT_FIRING, None, f"Firing: {detail}")
     return TimelineEntry(at, EntryKind.ALERT_RESOLVED, None, f"Resolved: {detail}")
+
+
+def _all_resolved(firing: int, truncated: int, known: int) -> bool:
+    """Every alert of the group resolved: none firing, none left out by Alertmanager, and some alert known."""
+    return not firing and not truncated and known > 0
 
 
 def _same_time(known: datetime, seen: datetime) -> bool:

@@ -175,7 +175,7 @@ async def _follow(services: Services, incident: Incident, run: Sequence[InboxEnt
             await _runbook(services, incident, alert.name, alert.labels, alert.annotations.get("runbook_url"))
             await services.alerts.first_for_incident(number, _RUNBOOKS, alert.name)
     await services.effects.refresh(_key(incident), card(number))
-    if state.summary.all_resolved and not await services.alerts.marked_for_incident(number, _ALL_RESOLVED, "notice"):
+    if state.all_resolved and not await services.alerts.marked_for_incident(number, _ALL_RESOLVED, "notice"):
         await _all_resolved(services, incident, once=_all_resolved_token(state))
         await services.alerts.first_for_incident(number, _ALL_RESOLVED, "notice")
 

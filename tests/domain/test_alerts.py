@@ -194,8 +194,12 @@ def test_group_state_follows_notifications() -> None:
     state = state.after(load("04-firing-group-one-resolved"), policy)
     assert (len(state.summary.firing), len(state.summary.resolved)) == (2, 1)
     assert not state.summary.all_resolved
+    assert not state.all_resolved
     state = state.after(load(RESOLVED), policy)
     assert state.summary.all_resolved
+    assert state.all_resolved
+    assert not replace(state, truncated=2).all_resolved
+    assert not GroupState().all_resolved
     assert (state.title, state.severity) == ("Disk space low on /var", Severity.SEV3)
 
 
