@@ -350,9 +350,8 @@ class InboxReader:
 
 def _entry(entry_id: bytes | str, fields: _Fields, stream: str) -> InboxEntry:
     values = {text(k): text(v) for k, v in fields.items()}
-    payload = values["payload"]
-    group = values.get("group") or Notification.model_validate_json(payload).group_key
-    return InboxEntry(text(entry_id), group, payload, frozenset(json.loads(values["new"])), stream)
+    new = frozenset(json.loads(values["new"]))
+    return InboxEntry(text(entry_id), values["group"], values["payload"], new, stream)  # every writer sets group
 
 
 def _dump(record: AlertRecord) -> str:

@@ -70,7 +70,7 @@ _MOST_SEVERE_OPEN = (  # with the count of every open incident on each row (one 
     .order_by(INCIDENTS.c.severity, INCIDENTS.c.number.desc())
     .limit(bindparam("limit"))
 )
-# The SET clause comes from the parameters' keys: every column `_values` names, and the revision.
+# The SET clause comes from the parameters' keys: every column `row_values` names, and the revision.
 _SAVE = (
     update(INCIDENTS)
     .where(INCIDENTS.c.number == bindparam("b_number"), INCIDENTS.c.revision == bindparam("b_revision"))
@@ -83,18 +83,17 @@ _SET_UP_KEPT = 10_000  # incidents whose channel `set_up_channel` remembers (a d
 class IncidentStore:
     """Adds, loads, lists and saves incidents."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, set_up: dict[int, str] | None = None) -> None:
         self._engine, self._alone = engine, autocommit(engine)  # _alone: a read, or a write of one statement
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.journal = TimelineJournal(engine)
         self._latest = Batched(self._latest_many, self._latest_one, CONNECTION_ERRORS)
-        self._set_up: dict[int, str] = {}  # number -> channel, of incidents seen with their channel and card noted
+        # number -> channel, of incidents seen with their channel and card noted (`set_up_channel`)
+        self._set_up: dict[int, str] = {} if set_up is None else set_up
 
     def beside(self, engine: AsyncEngine) -> "IncidentStore":
         """A store on connections of `engine`'s (the urgent pool) that shares what this one remembers."""
-        store = IncidentStore(engine)
-        store._set_up = self._set_up
-        return store
+        return IncidentStore(engine, self._set_up)
 
     async def add(
         self, incident: Incident, idempotency_key: str | None = None, entries: Sequence[TimelineEntry] = ()
@@ -141,7 +140,7 @@ class IncidentStore:
         return channel
 
     def _seen(self, incident: Incident) -> Incident:
-        if incident.channel_id is not None and incident.card_ts is not None:
+        if incident.channel_id is not None and incident.card_ts is not None and incident.number not in self._set_up:
             if len(self._set_up) >= _SET_UP_KEPT:
                 del self._set_up[next(iter(self._set_up))]  # the oldest noted
             self._set_up[incident.number] = incident.channel_id

@@ -124,7 +124,9 @@ class AlertWorker:
                             break
                         if taken_over != self._term:  # newly active: first what the worker before it left
                             term, self._held = self._term, []
-                            pending = await self._services.alerts.reclaim(self._consumer, timedelta(0), every=True)
+                            pending = await self._services.alerts.reclaim(
+                                self._consumer, timedelta(0), self._batch, every=True
+                            )
                             await self._handle(pending)  # a failure tries again: nothing newer is read first
                             taken_over, next_reclaim = term, loop.time() + self._reclaim_idle.total_seconds()
                         if not self._active():

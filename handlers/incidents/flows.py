@@ -239,8 +239,7 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
                 posted = await slack.post(announce_in, messages.announcement(incident), tag=tag)
             refs["announcement_ts"] = posted.ts
     finally:  # the card is noted and pinned also when the announcement fails (its channel archived, say)
-        if refs:
-            incident = await _save_refs(services, incident, **refs)
+        incident = await _save_refs(services, incident, **refs)
         if card is not None:
             await slack.pin(card)
     return incident

@@ -73,10 +73,7 @@ async def show(services: Services, number: int, items: Sequence[JournalEntry]) -
 
 async def move_soon(services: Services, number: int) -> None:
     """`move_timeline` for one incident; with Redis down the entries wait in SQL for the repair sweep."""
-    try:
-        await move_timeline(services, number)
-    except (RedisError, OSError) as error:
-        log.warning("timeline_move_deferred", incident=number, error=type(error).__name__)
+    await move_kept(services, number, await services.incidents.journal.pending(number))
 
 
 async def read_timeline(services: Services, number: int) -> list[TimelineEntry]:
