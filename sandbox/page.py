@@ -224,16 +224,28 @@ def application(sandbox: Sandbox) -> web.Application:
             raise web.HTTPBadRequest(text="there is no such user")
         return web.json_response(view_of(sandbox, user))
 
+    streams: set[asyncio.Task[Any]] = set()  # the open event streams, ended on shutdown
+
     async def stream(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         version = -1
+        task = asyncio.current_task()
+        assert task is not None  # aiohttp runs each request's handler in a task of its own
+        streams.add(task)
         try:
             while True:
                 version = await sandbox.slack.changed(version, _HEARTBEAT)
                 await response.write(f"event: changed\ndata: {version}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             return response
+        finally:
+            streams.discard(task)
+
+    async def end_streams(app: web.Application) -> None:
+        """On shutdown the server waits for every handler: an open page's stream would hold it up to a heartbeat."""
+        for task in streams:
+            task.cancel()
 
     async def act(request: web.Request) -> web.Response:
         action = _ACTIONS.get(request.match_info["action"])
@@ -252,6 +264,7 @@ def application(sandbox: Sandbox) -> web.Application:
 
     app = web.Application(client_max_size=256 * 1024)
     app.cleanup_ctx.append(session)
+    app.on_shutdown.append(end_streams)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/state", state)

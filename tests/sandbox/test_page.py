@@ -1,5 +1,6 @@
 """The sandbox page's actions: what a person does reaches the app signed and shaped as Slack sends it."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -126,3 +127,14 @@ async def test_the_stream_says_when_the_workspace_changed(page) -> None:
     assert second.startswith(b"event: changed")
     assert int(second.split(b"data: ")[1]) > int(first.split(b"data: ")[1])
     response.close()
+
+
+async def test_an_open_stream_does_not_hold_the_server_stopping(page) -> None:
+    """A page left open does not keep the bot from stopping until the stream's 15 s heartbeat: the stream ends
+    as the server shuts down (Ctrl-C on `make run`, or SIGTERM, with the sandbox open in a browser)."""
+    client, _, _ = page
+    response = await client.get("/stream")
+    await response.content.readuntil(b"\n\n")
+    async with asyncio.timeout(5):  # the heartbeat is 15 s: without the shutdown hook, the stop waits for it
+        await client.server.close()
+        assert await response.content.read() == b""  # the stream ended, it was not cut off
