@@ -1,5 +1,6 @@
 """Idempotency markers, two-phase markers and short claims in Redis: `SET NX` on a natural key."""
 
+import uuid
 from datetime import timedelta
 from enum import Enum
 from typing import cast
@@ -7,6 +8,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from storage.keys import Keys
+from storage.lease import Lease
 from storage.replies import text
 
 
@@ -42,13 +44,12 @@ class SeenStore:
         """Mark work begun with `begin` as done."""
         await self._redis.set(self._keys.seen(scope, token), Progress.DONE.value, ex=self._ttl)
 
-    async def claim(self, scope: str, token: str, hold: timedelta) -> bool:
-        """Take a short exclusive claim (released by `release` or after `hold`)."""
-        return bool(await self._redis.set(self._keys.seen(scope, token), 1, nx=True, ex=hold))
+    async def claim(self, scope: str, token: str, hold: timedelta) -> Lease | None:
+        """Take a short exclusive claim, None if another holds it. It ends after `hold`, or when its holder lets
+        it go: a holder that outlasted `hold` lets go of nothing a later holder took."""
+        held = Lease(self._redis, self._keys.seen(scope, token), uuid.uuid4().hex, hold)
+        return held if await held.hold() else None
 
     async def holds(self, scope: str, token: str) -> bool:
         """Whether a marker or claim on (scope, token) is there now."""
         return bool(await self._redis.exists(self._keys.seen(scope, token)))
-
-    async def release(self, scope: str, token: str) -> None:
-        await self._redis.delete(self._keys.seen(scope, token))

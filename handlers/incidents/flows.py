@@ -191,13 +191,14 @@ async def capture(services: Services, channel_id: str, message: FetchedMessage, 
 async def open_channel(services: Services, incident: Incident) -> Incident:
     """Create the incident channel, invite the declarer, post and pin the card, announce. Resumable."""
     with bound_contextvars(incident=incident.number):
-        if not await services.seen.claim("setup", str(incident.number), services.setup_hold):
+        held = await services.seen.claim("setup", str(incident.number), services.setup_hold)
+        if held is None:
             log.info("incident_setup_in_progress")
             return incident
         try:  # the state as stored now: a setup that held the claim before may have finished meanwhile
             return await _set_up(services, await services.incidents.get(incident.number))
         finally:
-            await services.seen.release("setup", str(incident.number))
+            await held.let_go()
 
 
 async def try_open_channel(services: Services, incident: Incident) -> tuple[Incident, str | None]:

@@ -117,7 +117,7 @@ async def backfill_journal(services: Services) -> int:
         live = await services.timeline.read_with_ids(number)  # the stream first: its entries were in SQL before it
         in_sql = [item.entry for item in await services.incidents.journal.entries(number)]
         added += await services.incidents.journal.keep_moved(number, _not_in(live, in_sql, lambda item: item[1]))
-    await services.seen.claim("backfill", "journal", _BACKFILL_DONE)
+    await services.seen.first_time("backfill", "journal", _BACKFILL_DONE)
     if added:
         log.warning("timeline_backfilled_into_sql", entries=added)
     return added
@@ -125,7 +125,8 @@ async def backfill_journal(services: Services) -> int:
 
 async def _rebuild(services: Services, number: int, live: list[TimelineEntry]) -> None:
     """Append what the stream lost (compared entry by entry with SQL); one process at a time."""
-    if not await services.seen.claim("rebuild", str(number), _REBUILD_HOLD):
+    held = await services.seen.claim("rebuild", str(number), _REBUILD_HOLD)
+    if held is None:
         return
     try:
         lost = _not_in(await services.incidents.journal.entries(number), live, lambda item: item.entry)
@@ -133,7 +134,7 @@ async def _rebuild(services: Services, number: int, live: list[TimelineEntry]) -
         if restored:
             log.warning("timeline_rebuilt", incident=number, entries=restored)
     finally:
-        await services.seen.release("rebuild", str(number))
+        await held.let_go()
 
 
 def _not_in(items: Sequence[T], present: Sequence[TimelineEntry], entry: Callable[[T], TimelineEntry]) -> list[T]:

@@ -72,12 +72,13 @@ async def _show_draft(pms: Postmortems, number: int) -> None:
         await _render_draft(pms, pm, Message(pm.channel_id, pm.message_ts))
         return
     # held as long as an effect is: a process that dies holding it holds up the next one no longer than that
-    if not await pms.services.seen.claim("postmortem-draft", str(number), pms.services.effects.lease):
+    held = await pms.services.seen.claim("postmortem-draft", str(number), pms.services.effects.lease)
+    if held is None:
         raise Later(f"the draft of #{number} is being posted elsewhere")  # then it is there to re-render
     try:
         await _post_draft(pms, number)
     finally:
-        await pms.services.seen.release("postmortem-draft", str(number))
+        await held.let_go()
 
 
 async def _post_draft(pms: Postmortems, number: int) -> None:

@@ -31,13 +31,31 @@ async def test_concurrent_begins_let_one_start(redis: Redis, keys: Keys) -> None
     assert results.count(Progress.NEW) == 1
 
 
-async def test_a_claim_is_exclusive_until_released(redis: Redis, keys: Keys) -> None:
+async def test_a_claim_is_exclusive_until_let_go(redis: Redis, keys: Keys) -> None:
     seen = SeenStore(redis, keys)
     hold = timedelta(seconds=60)
-    assert await seen.claim("setup", "1", hold)
-    assert not await seen.claim("setup", "1", hold)
-    await seen.release("setup", "1")
-    assert await seen.claim("setup", "1", hold)
+    held = await seen.claim("setup", "1", hold)
+    assert held is not None
+    assert await seen.claim("setup", "1", hold) is None
+    await held.let_go()
+    assert await seen.claim("setup", "1", hold) is not None
+
+
+async def test_a_holder_that_outlasted_its_claim_lets_go_of_nothing_a_later_holder_took(
+    redis: Redis, keys: Keys
+) -> None:
+    """A setup slower than its hold: another process claims the lapsed claim, then the slow one finishes and
+    lets go. The later holder's claim stands, so a third process does not start the same work beside it."""
+    seen = SeenStore(redis, keys)
+    slow = await seen.claim("setup", "1", timedelta(milliseconds=50))
+    assert slow is not None
+    await asyncio.sleep(0.1)  # past the hold: the claim lapsed
+    later = await seen.claim("setup", "1", timedelta(seconds=60))
+    assert later is not None
+    await slow.let_go()
+    assert await seen.claim("setup", "1", timedelta(seconds=60)) is None
+    await later.let_go()
+    assert await seen.claim("setup", "1", timedelta(seconds=60)) is not None
 
 
 async def test_begin_works_on_the_embedded_redis(tmp_path, keys: Keys) -> None:
