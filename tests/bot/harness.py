@@ -257,13 +257,19 @@ class Bot:
         self, payload: str | bytes, token: str | None = ALERTMANAGER_TOKEN, headers: Mapping[str, str] | None = None
     ) -> ClientResponse:
         """POST a webhook body as Alertmanager does; waits until the worker has processed it."""
+        response = await self.admit(payload, token, headers)
+        await self.settle()
+        return response
+
+    async def admit(
+        self, payload: str | bytes, token: str | None = ALERTMANAGER_TOKEN, headers: Mapping[str, str] | None = None
+    ) -> ClientResponse:
+        """POST a webhook body as Alertmanager does; returns once it is answered (admitted, not yet processed)."""
         body = payload.encode() if isinstance(payload, str) else payload
         all_headers = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0", **(headers or {})}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
-        response = await self.http.post("/webhooks/alertmanager", data=io.BytesIO(body), headers=all_headers)
-        await self.settle()
-        return response
+        return await self.http.post("/webhooks/alertmanager", data=io.BytesIO(body), headers=all_headers)
 
     async def fixture(self, name: str) -> ClientResponse:
         """POST one of the shared real Alertmanager payloads, e.g. `01-firing-single-critical`."""

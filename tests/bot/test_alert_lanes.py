@@ -15,7 +15,7 @@ from handlers.alerts import AlertWorker
 from handlers.alerts import flows as alert_flows
 from storage import Keys
 from storage.lease import Lease
-from tests.bot.harness import ALERTMANAGER_TOKEN, Bot, LogEvents, pool_taken
+from tests.bot.harness import Bot, LogEvents, pool_taken
 
 
 def notification(group: str, size: int, severity: str = "critical") -> bytes:
@@ -49,11 +49,9 @@ async def test_a_new_group_overtakes_a_backlog_and_every_group_keeps_its_order(b
     """Behind a backlog of one group's notifications, a new group's first one is processed before them; each
     group's notifications are processed in the order they were admitted."""
     await bot.http.app[WORKER].stop()  # the bot's worker stops: the notifications pile up
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     sent = [("Backlog", size) for size in range(1, 21)] + [("Fresh", 1), ("Fresh", 2), ("Backlog", 21)]
     for group, size in sent:
-        response = await bot.http.post("/webhooks/alertmanager", data=notification(group, size), headers=headers)
-        assert response.status == 200
+        assert (await bot.admit(notification(group, size))).status == 200
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer")
@@ -75,10 +73,8 @@ async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_not
     """A run of one group's notifications processed together puts each new alert on the incident's timeline
     once, in order; the same run delivered again (a worker died before acknowledging it) adds nothing."""
     await bot.http.app[WORKER].stop()
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     for size in range(1, 7):
-        response = await bot.http.post("/webhooks/alertmanager", data=notification("Run", size), headers=headers)
-        assert response.status == 200
+        assert (await bot.admit(notification("Run", size))).status == 200
     services = bot.http.app[SERVICES]
     await services.alerts.ensure_consumer_group()
     async with services.alerts.reader() as reader:
@@ -97,29 +93,24 @@ async def test_a_run_of_one_group_is_stored_together_and_its_redelivery_adds_not
     assert await services.alerts.pending() == 0
 
 
-async def _backlog(bot: Bot, largest: int) -> dict[str, str]:
-    """With the bot's own worker stopped, 8 groups' notifications growing to `largest` alerts each are queued;
-    the headers that posted them."""
+async def _backlog(bot: Bot, largest: int) -> None:
+    """With the bot's own worker stopped, 8 groups' notifications growing to `largest` alerts each are queued."""
     await bot.http.app[WORKER].stop()
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     for size in range(1, largest + 1):
         for group in range(8):
-            body = notification(f"Backlog{group}", size)
-            assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
-    return headers
+            assert (await bot.admit(notification(f"Backlog{group}", size))).status == 200
 
 
 async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bot: Bot) -> None:
     """A new group's first notification, read while a batch is worked on, is declared before the batch's groups
     start more runs: the batch yields the event loop to it."""
-    headers = await _backlog(bot, 24)  # room for the new group to arrive mid-batch on a loaded machine
+    await _backlog(bot, 24)  # room for the new group to arrive mid-batch on a loaded machine
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1)
         running = asyncio.create_task(worker.run())
         await events.wait_for("incident_declared", 8)  # the batch of later notifications is in hand
-        response = await bot.http.post("/webhooks/alertmanager", data=notification("Fresh", 1), headers=headers)
-        assert response.status == 200
+        assert (await bot.admit(notification("Fresh", 1))).status == 200
         await worker.idle()
         await worker.stop()
         await running
@@ -134,15 +125,14 @@ async def test_a_batch_waits_while_a_new_group_arriving_beside_it_is_declared(bo
 async def test_a_new_group_mid_batch_is_declared_while_the_shared_pool_is_taken(bot: Bot) -> None:
     """The watch processes a new group on the urgent connections: with every shared connection held (the
     batch's runs wait for one), its incident is still declared; the batch goes on once they are free."""
-    headers = await _backlog(bot, 12)
+    await _backlog(bot, 12)
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1, urgent=bot.http.app[URGENT])
         running = asyncio.create_task(worker.run())
         await events.wait_for("incident_declared", 8)  # the batch of later notifications is in hand
         async with pool_taken(bot.http.app[ENGINE]):
-            response = await bot.http.post("/webhooks/alertmanager", data=notification("Fresh", 1), headers=headers)
-            assert response.status == 200
+            assert (await bot.admit(notification("Fresh", 1))).status == 200
             await events.wait_for("incident_declared", 9)
         await worker.idle()
         await worker.stop()
@@ -161,10 +151,8 @@ def _leased(bot: Bot, keys: Keys, consumer: str, batch: int) -> AlertWorker:
 
 
 async def _queue(bot: Bot, group: str, sizes: range) -> None:
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     for size in sizes:
-        response = await bot.http.post("/webhooks/alertmanager", data=notification(group, size), headers=headers)
-        assert response.status == 200
+        assert (await bot.admit(notification(group, size))).status == 200
 
 
 async def test_two_workers_on_one_inbox_keep_each_group_in_order(bot: Bot, keys: Keys) -> None:
@@ -237,11 +225,9 @@ async def test_a_severity_raise_waits_for_its_own_group_not_for_the_batch(bot: B
     done, while another group of the batch still has most of its own to go (it used to wait for the batch); a
     raise of a group still in hand joins it, after its entries read before."""
     await bot.http.app[WORKER].stop()
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     sent = [("Quick", 1, "warning"), ("Quick", 2, "warning")] + [("Slow", size, "error") for size in range(1, 61)]
     for group, size, severity in sent:
-        body = notification(group, size, severity)
-        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        assert (await bot.admit(notification(group, size, severity))).status == 200
     events = LogEvents()
     with capture_logs(processors=[merge_contextvars, events]):
         worker = AlertWorker(bot.http.app[SERVICES], "test-consumer", run=1, parallel=2)
@@ -251,7 +237,7 @@ async def test_a_severity_raise_waits_for_its_own_group_not_for_the_batch(bot: B
                 break
             await asyncio.sleep(0.02)
         for raised in (notification("Quick", 3, "critical"), notification("Slow", 61, "critical")):  # priority lane
-            assert (await bot.http.post("/webhooks/alertmanager", data=raised, headers=headers)).status == 200
+            assert (await bot.admit(raised)).status == 200
         await worker.idle()
         await worker.stop()
         await running
@@ -268,10 +254,8 @@ async def test_a_raise_read_with_its_groups_earlier_notifications_follows_them(b
     read in the same command is processed after them: each group in the order admitted (it went first)."""
     assert (await bot.alert(notification("Mixed", 1, "warning"))).status == 200  # processed: the group is known
     await bot.http.app[WORKER].stop()
-    headers = {"Authorization": f"Bearer {ALERTMANAGER_TOKEN}", "Content-Type": "application/json"}
     for size, severity in [(2, "warning"), (3, "warning"), (4, "critical")]:
-        body = notification("Mixed", size, severity)
-        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        assert (await bot.admit(notification("Mixed", size, severity))).status == 200
         await asyncio.sleep(0.005)  # admitted in separate milliseconds
     redis, services = bot.http.app[REDIS], bot.http.app[SERVICES]
     [(_, raised)] = await redis.xrange(keys.alert_inbox_priority())  # the group's first was processed and deleted

@@ -22,7 +22,7 @@ from bot.settings import Settings
 from handlers.http import DATABASE_UNAVAILABLE
 from handlers.paging import PAGER
 from storage import Keys
-from tests.bot.harness import ALERTMANAGER_TOKEN, Bot
+from tests.bot.harness import Bot
 from tests.faults.proxy import Proxy
 from tests.faults.scenario import PRIMARY, page_dms, with_webhook
 from tests.fixtures import ALERTMANAGER as ALERTS
@@ -109,8 +109,7 @@ async def test_an_alert_waits_out_an_unreachable_database_and_declares_once(
         unavailable = await bot.api("/api/incidents?status=all", status=503)
         assert unavailable == {"error": DATABASE_UNAVAILABLE}  # said plainly, not a bare 500
         body = (ALERTS / f"{FIRING}.json").read_bytes()
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ALERTMANAGER_TOKEN}"}
-        assert (await bot.http.post("/webhooks/alertmanager", data=body, headers=headers)).status == 200
+        assert (await bot.admit(body)).status == 200
         for _ in range(500):  # bounded (10 s): until the worker has failed twice against the dead database
             if int(await redis.hget(keys.alert_attempts(), (await _inbox_ids(redis, keys))[0]) or 0) >= 2:
                 break
