@@ -223,8 +223,10 @@ async def _set_up(services: Services, incident: Incident) -> Incident:
         if incident.declared_by:
             await slack.invite(channel.id, [incident.declared_by])
     assert incident.channel_id is not None
-    refs, card = {}, None  # the card's and the announcement's, noted in one write: a setup resumed before it
-    if incident.card_ts is None:  # finds each by its tag
+    # The card's and the announcement's references are noted in one write: a setup resumed before it finds
+    # each by its tag.
+    refs, card = {}, None
+    if incident.card_ts is None:
         tag = ("firebreak_card", str(incident.number))
         card = None if fresh else await services.slack.find_posted(incident.channel_id, tag)  # a dead setup's, unnoted
         if card is None:
